@@ -1,0 +1,80 @@
+/* image.c - the float-plane image: allocation, copies, crops, quantisation. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nsr.h"
+
+int nsr_image_create(nsr_image *img, int width, int height, int channels, int with_alpha,
+                     nsr_error *err) {
+    memset(img, 0, sizeof *img);
+    if (width <= 0 || height <= 0) return nsr_fail(err, "invalid image size %dx%d", width, height);
+    if (channels != 1 && channels != 3)
+        return nsr_fail(err, "invalid channel count %d (1 or 3)", channels);
+    size_t plane = (size_t)width * (size_t)height;
+    if (plane > SIZE_MAX / sizeof(float) / 4) return nsr_fail(err, "image too large");
+    img->data = calloc(plane * (size_t)channels, sizeof(float));
+    img->alpha = with_alpha ? calloc(plane, sizeof(float)) : NULL;
+    if (!img->data || (with_alpha && !img->alpha)) {
+        nsr_image_free(img);
+        return nsr_fail(err, "out of memory for a %dx%d image", width, height);
+    }
+    img->width = width;
+    img->height = height;
+    img->channels = channels;
+    img->bit_depth = 8;
+    return 0;
+}
+
+void nsr_image_free(nsr_image *img) {
+    if (!img) return;
+    free(img->data);
+    free(img->alpha);
+    free(img->icc);
+    memset(img, 0, sizeof *img);
+}
+
+int nsr_image_copy(nsr_image *dst, const nsr_image *src, nsr_error *err) {
+    if (nsr_image_create(dst, src->width, src->height, src->channels, src->alpha != NULL, err))
+        return -1;
+    size_t plane = (size_t)src->width * src->height;
+    memcpy(dst->data, src->data, plane * src->channels * sizeof(float));
+    if (src->alpha) memcpy(dst->alpha, src->alpha, plane * sizeof(float));
+    dst->bit_depth = src->bit_depth;
+    if (src->icc_size) {
+        dst->icc = malloc(src->icc_size);
+        if (!dst->icc) {
+            nsr_image_free(dst);
+            return nsr_fail(err, "out of memory");
+        }
+        memcpy(dst->icc, src->icc, src->icc_size);
+        dst->icc_size = src->icc_size;
+    }
+    return 0;
+}
+
+int nsr_image_modcrop(nsr_image *img, int m, nsr_error *err) {
+    if (m <= 0) return nsr_fail(err, "invalid crop multiple %d", m);
+    int w = img->width - img->width % m, h = img->height - img->height % m;
+    if (w <= 0 || h <= 0)
+        return nsr_fail(err, "image %dx%d is smaller than the scale %d", img->width, img->height, m);
+    if (w == img->width && h == img->height) return 0;
+    /* Rows move towards the front in place: each destination row starts at or before its source. */
+    int planes = img->channels + (img->alpha ? 1 : 0);
+    for (int c = 0; c < planes; c++) {
+        float *src = c < img->channels ? nsr_image_plane(img, c) : img->alpha;
+        float *dst = c < img->channels ? img->data + (size_t)c * w * h : img->alpha;
+        for (int y = 0; y < h; y++) memmove(dst + (size_t)y * w, src + (size_t)y * img->width, w * sizeof(float));
+    }
+    img->width = w;
+    img->height = h;
+    return 0;
+}
+
+void nsr_image_quantize8(nsr_image *img) {
+    size_t n = (size_t)img->width * img->height * img->channels;
+    for (size_t i = 0; i < n; i++) {
+        float v = roundf(img->data[i] * 255.0f);
+        img->data[i] = (v < 0 ? 0 : v > 255 ? 255 : v) / 255.0f;
+    }
+}

@@ -1,0 +1,25 @@
+# Helpers for the command-line tests (sourced by tests/cli_*.sh).
+# $NSR_BIN is the program under test; every check prints PASS/FAIL lines like the C tests.
+NSR=${NSR_BIN:-build/nsr}
+WORK=$(mktemp -d) || exit 1
+trap 'rm -rf "$WORK"' EXIT
+DATA=${NSR_DATA:-../shared/data}
+[ -d "$DATA/Set5" ] || DATA=
+
+pass() { echo "PASS $1"; }
+fail() { echo "FAIL $1: $2"; }
+# expect_ok NAME CMD...: the command exits 0.
+expect_ok() {
+    name=$1; shift
+    if out=$("$@" 2>&1); then pass "$name"; else fail "$name" "exit $?: $(echo "$out" | tail -n 1)"; fi
+}
+# expect_error NAME CMD...: the command exits non-zero (not by a signal) with one line on stderr.
+expect_error() {
+    name=$1; shift
+    "$@" >"$WORK/out" 2>"$WORK/err"; rc=$?
+    lines=$(wc -l <"$WORK/err")
+    if [ "$rc" -eq 0 ]; then fail "$name" "exited 0"
+    elif [ "$rc" -gt 128 ]; then fail "$name" "killed by signal $((rc - 128))"
+    elif [ "$lines" -ne 1 ]; then fail "$name" "stderr has $lines lines: $(head -c 300 "$WORK/err")"
+    else pass "$name"; fi
+}

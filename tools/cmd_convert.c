@@ -1,0 +1,3 @@
+#include "cli.h"
+#include "commands.h"
+int cmd_convert(int argc, char **argv) { (void)argc; (void)argv; return cli_error("not yet"); }

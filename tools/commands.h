@@ -1,0 +1,14 @@
+/* commands.h - the list of subcommands. Included twice by nsr.c: once for the prototypes
+ * below, once with NSR_COMMAND defined to build the table. Add a command with one line here
+ * and its file tools/cmd_NAME.c defining int cmd_NAME(int argc, char **argv). */
+#ifndef NSR_COMMAND
+#define NSR_COMMAND(name, summary) int cmd_##name(int argc, char **argv);
+#define NSR_COMMANDS_PROTOTYPES
+#endif
+
+NSR_COMMAND(convert, "convert an image between PNG, JPEG and WebP")
+
+#ifdef NSR_COMMANDS_PROTOTYPES
+#undef NSR_COMMAND
+#undef NSR_COMMANDS_PROTOTYPES
+#endif
