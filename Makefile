@@ -3,6 +3,7 @@
 #   make test            builds and runs every test; ends with "N passed, N failed"
 #   make test SANITIZE=1 the same under AddressSanitizer + UndefinedBehaviorSanitizer (build-san/)
 #   make install PREFIX=/usr/local
+#   BUILD=dir puts objects and programs in dir instead of build/ (or build-san/)
 CC       ?= cc
 PREFIX   ?= /usr/local
 PKGS     := libpng libjpeg libwebp libwebpdemux libwebpmux zlib
@@ -13,11 +14,11 @@ LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lpng -ljpeg -
 LDFLAGS  += -fopenmp
 
 ifeq ($(SANITIZE),1)
-BUILD    := build-san
+BUILD    ?= build-san
 CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS  += -fsanitize=address,undefined
 else
-BUILD    := build
+BUILD    ?= build
 endif
 
 LIB_SRC  := $(sort $(wildcard src/*.c))
