@@ -107,9 +107,83 @@ int nsr_read_file(const char *path, uint8_t **bytes, size_t *size, nsr_error *er
 
 /* ---------------------------------------------------------------- resampling (src/resize.c) */
 
+/* The 8-bit level of a 0..1 sample: round(v * 255), half away from zero, clamped to 0..255 (NaN
+ * gives 0), the same rounding as nsr_image_quantize8. Computed in double so that no float
+ * rounding of v * 255 + 0.5 can move a sample to the next level. */
+static inline int nsr_level8(float v) {
+    double s = (double)v * 255.0;
+    if (!(s > 0)) return 0;
+    return s >= 255 ? 255 : (int)(s + 0.5);
+}
+
+/* Bicubic resize with MATLAB imresize(..., 'bicubic') semantics (NSR.md section 5): cubic kernel
+ * a = -0.5, widened by 1/scale and scaled when shrinking (antialiasing), symmetric (mirrored)
+ * border indices, weights normalised per output sample, separable passes in double; the
+ * dimension with the smaller scale is resized first (height first on a tie), as MATLAB does.
+ * Each dimension is given by a scale or a size or both:
+ *  - out_width > 0, scale_x = 0: the kernel scale is out_width / width;
+ *  - out_width = 0, scale_x > 0: the output width is ceil(scale_x * width), as MATLAB;
+ *  - both: both are used as given.
+ * (Likewise out_height / scale_y.) round8: the image is taken as 8-bit levels (nsr_level8) and
+ * each pass's result is rounded to a level (half away from zero, clamped), as MATLAB on uint8
+ * input; this reproduces MATLAB's LR images exactly. round8 = 0: floats in, floats out, no
+ * rounding or clamping. Alpha is resized like a colour plane. dst is created here; on failure
+ * it is left empty. Parallel over planes and rows; results do not depend on the thread count. */
+int nsr_resize_bicubic(nsr_image *dst, const nsr_image *src, int out_width, int out_height,
+                       double scale_x, double scale_y, int round8, nsr_error *err);
+
 /* ---------------------------------------------------------------- metrics (src/metrics.c) */
 
+/* How Y (luma) is obtained from 8-bit RGB for PSNR, SSIM and PSNR-B (name it in every table):
+ *  - NSR_Y_PT_IR: Y = 16 + 0.257 R + 0.504 G + 0.098 B on 8-bit levels, not rounded (the NSR
+ *    reference code, which applies the weights to the 8-bit difference; the +16 cancels there).
+ *  - NSR_Y_MATLAB: MATLAB rgb2ycbcr on uint8: Y = 16 + (65.481 R + 128.553 G + 24.966 B) with
+ *    R, G, B in 0..1, rounded to uint8 (half away from zero).
+ * Grey images: Y is the grey level itself under both. */
+typedef enum nsr_y_convention { NSR_Y_PT_IR = 0, NSR_Y_MATLAB = 1 } nsr_y_convention;
+
+/* "pt_ir" / "matlab"; parse returns 0, or -1 for an unknown name. */
+const char *nsr_y_convention_name(nsr_y_convention y);
+int nsr_y_convention_parse(const char *name, nsr_y_convention *y);
+
+typedef struct nsr_metrics {
+    double psnr_y;   /* dB; INFINITY when the shaved Y planes are equal */
+    double ssim_y;   /* Wang et al.: 11x11 Gaussian (sigma 1.5), 'valid', mean of the map; NAN
+                        when the shaved image is smaller than 11x11 */
+    double psnr_rgb; /* dB over all colour planes (the grey plane for grey); INFINITY if equal */
+    double psnr_b;   /* dB, Yim & Bovik's PSNR-B on Y: the MSE plus the blocking effect factor
+                        of test on its 8x8 grid; INFINITY if equal and unblocked */
+} nsr_metrics;
+
+/* Compares test with the reference ref (same width, height and channel count; alpha is
+ * ignored). Both are first quantised to 8 bit (nsr_level8, NSR.md section 5). The Y metrics use
+ * the planes with `shave` pixels removed from each side, PSNR on RGB with `shave_rgb` removed
+ * (NSR.md section 5: s and s + 6 for super-resolution at scale s; 0 for denoising and JPEG).
+ * PSNR-B keeps the block grid of the unshaved image. Fails (with a reason) on mismatched sizes
+ * or a shave that leaves no pixels. */
+int nsr_metrics_compute(const nsr_image *ref, const nsr_image *test, int shave, int shave_rgb,
+                        nsr_y_convention y, nsr_metrics *out, nsr_error *err);
+
 /* ---------------------------------------------------------------- degradations (src/degrade.c, src/rng.c) */
+
+/* Counter-based random numbers (src/rng.c): each value is a pure function of (seed, stream,
+ * counter), so any element can be drawn on its own, in any order, on any thread, with the same
+ * result everywhere. */
+uint64_t nsr_rng_u64(uint64_t seed, uint64_t stream, uint64_t counter);
+/* Uniform in the open interval (0, 1), 53 bits. */
+double nsr_rng_uniform(uint64_t seed, uint64_t stream, uint64_t counter);
+/* Standard normal (Box-Muller on counters 2 * counter and 2 * counter + 1). */
+double nsr_rng_normal(uint64_t seed, uint64_t stream, uint64_t counter);
+
+/* Adds Gaussian noise of standard deviation sigma255 / 255 (sigma on the 0-255 scale) to every
+ * colour sample, in float, not clipped (NSR.md section 5); alpha is untouched. The noise of
+ * sample i of plane c is sigma255 / 255 * nsr_rng_normal(seed, c, i): it depends only on
+ * (seed, c, i), not on the thread count. */
+void nsr_add_gaussian_noise(nsr_image *img, double sigma255, uint64_t seed);
+
+/* JPEG round trip: encodes src with libjpeg at quality 1..100 (standard tables; grey stays grey,
+ * colour is 4:2:0) and decodes it into dst (created here). Alpha is copied unchanged. */
+int nsr_jpeg_degrade(nsr_image *dst, const nsr_image *src, int quality, nsr_error *err);
 
 /* ---------------------------------------------------------------- evaluation (src/eval.c) */
 
