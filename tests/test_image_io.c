@@ -3,6 +3,7 @@
  * progressive, CMYK), ICC profiles, EXIF orientation, the pixel limit, and the shared data. */
 #include <stdio.h>
 #include <png.h>
+#include <setjmp.h>
 #include <jpeglib.h>
 #include <unistd.h>
 
@@ -74,6 +75,167 @@ static int round_trip(const nsr_image *img, nsr_format format, const nsr_write_o
                                                        : nsr_fail(err, "encoded data not detected as %s", nsr_format_name(format));
     free(bytes);
     return rc;
+}
+
+
+/* A growing buffer for files the tests write with libpng/libjpeg directly. */
+typedef struct membuf {
+    uint8_t *data;
+    size_t size;
+} membuf;
+
+static void membuf_add(membuf *m, const void *p, size_t n) {
+    m->data = realloc(m->data, m->size + n);
+    if (!m->data) abort();
+    memcpy(m->data + m->size, p, n);
+    m->size += n;
+}
+
+static void png_to_membuf(png_structp png, png_bytep p, size_t n) { membuf_add(png_get_io_ptr(png), p, n); }
+
+/* Writes a PNG with libpng's own API: rows of already-packed samples (stride bytes each), an
+ * optional palette and tRNS (palette alphas or a single transparent colour). */
+typedef struct raw_png {
+    int width, height, color_type, bit_depth, interlace;
+    const png_color *palette;
+    int palette_size;
+    const png_byte *trans_alpha;
+    int trans_count;
+    const png_color_16 *trans_color;
+} raw_png;
+
+static int write_raw_png(membuf *out, const raw_png *spec, const uint8_t *pixels, size_t stride) {
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    png_infop info = png_create_info_struct(png);
+    if (setjmp(png_jmpbuf(png))) {
+        png_destroy_write_struct(&png, &info);
+        return -1;
+    }
+    png_set_write_fn(png, out, png_to_membuf, NULL);
+    png_set_IHDR(png, info, spec->width, spec->height, spec->bit_depth, spec->color_type, spec->interlace,
+                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    if (spec->palette) png_set_PLTE(png, info, spec->palette, spec->palette_size);
+    if (spec->trans_alpha || spec->trans_color)
+        png_set_tRNS(png, info, spec->trans_alpha, spec->trans_count, spec->trans_color);
+    png_write_info(png, info);
+    int passes = png_set_interlace_handling(png);
+    for (int p = 0; p < passes; p++)
+        for (int y = 0; y < spec->height; y++) png_write_row(png, pixels + (size_t)y * stride);
+    png_write_end(png, info);
+    png_destroy_write_struct(&png, &info);
+    return 0;
+}
+
+/* Packs one sample of depth bits (1, 2, 4, 8) at index i of a row, as PNG orders them. */
+static void pack_sample(uint8_t *row, int i, int depth, unsigned v) {
+    if (depth == 8) {
+        row[i] = (uint8_t)v;
+        return;
+    }
+    int bit = i * depth;
+    row[bit / 8] |= (uint8_t)(v << (8 - depth - bit % 8));
+}
+
+static int decode_membuf(membuf *m, nsr_image *img, nsr_error *err) {
+    int rc = nsr_image_read_memory(img, m->data, m->size, NULL, err);
+    free(m->data);
+    m->data = NULL;
+    m->size = 0;
+    return rc;
+}
+
+
+/* Encodes with libjpeg directly: components 1 (grey), 3 (RGB) or 4 (CMYK, stored as YCCK when
+ * ycck); interleaved 8-bit samples. */
+static void write_raw_jpeg(membuf *out, int w, int h, int components, int progressive, int ycck,
+                           const uint8_t *pixels) {
+    struct jpeg_compress_struct c;
+    struct jpeg_error_mgr e;
+    c.err = jpeg_std_error(&e);
+    jpeg_create_compress(&c);
+    unsigned char *buf = NULL;
+    unsigned long size = 0;
+    jpeg_mem_dest(&c, &buf, &size);
+    c.image_width = (JDIMENSION)w;
+    c.image_height = (JDIMENSION)h;
+    c.input_components = components;
+    c.in_color_space = components == 1 ? JCS_GRAYSCALE : components == 3 ? JCS_RGB : JCS_CMYK;
+    jpeg_set_defaults(&c);
+    jpeg_set_quality(&c, 90, TRUE);
+    if (ycck) jpeg_set_colorspace(&c, JCS_YCCK);
+    if (progressive) jpeg_simple_progression(&c);
+    jpeg_start_compress(&c, TRUE);
+    while (c.next_scanline < c.image_height) {
+        JSAMPROW row = (JSAMPROW)pixels + (size_t)c.next_scanline * w * components;
+        jpeg_write_scanlines(&c, &row, 1);
+    }
+    jpeg_finish_compress(&c);
+    jpeg_destroy_compress(&c);
+    membuf_add(out, buf, size);
+    free(buf);
+}
+
+static void put16(uint8_t *p, unsigned v, int big) {
+    p[big ? 0 : 1] = (uint8_t)(v >> 8);
+    p[big ? 1 : 0] = (uint8_t)v;
+}
+
+static void put32(uint8_t *p, uint32_t v, int big) {
+    put16(p + (big ? 0 : 2), v >> 16, big);
+    put16(p + (big ? 2 : 0), v & 0xffff, big);
+}
+
+/* An APP1 Exif payload whose IFD0 holds a Make tag and then the Orientation tag; flaw != 0
+ * spoils it in one of several ways, after which a reader must ignore the orientation. */
+enum { EXIF_FLAWS = 7 };
+static size_t make_exif(uint8_t *seg, int big, int orientation, int flaw) {
+    memset(seg, 0, 64);
+    memcpy(seg, "Exif\0\0", 6);
+    uint8_t *t = seg + 6;
+    memcpy(t, big ? "MM" : "II", 2);
+    put16(t + 2, 42, big);
+    put32(t + 4, flaw == 1 ? 0xfffffff0u : 8, big);  /* flaw 1: IFD0 beyond the data */
+    put16(t + 8, 2, big);
+    put16(t + 10, 0x010f, big);                      /* Make, ASCII, 4 bytes inline */
+    put16(t + 12, 2, big);
+    put32(t + 14, 4, big);
+    memcpy(t + 18, "abc", 4);
+    put16(t + 22, 0x0112, big);                      /* Orientation */
+    put16(t + 24, flaw == 3 ? 4 : 3, big);           /* flaw 3: type LONG instead of SHORT */
+    put32(t + 26, 1, big);
+    put16(t + 30, flaw == 4 ? 9 : (unsigned)orientation, big); /* flaw 4: no such orientation */
+    if (flaw == 5) memcpy(t, "XM", 2);               /* flaw 5: no byte order */
+    if (flaw == 2) return 6 + 30;                    /* flaw 2: cut inside the Orientation entry */
+    if (flaw == 6) return 10;                        /* flaw 6: cut inside the TIFF header */
+    return 6 + 38;
+}
+
+/* jpeg with an APP1 segment (payload) inserted right after SOI. */
+static void insert_app1(membuf *out, const uint8_t *jpeg, size_t size, const uint8_t *payload, size_t n) {
+    uint8_t marker[4] = {0xff, 0xe1, (uint8_t)((n + 2) >> 8), (uint8_t)(n + 2)};
+    membuf_add(out, jpeg, 2);
+    membuf_add(out, marker, 4);
+    membuf_add(out, payload, n);
+    membuf_add(out, jpeg + 2, size - 2);
+}
+
+/* A minimal ICC profile that libpng accepts: a v2 header for colour space space ("RGB " or
+ * "GRAY"), no tags, then filler up to size bytes (a multiple of 4). */
+static uint8_t *make_icc(size_t size, const char *space) {
+    uint8_t *p = malloc(size);
+    if (!p) abort();
+    for (size_t i = 0; i < size; i++) p[i] = (uint8_t)(i * 7 + 3);
+    memset(p, 0, 132);
+    put32(p, (uint32_t)size, 1);
+    put32(p + 8, 0x02100000, 1);
+    memcpy(p + 12, "mntr", 4);
+    memcpy(p + 16, space, 4);
+    memcpy(p + 20, "XYZ ", 4);
+    memcpy(p + 36, "acsp", 4);
+    put32(p + 68, 0x0000f6d6, 1); /* the D50 illuminant */
+    put32(p + 72, 0x00010000, 1);
+    put32(p + 76, 0x0000d32d, 1);
+    return p;
 }
 
 /* ---------------------------------------------------------------- tests */
@@ -159,6 +321,132 @@ static void test_png_depth_and_clamp(void) {
     nsr_image_free(&img);
 }
 
+
+/* Grey at 1, 2 and 4 bits scales to the full range, as the PNG specification says. */
+static void test_png_low_bit_grey(void) {
+    for (int depth = 1; depth <= 4; depth *= 2) {
+        for (int interlace = 0; interlace <= 1; interlace++) {
+            enum { W = 13, H = 5 };
+            uint8_t pixels[H][W] = {{0}};
+            unsigned max = (1u << depth) - 1;
+            for (int y = 0; y < H; y++)
+                for (int x = 0; x < W; x++) pack_sample(pixels[y], x, depth, (unsigned)(x + y) & max);
+            raw_png spec = {.width = W, .height = H, .color_type = PNG_COLOR_TYPE_GRAY, .bit_depth = depth,
+                            .interlace = interlace ? PNG_INTERLACE_ADAM7 : PNG_INTERLACE_NONE};
+            membuf m = {0};
+            REQUIRE(write_raw_png(&m, &spec, pixels[0], W) == 0, "libpng write");
+            nsr_image img;
+            nsr_error err;
+            REQUIRE(decode_membuf(&m, &img, &err) == 0, "%s", err.message);
+            CHECK(img.channels == 1 && !img.alpha && img.bit_depth == 8 && img.width == W && img.height == H,
+                  "%d-bit: c%d depth %d", depth, img.channels, img.bit_depth);
+            for (int y = 0; y < H; y++)
+                for (int x = 0; x < W; x++) {
+                    unsigned v = (unsigned)(x + y) & max;
+                    CHECK(img.data[y * W + x] == (float)(v * (255 / max)) / 255.0f, "%d-bit (%d,%d): %g", depth, x, y,
+                          img.data[y * W + x] * 255);
+                }
+            nsr_image_free(&img);
+        }
+    }
+}
+
+/* Palettes become RGB; tRNS becomes an alpha plane (palette alphas, or one transparent colour). */
+static void test_png_palette_and_trns(void) {
+    static const png_color palette[4] = {{255, 0, 0}, {0, 128, 0}, {10, 20, 30}, {200, 201, 202}};
+    static const png_byte alphas[2] = {0, 77}; /* entries 2 and 3 stay opaque */
+    enum { W = 7, H = 3 };
+    for (int depth = 2; depth <= 8; depth += 6)
+        for (int with_trns = 0; with_trns <= 1; with_trns++) {
+            uint8_t pixels[H][W] = {{0}};
+            for (int y = 0; y < H; y++)
+                for (int x = 0; x < W; x++) pack_sample(pixels[y], x, depth, (unsigned)(x * 3 + y) % 4);
+            raw_png spec = {.width = W, .height = H, .color_type = PNG_COLOR_TYPE_PALETTE, .bit_depth = depth,
+                            .palette = palette, .palette_size = 4,
+                            .trans_alpha = with_trns ? alphas : NULL, .trans_count = 2};
+            membuf m = {0};
+            REQUIRE(write_raw_png(&m, &spec, pixels[0], W) == 0, "libpng write");
+            nsr_image img;
+            nsr_error err;
+            REQUIRE(decode_membuf(&m, &img, &err) == 0, "%s", err.message);
+            REQUIRE(img.channels == 3 && !img.alpha == !with_trns && img.bit_depth == 8, "c%d alpha %d", img.channels, !!img.alpha);
+            for (int y = 0; y < H; y++)
+                for (int x = 0; x < W; x++) {
+                    int k = (x * 3 + y) % 4, i = y * W + x;
+                    CHECK(nsr_image_plane(&img, 0)[i] == palette[k].red / 255.0f &&
+                              nsr_image_plane(&img, 1)[i] == palette[k].green / 255.0f &&
+                              nsr_image_plane(&img, 2)[i] == palette[k].blue / 255.0f,
+                          "%d-bit palette colour at (%d,%d)", depth, x, y);
+                    if (with_trns) CHECK(img.alpha[i] == (k < 2 ? alphas[k] : 255) / 255.0f, "alpha at (%d,%d)", x, y);
+                }
+            nsr_image_free(&img);
+        }
+    /* Grey 8-bit with a transparent grey level, and RGB 16-bit with a transparent colour. */
+    uint8_t grey[2][3] = {{7, 8, 7}, {0, 7, 255}};
+    png_color_16 grey_key = {.gray = 7};
+    raw_png spec = {.width = 3, .height = 2, .color_type = PNG_COLOR_TYPE_GRAY, .bit_depth = 8, .trans_color = &grey_key};
+    membuf m = {0};
+    REQUIRE(write_raw_png(&m, &spec, grey[0], 3) == 0, "libpng write");
+    nsr_image img;
+    nsr_error err;
+    REQUIRE(decode_membuf(&m, &img, &err) == 0, "%s", err.message);
+    REQUIRE(img.channels == 1 && img.alpha, "grey+tRNS: c%d alpha %d", img.channels, !!img.alpha);
+    for (int i = 0; i < 6; i++) {
+        CHECK(img.data[i] == grey[i / 3][i % 3] / 255.0f, "grey %d", i);
+        CHECK(img.alpha[i] == (grey[i / 3][i % 3] == 7 ? 0.0f : 1.0f), "grey alpha %d", i);
+    }
+    nsr_image_free(&img);
+    uint8_t rgb16[1][12] = {{0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc, 0xff, 0xff, 0, 0, 0x00, 0x01}};
+    png_color_16 rgb_key = {.red = 0xffff, .green = 0, .blue = 1};
+    raw_png spec16 = {.width = 2, .height = 1, .color_type = PNG_COLOR_TYPE_RGB, .bit_depth = 16, .trans_color = &rgb_key};
+    REQUIRE(write_raw_png(&m, &spec16, rgb16[0], 12) == 0, "libpng write");
+    REQUIRE(decode_membuf(&m, &img, &err) == 0, "%s", err.message);
+    REQUIRE(img.channels == 3 && img.alpha && img.bit_depth == 16, "rgb16+tRNS: c%d alpha %d depth %d", img.channels, !!img.alpha, img.bit_depth);
+    CHECK(nsr_image_plane(&img, 0)[0] == 0x1234 / 65535.0f && nsr_image_plane(&img, 2)[0] == 0x9abc / 65535.0f, "16-bit samples");
+    CHECK(img.alpha[0] == 1.0f && img.alpha[1] == 0.0f, "16-bit tRNS alpha %g %g", img.alpha[0], img.alpha[1]);
+    nsr_image_free(&img);
+}
+
+/* Adam7 interlaced RGB (8 bit) and grey+alpha (16 bit), including sizes where passes are empty. */
+static void test_png_interlaced(void) {
+    static const int sizes[][2] = {{1, 1}, {7, 3}, {2, 9}, {17, 13}};
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++)
+        for (int kind = 0; kind < 2; kind++) {
+            int w = sizes[s][0], h = sizes[s][1], depth = kind ? 16 : 8, n = kind ? 2 : 3;
+            nsr_image want, img;
+            nsr_error err;
+            REQUIRE(make_image(&want, w, h, kind ? 1 : 3, kind, depth) == 0, "create");
+            size_t stride = (size_t)w * n * depth / 8;
+            uint8_t *pixels = malloc(stride * h);
+            REQUIRE(pixels, "malloc");
+            /* Interleave the planes as libpng wants them. */
+            for (int y = 0; y < h; y++)
+                for (int x = 0; x < w; x++)
+                    for (int c = 0; c < n; c++) {
+                        float v = c < want.channels ? nsr_image_plane(&want, c)[y * w + x] : want.alpha[y * w + x];
+                        unsigned q = (unsigned)lrintf(v * (depth == 16 ? 65535 : 255));
+                        uint8_t *p = pixels + y * stride + ((size_t)x * n + c) * (depth / 8);
+                        if (depth == 16) {
+                            p[0] = (uint8_t)(q >> 8);
+                            p[1] = (uint8_t)q;
+                        } else {
+                            p[0] = (uint8_t)q;
+                        }
+                    }
+            raw_png spec = {.width = w, .height = h, .color_type = kind ? PNG_COLOR_TYPE_GRAY_ALPHA : PNG_COLOR_TYPE_RGB,
+                            .bit_depth = depth, .interlace = PNG_INTERLACE_ADAM7};
+            membuf m = {0};
+            int rc = write_raw_png(&m, &spec, pixels, stride);
+            free(pixels);
+            REQUIRE(rc == 0, "libpng write");
+            REQUIRE(decode_membuf(&m, &img, &err) == 0, "%s", err.message);
+            double d = max_level_diff(&want, &img, depth == 16 ? 65535 : 255);
+            CHECK(d == 0 && img.bit_depth == depth, "interlaced %dx%d %s: difference %g", w, h, kind ? "grey+alpha 16" : "RGB 8", d);
+            nsr_image_free(&img);
+            nsr_image_free(&want);
+        }
+}
+
 static void test_webp_round_trip(void) {
     static const int sizes[][2] = {{1, 1}, {7, 3}, {40, 23}};
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++)
@@ -213,6 +501,198 @@ static void test_jpeg_round_trip(void) {
         }
 }
 
+
+/* Progressive files read like baseline ones; CMYK and YCCK are refused by name. */
+static void test_jpeg_inputs(void) {
+    enum { W = 23, H = 11 };
+    nsr_image want;
+    nsr_error err;
+    for (int channels = 1; channels <= 3; channels += 2) {
+        REQUIRE(make_smooth(&want, W, H, channels) == 0, "create");
+        uint8_t pixels[W * H * 3];
+        for (int i = 0; i < W * H; i++)
+            for (int c = 0; c < channels; c++) pixels[i * channels + c] = (uint8_t)lrintf(nsr_image_plane(&want, c)[i] * 255);
+        membuf m = {0};
+        write_raw_jpeg(&m, W, H, channels, 1, 0, pixels);
+        nsr_image img;
+        int rc = decode_membuf(&m, &img, &err);
+        CHECK(rc == 0, "progressive: %s", err.message);
+        if (rc == 0) {
+            double mad = mean_abs_diff(&want, &img) * 255;
+            CHECK(img.channels == channels && mad < 1.0, "progressive c%d: c%d, mean error %.3f levels", channels, img.channels, mad);
+        }
+        nsr_image_free(&img);
+        nsr_image_free(&want);
+    }
+    uint8_t cmyk[8 * 8 * 4];
+    for (size_t i = 0; i < sizeof cmyk; i++) cmyk[i] = (uint8_t)(i * 5);
+    for (int ycck = 0; ycck <= 1; ycck++) {
+        membuf m = {0};
+        write_raw_jpeg(&m, 8, 8, 4, 0, ycck, cmyk);
+        nsr_image img;
+        err.message[0] = 0;
+        CHECK(decode_membuf(&m, &img, &err) == -1 && strstr(err.message, "CMYK"), "%s: %s", ycck ? "YCCK" : "CMYK", err.message);
+        CHECK(img.data == NULL, "nothing left allocated");
+    }
+}
+
+/* JPEG has no alpha: the alpha plane is dropped and the colour kept as it is (no compositing). */
+static void test_jpeg_drops_alpha(void) {
+    nsr_image img, back;
+    nsr_error err;
+    REQUIRE(nsr_image_create(&img, 16, 16, 3, 1, &err) == 0, "%s", err.message);
+    for (int i = 0; i < 256; i++) {
+        img.data[i] = 200 / 255.0f;
+        img.data[256 + i] = 100 / 255.0f;
+        img.data[512 + i] = 50 / 255.0f;
+        img.alpha[i] = 0;
+    }
+    REQUIRE(round_trip(&img, NSR_FORMAT_JPEG, NULL, &back, &err) == 0, "%s", err.message);
+    CHECK(!back.alpha && back.channels == 3, "alpha dropped");
+    float d = fabsf(back.data[0] * 255 - 200) + fabsf(back.data[256] * 255 - 100) + fabsf(back.data[512] * 255 - 50);
+    CHECK(d <= 3, "colour kept: %g %g %g", back.data[0] * 255, back.data[256] * 255, back.data[512] * 255);
+    nsr_image_free(&back);
+    nsr_image_free(&img);
+}
+
+/* Orientation o maps displayed pixel (x, y) to stored pixel (sx, sy) of a w x h JPEG (the
+ * EXIF 2.3 table, written out case by case). */
+static void stored_pixel(int o, int w, int h, int x, int y, int *sx, int *sy) {
+    switch (o) {
+    case 2: *sx = w - 1 - x; *sy = y; break;
+    case 3: *sx = w - 1 - x; *sy = h - 1 - y; break;
+    case 4: *sx = x; *sy = h - 1 - y; break;
+    case 5: *sx = y; *sy = x; break;
+    case 6: *sx = y; *sy = h - 1 - x; break;         /* displayed after turning 90 degrees clockwise */
+    case 7: *sx = w - 1 - y; *sy = h - 1 - x; break;
+    case 8: *sx = w - 1 - y; *sy = x; break;         /* turned 90 degrees anticlockwise */
+    default: *sx = x; *sy = y; break;
+    }
+}
+
+static void test_exif_orientation(void) {
+    enum { W = 9, H = 5 };
+    nsr_image src, plain;
+    nsr_error err;
+    REQUIRE(make_image(&src, W, H, 3, 0, 8) == 0, "create");
+    uint8_t *jpeg;
+    size_t size;
+    REQUIRE(nsr_image_encode(&src, NSR_FORMAT_JPEG, NULL, &jpeg, &size, &err) == 0, "%s", err.message);
+    REQUIRE(nsr_image_read_memory(&plain, jpeg, size, NULL, &err) == 0, "%s", err.message);
+    int checked = 0;
+    for (int big = 0; big <= 1; big++)
+        for (int o = 1; o <= 8; o++)
+            for (int flaw = 0; flaw < EXIF_FLAWS; flaw++) {
+                uint8_t exif[64];
+                size_t n = make_exif(exif, big, o, flaw);
+                membuf m = {0};
+                insert_app1(&m, jpeg, size, exif, n);
+                nsr_image img;
+                int rc = decode_membuf(&m, &img, &err);
+                CHECK(rc == 0, "orientation %d flaw %d: %s", o, flaw, err.message);
+                if (rc) continue;
+                int applied = flaw ? 1 : o, transposed = applied >= 5;
+                if (img.width != (transposed ? H : W) || img.height != (transposed ? W : H)) {
+                    CHECK(0, "orientation %d (%s, flaw %d): %dx%d", o, big ? "MM" : "II", flaw, img.width, img.height);
+                } else {
+                    for (int c = 0; c < 3; c++)
+                        for (int y = 0; y < img.height; y++)
+                            for (int x = 0; x < img.width; x++) {
+                                int sx, sy;
+                                stored_pixel(applied, W, H, x, y, &sx, &sy);
+                                CHECK(nsr_image_plane(&img, c)[y * img.width + x] == nsr_image_plane(&plain, c)[sy * W + sx],
+                                      "orientation %d (%s, flaw %d): pixel (%d,%d)", o, big ? "MM" : "II", flaw, x, y);
+                            }
+                    checked++;
+                }
+                nsr_image_free(&img);
+            }
+    CHECK(checked == 2 * 8 * EXIF_FLAWS, "%d checked", checked);
+    free(jpeg);
+    nsr_image_free(&plain);
+    nsr_image_free(&src);
+}
+
+static void test_icc(void) {
+    static const nsr_format formats[] = {NSR_FORMAT_PNG, NSR_FORMAT_JPEG, NSR_FORMAT_WEBP};
+    /* 150000 bytes needs three APP2 markers in a JPEG. */
+    static const size_t sizes[] = {200, 1000, 150000};
+    for (size_t f = 0; f < 3; f++)
+        for (size_t s = 0; s < 3; s++)
+            for (int channels = 1; channels <= 3; channels += 2) {
+                if (formats[f] == NSR_FORMAT_WEBP && channels == 1) continue; /* WebP has no grey */
+                nsr_image img, back;
+                nsr_error err;
+                REQUIRE(make_smooth(&img, 8, 8, channels) == 0, "create");
+                img.icc = make_icc(sizes[s], channels == 3 ? "RGB " : "GRAY");
+                img.icc_size = sizes[s];
+                REQUIRE(round_trip(&img, formats[f], NULL, &back, &err) == 0, "%s", err.message);
+                CHECK(back.icc_size == img.icc_size && back.icc && !memcmp(back.icc, img.icc, img.icc_size),
+                      "%s c%d: a %zu-byte profile came back as %zu bytes", nsr_format_name(formats[f]), channels,
+                      img.icc_size, back.icc_size);
+                nsr_image_free(&back);
+                nsr_image_free(&img);
+            }
+}
+
+static void test_max_pixels(void) {
+    static const nsr_format formats[] = {NSR_FORMAT_PNG, NSR_FORMAT_JPEG, NSR_FORMAT_WEBP};
+    nsr_image img, back;
+    nsr_error err;
+    REQUIRE(make_image(&img, 20, 5, 3, 0, 8) == 0, "create");
+    for (size_t f = 0; f < 3; f++) {
+        uint8_t *bytes;
+        size_t size;
+        REQUIRE(nsr_image_encode(&img, formats[f], NULL, &bytes, &size, &err) == 0, "%s", err.message);
+        nsr_read_options tight = {.max_pixels = 99}, exact = {.max_pixels = 100};
+        CHECK(nsr_image_read_memory(&back, bytes, size, &tight, &err) == -1 && strstr(err.message, "limit of 99 pixels"),
+              "%s over the limit: %s", nsr_format_name(formats[f]), err.message);
+        CHECK(back.data == NULL, "nothing allocated");
+        CHECK(nsr_image_read_memory(&back, bytes, size, &exact, &err) == 0, "%s", err.message);
+        nsr_image_free(&back);
+        CHECK(nsr_image_read_memory(&back, bytes, size, NULL, &err) == 0, "default limit: %s", err.message);
+        nsr_image_free(&back);
+        free(bytes);
+    }
+    nsr_image_free(&img);
+}
+
+static void test_write_errors(void) {
+    nsr_image img;
+    nsr_error err;
+    REQUIRE(make_image(&img, 4, 3, 3, 0, 8) == 0, "create");
+    char dir[] = "/tmp/nsr_test_write_XXXXXX", path[256];
+    REQUIRE(mkdtemp(dir), "mkdtemp");
+    snprintf(path, sizeof path, "%s/out.bmp", dir);
+    CHECK(nsr_image_write(&img, path, NULL, &err) == -1 && strstr(err.message, ".bmp") && strstr(err.message, path),
+          "unknown extension: %s", err.message);
+    snprintf(path, sizeof path, "%s/missing/out.png", dir);
+    CHECK(nsr_image_write(&img, path, NULL, &err) == -1 && strstr(err.message, path), "missing folder: %s", err.message);
+    /* The format option wins over the name. */
+    snprintf(path, sizeof path, "%s/out.dat", dir);
+    nsr_write_options webp = {.format = NSR_FORMAT_WEBP};
+    CHECK(nsr_image_write(&img, path, &webp, &err) == 0, "%s", err.message);
+    uint8_t *bytes;
+    size_t size;
+    if (nsr_read_file(path, &bytes, &size, &err) == 0) {
+        CHECK(nsr_detect_format(bytes, size) == NSR_FORMAT_WEBP, "written as WebP");
+        free(bytes);
+    }
+    unlink(path);
+    CHECK(rmdir(dir) == 0, "no temporary files left in %s", dir);
+    nsr_write_options bad_q = {.quality = 101}, bad_depth = {.bit_depth = 12};
+    CHECK(nsr_image_encode(&img, NSR_FORMAT_JPEG, &bad_q, &bytes, &size, &err) == -1 && strstr(err.message, "quality"), "%s", err.message);
+    CHECK(nsr_image_encode(&img, NSR_FORMAT_PNG, &bad_depth, &bytes, &size, &err) == -1 && strstr(err.message, "12"), "%s", err.message);
+    CHECK(nsr_image_encode(&img, (nsr_format)42, NULL, &bytes, &size, &err) == -1, "bad format accepted");
+    img.channels = 2;
+    CHECK(nsr_image_encode(&img, NSR_FORMAT_PNG, NULL, &bytes, &size, &err) == -1, "2 channels accepted");
+    nsr_image_free(&img);
+    REQUIRE(nsr_image_create(&img, 16384, 1, 3, 0, &err) == 0, "%s", err.message);
+    CHECK(nsr_image_encode(&img, NSR_FORMAT_WEBP, NULL, &bytes, &size, &err) == -1 && strstr(err.message, "16383"),
+          "WebP too wide: %s", err.message);
+    nsr_image_free(&img);
+}
+
 /* ---------------------------------------------------------------- shared data */
 
 static void test_shared_data(void) {
@@ -253,8 +733,17 @@ int main(void) {
     RUN(test_detect_format);
     RUN(test_png_round_trip);
     RUN(test_png_depth_and_clamp);
+    RUN(test_png_low_bit_grey);
+    RUN(test_png_palette_and_trns);
+    RUN(test_png_interlaced);
     RUN(test_webp_round_trip);
     RUN(test_jpeg_round_trip);
+    RUN(test_jpeg_inputs);
+    RUN(test_jpeg_drops_alpha);
+    RUN(test_exif_orientation);
+    RUN(test_icc);
+    RUN(test_max_pixels);
+    RUN(test_write_errors);
     RUN(test_shared_data);
     return test_summary();
 }
