@@ -187,6 +187,82 @@ int nsr_jpeg_degrade(nsr_image *dst, const nsr_image *src, int quality, nsr_erro
 
 /* ---------------------------------------------------------------- evaluation (src/eval.c) */
 
+/* ---------------------------------------------------------------- model files (src/model_file.c) */
+
+/* A .nsr model file is a self-describing container (format: docs/model-format.md): typed
+ * key-value metadata (the architecture, the task, training provenance) beside named f32 tensors
+ * (the parameters), so that a network can be rebuilt from the file alone. The container knows
+ * nothing about networks; the model code chooses the keys and tensor names.
+ * Keys and tensor names: 1..255 visible ASCII characters (no spaces, no control bytes), unique
+ * (metadata and tensors are separate name spaces). Order of insertion is kept. */
+typedef struct nsr_model_file nsr_model_file;
+
+typedef enum nsr_meta_type {
+    NSR_META_NONE = 0,  /* no such key */
+    NSR_META_INT = 1,   /* int64_t */
+    NSR_META_FLOAT = 2, /* double */
+    NSR_META_STRING = 3 /* NUL-free byte string (UTF-8 by convention) */
+} nsr_meta_type;
+
+#define NSR_MODEL_MAX_DIMS 4
+#define NSR_MODEL_MAX_NAME 255
+
+/* A tensor as the file holds it: f32, row-major, dims[0] slowest. Owned by the nsr_model_file. */
+typedef struct nsr_model_tensor {
+    const char *name;
+    int ndim;                        /* 1..NSR_MODEL_MAX_DIMS */
+    int dims[NSR_MODEL_MAX_DIMS];    /* each >= 1; unused entries are 1 */
+    size_t count;                    /* product of dims */
+    const float *data;
+} nsr_model_tensor;
+
+/* An empty container; NULL when out of memory. */
+nsr_model_file *nsr_model_file_new(void);
+void nsr_model_file_free(nsr_model_file *f);
+
+/* Set metadata; setting an existing key replaces its value and type. Strings are copied. */
+int nsr_model_file_set_int(nsr_model_file *f, const char *key, int64_t value, nsr_error *err);
+int nsr_model_file_set_float(nsr_model_file *f, const char *key, double value, nsr_error *err);
+int nsr_model_file_set_string(nsr_model_file *f, const char *key, const char *value,
+                              nsr_error *err);
+/* Adds a tensor of shape dims[0..ndim-1] (each >= 1), COPYING count floats from data.
+ * A name already present is an error. */
+int nsr_model_file_add_tensor(nsr_model_file *f, const char *name, int ndim, const int *dims,
+                              const float *data, nsr_error *err);
+
+/* Serialises into a malloc'd buffer (*out, *out_size); the caller frees it. */
+int nsr_model_file_encode(const nsr_model_file *f, uint8_t **out, size_t *out_size,
+                          nsr_error *err);
+/* Encodes, then writes atomically (nsr_write_file_atomic). */
+int nsr_model_file_save(const nsr_model_file *f, const char *path, nsr_error *err);
+/* Reads and validates every field (docs/model-format.md lists the checks); on failure *f is NULL
+ * and err says what is wrong, prefixed with the path (or label). The bytes are not kept. */
+int nsr_model_file_load(nsr_model_file **f, const char *path, nsr_error *err);
+int nsr_model_file_load_memory(nsr_model_file **f, const uint8_t *bytes, size_t size,
+                               const char *label, nsr_error *err);
+
+/* Metadata lookup. Getters fail with a line naming the key when it is missing or has another
+ * type; a string stays valid until the file is freed or the key is set again. */
+nsr_meta_type nsr_model_file_meta_type(const nsr_model_file *f, const char *key);
+int nsr_model_file_get_int(const nsr_model_file *f, const char *key, int64_t *value,
+                           nsr_error *err);
+int nsr_model_file_get_float(const nsr_model_file *f, const char *key, double *value,
+                             nsr_error *err);
+int nsr_model_file_get_string(const nsr_model_file *f, const char *key, const char **value,
+                              nsr_error *err);
+/* Listing, in insertion (= file) order: key i, or NULL when i >= the count. */
+size_t nsr_model_file_meta_count(const nsr_model_file *f);
+const char *nsr_model_file_meta_key(const nsr_model_file *f, size_t i);
+
+/* Tensor lookup: by index (NULL when i >= the count) or by name (NULL when absent). */
+size_t nsr_model_file_tensor_count(const nsr_model_file *f);
+const nsr_model_tensor *nsr_model_file_tensor_at(const nsr_model_file *f, size_t i);
+const nsr_model_tensor *nsr_model_file_find_tensor(const nsr_model_file *f, const char *name);
+/* The data of tensor name, which must have exactly the shape dims[0..ndim-1]; otherwise fails
+ * with a line naming the tensor and both shapes (or saying it is missing). */
+int nsr_model_file_get_tensor(const nsr_model_file *f, const char *name, int ndim,
+                              const int *dims, const float **data, nsr_error *err);
+
 /* ---------------------------------------------------------------- engine: tensors, layers, model (issue 3) */
 
 #ifdef __cplusplus
