@@ -265,6 +265,39 @@ int nsr_model_file_get_tensor(const nsr_model_file *f, const char *name, int ndi
 
 /* ---------------------------------------------------------------- engine: tensors, layers, model (issue 3) */
 
+/* The architecture of an NSR network (NSR.md section 3): all that is needed to rebuild one. */
+typedef struct nsr_arch {
+    int blocks;           /* B: residual blocks, 1..1024 */
+    int features;         /* F: channels between blocks */
+    int width_mult;       /* wm: a block's hidden layer has F * wm channels */
+    int groups;           /* k: sparsity groups; 1 is the plain network (no side layers) */
+    int cardinals;        /* d: cardinals, dividing F; ignored (and stored as 1) when k = 1 */
+    int scale;            /* s: upscaling factor 1..8; 1 restores at the same size */
+    int shared_selection; /* 1: one selection per block, from the block input, used by both of
+                           * its convs; 0: every NSR conv selects from its own input */
+} nsr_arch;
+
+typedef struct nsr_model nsr_model;
+
+typedef enum nsr_selection {
+    NSR_SELECT_SOFT = 0, /* softmax mixture of the groups, as trained (the reference) */
+    NSR_SELECT_HARD = 1  /* only the argmax group's kernel, per cardinal */
+} nsr_selection;
+
+/* Checks the ranges and that d divides F. */
+int nsr_arch_check(const nsr_arch *arch, nsr_error *err);
+/* Number of parameters (V, g and bias of every conv, and the side layers) of a valid arch. */
+size_t nsr_arch_param_count(const nsr_arch *arch);
+/* A model with the reference initialisation drawn from seed. */
+int nsr_model_create(nsr_model **model, const nsr_arch *arch, uint64_t seed, nsr_error *err);
+void nsr_model_free(nsr_model *model);
+const nsr_arch *nsr_model_arch(const nsr_model *model);
+size_t nsr_model_param_count(const nsr_model *model);
+/* Runs the network on a whole RGB image (one sample, any size): out is created with
+ * (width * s) x (height * s) and in's bit depth, no alpha. The output is not clamped. */
+int nsr_model_infer(const nsr_model *model, const nsr_image *in, nsr_image *out,
+                    nsr_selection selection, nsr_error *err);
+
 #ifdef __cplusplus
 }
 #endif

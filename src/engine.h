@@ -1,0 +1,213 @@
+/* engine.h - the NSR engine inside libnsr (private): layers as forward/backward pairs, the model
+ * with its parameter block, the training workspace, and the optimiser.
+ *
+ * Conventions (llm.c style):
+ *  - Tensors are float * in NCHW order; each function states its shapes in a comment.
+ *  - A forward function writes its output (=). A backward function ADDS (+=) into every gradient
+ *    it produces, parameter and input gradients alike; callers zero them once per step. An input
+ *    gradient pointer may be NULL when nobody needs it.
+ *  - Forward passes never fail: sizes are checked and memory is allocated before they run. */
+#ifndef NSR_ENGINE_H
+#define NSR_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nsr.h"
+#include "tensor.h"
+
+/* ---------------------------------------------------------------- conv.c */
+
+/* 2-D convolution, K x K (K odd), stride 1, zero padding K/2, with bias: the plain reference that
+ * later fast kernels are checked against.
+ *   out (N, cout, H, W) = conv(inp (N, cin, H, W), w) + b
+ * Sample n uses the kernels w + n*wstride, (cout, cin, K, K), and the bias b + n*wstride_b, (cout):
+ * a stride of 0 shares one set of weights across the batch; NSR's per-sample mixed kernels pass
+ * the size of one set. b may be NULL (no bias). */
+void nn_conv2d_forward(float *out, const float *inp, const float *w, size_t wstride,
+                       const float *b, size_t bstride, int N, int cin, int cout, int H, int W,
+                       int K);
+/* dinp (N, cin, H, W) += dconv/dinp; dw (like w, same stride) += ...; db (like b) += ...
+ * dinp, db may be NULL. */
+void nn_conv2d_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                        const float *w, size_t wstride, size_t bstride, int N, int cin, int cout,
+                        int H, int W, int K);
+
+/* ---------------------------------------------------------------- layers.c */
+
+/* Weight normalisation, per output channel: W[o] = g[o] V[o] / ||V[o]||.
+ * v, w (rows, cols); g (rows). */
+void nn_weightnorm_forward(float *w, const float *v, const float *g, int rows, int cols);
+/* dv (rows, cols) += ..., dg (rows) += ..., from dw (rows, cols). */
+void nn_weightnorm_backward(float *dv, float *dg, const float *dw, const float *v,
+                            const float *g, int rows, int cols);
+
+/* out = max(inp, 0), n elements; out may equal inp. */
+void nn_relu_forward(float *out, const float *inp, size_t n);
+/* dinp += dout where out > 0 (out is the forward's output). */
+void nn_relu_backward(float *dinp, const float *dout, const float *out, size_t n);
+
+/* out = inp + c, n elements (the mean shift: c = -0.5 on the way in, +0.5 on the way out; its
+ * backward is the identity, so it has no backward function). out may equal inp. */
+void nn_add_scalar(float *out, const float *inp, float c, size_t n);
+/* out += inp, n elements (residual connections; the backward of a sum copies the gradient to
+ * both addends, which the callers do by sharing the gradient buffer). */
+void nn_add_inplace(float *out, const float *inp, size_t n);
+
+/* Pixel shuffle with PyTorch's channel order: inp (N, C*s*s, H, W) -> out (N, C, H*s, W*s),
+ * channel c*s*s + i*s + j going to pixel (i, j) of each s x s cell of colour c. */
+void nn_pixel_shuffle_forward(float *out, const float *inp, int N, int C, int H, int W, int s);
+/* dinp (N, C*s*s, H, W) += the inverse permutation of dout (N, C, H*s, W*s). */
+void nn_pixel_shuffle_backward(float *dinp, const float *dout, int N, int C, int H, int W, int s);
+
+/* L1 loss, torch.nn.L1Loss with reduction 'mean': mean over n of |pred - target|. */
+double nn_l1_forward(const float *pred, const float *target, size_t n);
+/* dpred += dloss * sign(pred - target) / n, with sign(0) = 0 as in PyTorch. */
+void nn_l1_backward(float *dpred, const float *pred, const float *target, size_t n, float dloss);
+
+/* ---------------------------------------------------------------- nsr_conv.c */
+
+/* Largest k*d a selection may have (the backward keeps one sample's logit gradients on the
+ * stack). */
+#define NN_MAX_SELECT 1024
+
+/* Dimensions of one NSR convolution (NSR.md section 2): k groups of cout stored output channels
+ * each (k*cout in all), d cardinals; cout % d == 0. */
+typedef struct nn_nsr_dims {
+    int n, cin, cout, h, w, ksize; /* batch, channels, spatial size, kernel size */
+    int groups, cards;             /* k, d */
+} nn_nsr_dims;
+
+/* Selection (steps 1-3): pooled (n, cin) = spatial mean of inp (n, cin, h, w);
+ * logits = A pooled + a, A (k*d, cin), a (k*d); gamma (n, k*d), index i*d + j, is the softmax
+ * over the groups i of each cardinal j; with hard, the one-hot argmax instead (first maximum
+ * on ties). pooled and gamma are kept for the backward. */
+void nn_select_forward(float *gamma, float *pooled, const float *inp, const float *A,
+                       const float *a, const nn_nsr_dims *dm, int hard);
+/* From dgamma (n, k*d): dinp (n, cin, h, w) += the path through the mean; dA, da += ...
+ * (softmax selection only; the hard one is not differentiable). */
+void nn_select_backward(float *dinp, float *dA, float *da, const float *dgamma, const float *gamma,
+                        const float *pooled, const float *A, const nn_nsr_dims *dm);
+
+/* Mixing (step 4): for output channel o = j*(cout/d) + t,
+ *   wmix[n][o] = sum_i gamma[n][i*d+j] w[i*cout+o],  bmix[n][o] = sum_i gamma[n][i*d+j] b[i*cout+o]
+ * w (k*cout, cin, K, K) are the weight-normed stored kernels, b (k*cout);
+ * wmix (n, cout, cin, K, K), bmix (n, cout). Groups with gamma exactly 0 (hard selection) are
+ * skipped, so only the chosen group's kernel is read. */
+void nn_mix_forward(float *wmix, float *bmix, const float *w, const float *b, const float *gamma,
+                    const nn_nsr_dims *dm);
+/* dw (k*cout, cin, K, K), db (k*cout), dgamma (n, k*d) += ... from dwmix, dbmix. */
+void nn_mix_backward(float *dw, float *db, float *dgamma, const float *dwmix, const float *dbmix,
+                     const float *w, const float *b, const float *gamma, const nn_nsr_dims *dm);
+
+/* Scratch of one NSR convolution: wmix (n, cout, cin, K, K), bmix (n, cout), and in the
+ * backward dwmix, dbmix of the same sizes. */
+typedef struct nn_mix_scratch {
+    float *wmix, *bmix, *dwmix, *dbmix;
+} nn_mix_scratch;
+
+/* The NSR convolution given its selection (steps 4-5):
+ *   out (n, cout, h, w) = conv2d(inp (n, cin, h, w), wmix[n], bmix[n]) */
+void nn_mixconv_forward(float *out, const float *inp, const float *w, const float *b,
+                        const float *gamma, const nn_nsr_dims *dm, const nn_mix_scratch *sc);
+/* dinp (may be NULL), dw, db, dgamma += ...; recomputes the mixed kernels into sc. */
+void nn_mixconv_backward(float *dinp, float *dw, float *db, float *dgamma, const float *dout,
+                         const float *inp, const float *w, const float *b, const float *gamma,
+                         const nn_nsr_dims *dm, const nn_mix_scratch *sc);
+
+/* ---------------------------------------------------------------- model.c */
+
+/* One weight-normed convolution of the network: a plain one (groups == 1) or an NSR one. */
+typedef struct eng_conv {
+    int cin, cout, ksize; /* cout: output channels after mixing; k*cout are stored */
+    int groups, cards;    /* k, d (groups == 1: plain conv, no selection) */
+    int side;             /* 1: has its own side layer A, a; 0 with groups > 1: borrows the
+                           * selection of the block's first conv (shared selection) */
+    size_t v, g, b, A, a; /* offsets of its tensors in the parameter block (A, a: with side) */
+} eng_conv;
+
+/* Index of each conv in nsr_model.conv: the head, then block b's two convs, tail, skip. */
+#define ENG_HEAD 0
+#define ENG_BLOCK_CONV(b, c) (1 + 2 * (b) + (c))
+#define ENG_TAIL(B) (1 + 2 * (B))
+#define ENG_SKIP(B) (2 + 2 * (B)) /* only when scale > 1 */
+
+struct nsr_model {
+    nsr_arch arch;
+    int nconv;
+    eng_conv *conv;
+    int ntensor;
+    eng_tensor *tensor;
+    size_t nparams;
+    float *params; /* one block of nparams floats */
+};
+
+/* Every parameter tensor, in a fixed order (the order of nsr_arch_param_count's sum). */
+int eng_model_num_tensors(const nsr_model *model);
+const eng_tensor *eng_model_tensor(const nsr_model *model, int i);
+/* The tensor with this name, or NULL. */
+const eng_tensor *eng_model_find_tensor(const nsr_model *model, const char *name);
+
+/* Activations of one forward (and, for training, the buffers of the backward) for a batch of n
+ * LR inputs of h x w. */
+typedef struct eng_workspace {
+    int n, h, w;
+    int train;       /* 1: keeps every activation and has the backward's buffers */
+    size_t feat_sz;  /* n*F*h*w */
+    size_t hid_sz;   /* n*F*wm*h*w */
+    size_t gamma_sz; /* n*k*d */
+    size_t pool_sz;  /* n*F*wm, the widest NSR conv input */
+    float *mem;      /* the one allocation every buffer below points into */
+    float *x0;       /* (n, 3, h, w): input - 0.5 */
+    float *feat;     /* block inputs, (n, F, h, w) each: B+1 when training, else 2 in turn */
+    float *hidden;   /* block hidden activations after ReLU, (n, F*wm, h, w): B or 1 */
+    float *gamma;    /* selections (n, k*d), one slot per conv */
+    float *pooled;   /* spatial means (n, <= F*wm), one slot per conv */
+    float *wn;       /* weight-normed kernels, at the same offsets as the parameters' v */
+    float *skip;     /* (n, 3s^2, h, w) skip branch (scale > 1) */
+    float *body;     /* (n, 3s^2, h, w) tail + skip */
+    float *out;      /* (n, 3, h*s, w*s) the network's output */
+    nn_mix_scratch mix;
+    /* backward only */
+    float *dfeat, *dhidden, *dmid; /* (n, F, h, w), (n, F*wm, h, w) twice */
+    float *dwn;                    /* gradient of wn, same layout */
+    float *dgamma;                 /* (n, k*d) */
+    float *dbody;                  /* (n, 3s^2, h, w) */
+} eng_workspace;
+
+int eng_workspace_create(eng_workspace *ws, const nsr_model *model, int n, int h, int w,
+                         int train, nsr_error *err);
+void eng_workspace_free(eng_workspace *ws);
+
+/* Forward of the whole network (NSR.md section 3) on x (n, 3, h, w) in 0..1; the output is
+ * ws->out (n, 3, h*s, w*s). hard: hard selection (inference only). */
+void eng_forward(const nsr_model *model, eng_workspace *ws, const float *x, int hard);
+/* Backward of the last forward (soft selection, train workspace) from dout (n, 3, h*s, w*s):
+ * grads (nparams, laid out like the parameters) += d/dparams. */
+void eng_backward(const nsr_model *model, eng_workspace *ws, const float *dout, float *grads);
+/* One training evaluation: zeroes grads, runs forward, the L1 loss against target
+ * (n, 3, h*s, w*s) and backward; returns the loss. dout is scratch of the output's size. */
+double eng_loss_and_grad(const nsr_model *model, eng_workspace *ws, const float *x,
+                         const float *target, float *dout, float *grads);
+
+/* ---------------------------------------------------------------- optim.c */
+
+/* Adam, PyTorch's formulation (torch.optim.Adam, no weight decay, no amsgrad):
+ *   m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2;
+ *   p -= (lr / (1 - b1^t)) * m / (sqrt(v) / sqrt(1 - b2^t) + eps) */
+typedef struct nn_adam {
+    size_t n;
+    float *m, *v; /* moments, laid out like the parameters */
+    long t;       /* steps taken */
+    double beta1, beta2, eps;
+} nn_adam;
+
+int nn_adam_init(nn_adam *opt, size_t n, nsr_error *err); /* betas 0.9/0.999, eps 1e-8 */
+void nn_adam_free(nn_adam *opt);
+void nn_adam_step(nn_adam *opt, float *params, const float *grads, float lr);
+
+/* Multi-step schedule (torch.optim.lr_scheduler.MultiStepLR): base_lr times factor to the power
+ * of the number of milestones <= step (sorted ascending). NSR.md: factor 0.2. */
+float nn_lr_multistep(float base_lr, long step, const long *milestones, int count, float factor);
+
+#endif

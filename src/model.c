@@ -1,0 +1,446 @@
+/* model.c - the NSR network of NSR.md section 3 (WDSR-style): its parameter block and tensor
+ * table, the reference initialisation, the forward (training and inference) and the backward.
+ *
+ *   x -> -0.5 -> head conv3x3 (3 -> F) -> B x [NSR conv3x3 (F -> F*wm), ReLU,
+ *        NSR conv3x3 (F*wm -> F), + identity] -> tail conv3x3 (F -> 3s^2)
+ *     + skip conv5x5 (3 -> 3s^2) of x - 0.5 (the identity when s = 1)
+ *     -> pixel shuffle s -> +0.5
+ *
+ * Every conv is weight-normed; only the 2B block convs are NSR convs (when k > 1).
+ *
+ * Shared selection: each block has one side layer, owned by its first conv and computed from
+ * that conv's input, the block input. The second conv has no side layer and uses the same
+ * gamma table (k x d) with its own output channels: output channel o = j*(F/d) + t of the
+ * second conv mixes its k stored groups with gamma[i][j], exactly as if the table had been
+ * computed by a side layer of its own. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+
+/* ---------------------------------------------------------------- architecture and layout */
+
+#define MAX_PARAMS ((size_t)1 << 31)
+
+int nsr_arch_check(const nsr_arch *a, nsr_error *err) {
+    if (a->blocks < 1 || a->blocks > 1024) return nsr_fail(err, "blocks %d not in 1..1024", a->blocks);
+    if (a->features < 1 || a->features > 4096)
+        return nsr_fail(err, "features %d not in 1..4096", a->features);
+    if (a->width_mult < 1 || a->width_mult > 64)
+        return nsr_fail(err, "width multiplier %d not in 1..64", a->width_mult);
+    if (a->groups < 1 || a->groups > 64) return nsr_fail(err, "groups %d not in 1..64", a->groups);
+    if (a->scale < 1 || a->scale > 8) return nsr_fail(err, "scale %d not in 1..8", a->scale);
+    if (a->shared_selection != 0 && a->shared_selection != 1)
+        return nsr_fail(err, "shared selection flag %d is not 0 or 1", a->shared_selection);
+    if (a->groups > 1) {
+        if (a->cardinals < 1 || a->features % a->cardinals)
+            return nsr_fail(err, "cardinals %d must divide the features %d", a->cardinals,
+                            a->features);
+        if (a->groups * a->cardinals > NN_MAX_SELECT)
+            return nsr_fail(err, "groups x cardinals %d exceeds %d", a->groups * a->cardinals,
+                            NN_MAX_SELECT);
+    }
+    if (nsr_arch_param_count(a) > MAX_PARAMS)
+        return nsr_fail(err, "model too large (%zu parameters, at most %zu)",
+                        nsr_arch_param_count(a), MAX_PARAMS);
+    return 0;
+}
+
+/* Appends one tensor to the table (when there is one) and returns the new total size. */
+static size_t add_tensor(eng_tensor *table, int *count, size_t total, const char *name, int ndim,
+                         int d0, int d1, int d2, int d3, size_t *offset) {
+    const int dims[ENG_MAX_DIMS] = {d0, d1, d2, d3};
+    size_t size = 1;
+    for (int i = 0; i < ndim; i++) size *= (size_t)dims[i];
+    if (table) {
+        eng_tensor *t = &table[*count];
+        snprintf(t->name, sizeof t->name, "%s", name);
+        t->ndim = ndim;
+        for (int i = 0; i < ENG_MAX_DIMS; i++) t->shape[i] = i < ndim ? dims[i] : 1;
+        t->offset = total;
+        t->size = size;
+    }
+    if (offset) *offset = total;
+    (*count)++;
+    return total + size;
+}
+
+/* Lays out one conv's tensors (v, g, b, then A, a with a side layer) under the prefix. */
+static size_t add_conv(eng_conv *c, eng_tensor *table, int *count, size_t total, const char *prefix) {
+    char name[ENG_NAME_MAX];
+    const int stored = c->groups * c->cout;
+    snprintf(name, sizeof name, "%s.v", prefix);
+    total = add_tensor(table, count, total, name, 4, stored, c->cin, c->ksize, c->ksize, &c->v);
+    snprintf(name, sizeof name, "%s.g", prefix);
+    total = add_tensor(table, count, total, name, 1, stored, 1, 1, 1, &c->g);
+    snprintf(name, sizeof name, "%s.b", prefix);
+    total = add_tensor(table, count, total, name, 1, stored, 1, 1, 1, &c->b);
+    if (c->side) {
+        const int kd = c->groups * c->cards;
+        snprintf(name, sizeof name, "%s.A", prefix);
+        total = add_tensor(table, count, total, name, 2, kd, c->cin, 1, 1, &c->A);
+        snprintf(name, sizeof name, "%s.a", prefix);
+        total = add_tensor(table, count, total, name, 1, kd, 1, 1, 1, &c->a);
+    }
+    return total;
+}
+
+static int arch_nconv(const nsr_arch *a) { return 2 * a->blocks + (a->scale > 1 ? 3 : 2); }
+
+/* Fills the conv descriptors (array of arch_nconv entries) and, when table is non-NULL, the
+ * tensor table; returns the parameter count and sets *ntensor. a must be valid. */
+static size_t build_layout(const nsr_arch *a, eng_conv *conv, eng_tensor *table, int *ntensor) {
+    const int F = a->features, hid = F * a->width_mult, s2 = a->scale * a->scale;
+    const int nsr = a->groups > 1, d = nsr ? a->cardinals : 1;
+    size_t total = 0;
+    char prefix[ENG_NAME_MAX];
+    *ntensor = 0;
+    conv[ENG_HEAD] = (eng_conv){.cin = 3, .cout = F, .ksize = 3, .groups = 1, .cards = 1};
+    total = add_conv(&conv[ENG_HEAD], table, ntensor, total, "head");
+    for (int b = 0; b < a->blocks; b++) {
+        for (int c = 0; c < 2; c++) {
+            eng_conv *e = &conv[ENG_BLOCK_CONV(b, c)];
+            *e = (eng_conv){.cin = c ? hid : F, .cout = c ? F : hid, .ksize = 3,
+                            .groups = a->groups, .cards = d,
+                            .side = nsr && (c == 0 || !a->shared_selection)};
+            snprintf(prefix, sizeof prefix, "blocks.%d.conv%d", b, c + 1);
+            total = add_conv(e, table, ntensor, total, prefix);
+        }
+    }
+    conv[ENG_TAIL(a->blocks)] = (eng_conv){.cin = F, .cout = 3 * s2, .ksize = 3, .groups = 1, .cards = 1};
+    total = add_conv(&conv[ENG_TAIL(a->blocks)], table, ntensor, total, "tail");
+    if (a->scale > 1) {
+        conv[ENG_SKIP(a->blocks)] = (eng_conv){.cin = 3, .cout = 3 * s2, .ksize = 5, .groups = 1, .cards = 1};
+        total = add_conv(&conv[ENG_SKIP(a->blocks)], table, ntensor, total, "skip");
+    }
+    return total;
+}
+
+/* Counted without building anything, so that absurd architectures are refused before any
+ * allocation: g, V and bias of every conv and the side layers. */
+size_t nsr_arch_param_count(const nsr_arch *a) {
+    const size_t F = (size_t)a->features, hid = F * (size_t)a->width_mult;
+    const size_t s2 = (size_t)a->scale * (size_t)a->scale, k = (size_t)a->groups;
+    const size_t kd = a->groups > 1 ? k * (size_t)a->cardinals : 0;
+    const size_t sides = a->groups > 1 ? (a->shared_selection ? 1 : 2) : 0;
+    const size_t conv1 = k * hid * (F * 9 + 2), conv2 = k * F * (hid * 9 + 2);
+    const size_t side = kd * (F + 1) + (sides == 2 ? kd * (hid + 1) : 0);
+    size_t total = F * (3 * 9 + 2) + 3 * s2 * (F * 9 + 2);
+    if (a->scale > 1) total += 3 * s2 * (3 * 25 + 2);
+    return total + (size_t)a->blocks * (conv1 + conv2 + side);
+}
+
+/* ---------------------------------------------------------------- model */
+
+/* splitmix64 (Steele, Lea, Flood 2014): a small, well-mixed generator, enough for an init. */
+static uint64_t splitmix64(uint64_t *state) {
+    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/* Fills n values uniform in [-bound, bound). */
+static void fill_uniform(float *x, size_t n, float bound, uint64_t *state) {
+    for (size_t i = 0; i < n; i++) {
+        const double u = (double)(splitmix64(state) >> 11) * 0x1p-53; /* [0, 1) */
+        x[i] = (float)((2.0 * u - 1.0) * bound);
+    }
+}
+
+static void fill_const(float *x, size_t n, float value) {
+    for (size_t i = 0; i < n; i++) x[i] = value;
+}
+
+/* NSR.md section 3's reference init. V: PyTorch's conv default, kaiming-uniform with
+ * a = sqrt(5), which is U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with fan_in = c_in*K*K. Biases 0.
+ * g: the given constant in every one of the k*c_out entries (the reference overwrites the
+ * whole weight_g tensor with it, so every stored kernel starts with norm g): 1 for head, tail
+ * and skip, 2 for a block's first conv, 1/sqrt(B) for its second. Side layer: PyTorch's Linear
+ * default, U(-1/sqrt(c_in), 1/sqrt(c_in)) for both A and a. */
+static void init_params(nsr_model *m, uint64_t seed) {
+    uint64_t state = seed;
+    const int B = m->arch.blocks;
+    for (int ci = 0; ci < m->nconv; ci++) {
+        const eng_conv *c = &m->conv[ci];
+        const size_t stored = (size_t)c->groups * c->cout;
+        const size_t fan_in = (size_t)c->cin * c->ksize * c->ksize;
+        float g = 1.0f;
+        if (ci >= ENG_BLOCK_CONV(0, 0) && ci < ENG_TAIL(B))
+            g = (ci - ENG_BLOCK_CONV(0, 0)) % 2 == 0 ? 2.0f : (float)(1.0 / sqrt((double)B));
+        fill_uniform(m->params + c->v, stored * fan_in, (float)(1.0 / sqrt((double)fan_in)), &state);
+        fill_const(m->params + c->g, stored, g);
+        fill_const(m->params + c->b, stored, 0.0f);
+        if (c->side) {
+            const size_t kd = (size_t)c->groups * c->cards;
+            const float bound = (float)(1.0 / sqrt((double)c->cin));
+            fill_uniform(m->params + c->A, kd * c->cin, bound, &state);
+            fill_uniform(m->params + c->a, kd, bound, &state);
+        }
+    }
+}
+
+int nsr_model_create(nsr_model **model, const nsr_arch *arch, uint64_t seed, nsr_error *err) {
+    *model = NULL;
+    if (nsr_arch_check(arch, err)) return -1;
+    nsr_model *m = calloc(1, sizeof *m);
+    if (!m) return nsr_fail(err, "out of memory for a model");
+    m->arch = *arch;
+    if (m->arch.groups == 1) m->arch.cardinals = 1; /* d means nothing without groups */
+    m->nconv = arch_nconv(arch);
+    m->conv = calloc((size_t)m->nconv, sizeof *m->conv);
+    m->tensor = calloc((size_t)m->nconv * 5, sizeof *m->tensor);
+    if (m->conv && m->tensor) {
+        m->nparams = build_layout(&m->arch, m->conv, m->tensor, &m->ntensor);
+        m->params = malloc(m->nparams * sizeof(float));
+    }
+    if (!m->params) {
+        nsr_model_free(m);
+        return nsr_fail(err, "out of memory for a model of %zu parameters",
+                        nsr_arch_param_count(arch));
+    }
+    init_params(m, seed);
+    *model = m;
+    return 0;
+}
+
+void nsr_model_free(nsr_model *m) {
+    if (!m) return;
+    free(m->params);
+    free(m->tensor);
+    free(m->conv);
+    free(m);
+}
+
+const nsr_arch *nsr_model_arch(const nsr_model *m) { return &m->arch; }
+size_t nsr_model_param_count(const nsr_model *m) { return m->nparams; }
+int eng_model_num_tensors(const nsr_model *m) { return m->ntensor; }
+const eng_tensor *eng_model_tensor(const nsr_model *m, int i) { return &m->tensor[i]; }
+
+const eng_tensor *eng_model_find_tensor(const nsr_model *m, const char *name) {
+    for (int i = 0; i < m->ntensor; i++)
+        if (!strcmp(m->tensor[i].name, name)) return &m->tensor[i];
+    return NULL;
+}
+
+/* ---------------------------------------------------------------- workspace */
+
+/* a * b, or SIZE_MAX when it overflows (so a chain of products stays "too large"). */
+static size_t mul_sat(size_t a, size_t b) {
+    size_t r;
+    return __builtin_mul_overflow(a, b, &r) ? SIZE_MAX : r;
+}
+
+int eng_workspace_create(eng_workspace *ws, const nsr_model *m, int n, int h, int w, int train,
+                         nsr_error *err) {
+    memset(ws, 0, sizeof *ws);
+    if (n < 1 || h < 1 || w < 1) return nsr_fail(err, "invalid batch %d of %dx%d", n, w, h);
+    const nsr_arch *a = &m->arch;
+    const int B = a->blocks, s = a->scale, nsr = a->groups > 1;
+    const size_t F = (size_t)a->features, hidc = F * (size_t)a->width_mult;
+    const size_t npix = mul_sat(mul_sat((size_t)n, (size_t)h), (size_t)w);
+    const size_t s2 = (size_t)s * s, nconv = (size_t)m->nconv;
+    ws->n = n, ws->h = h, ws->w = w, ws->train = train;
+    ws->feat_sz = mul_sat(npix, F);
+    ws->hid_sz = mul_sat(npix, hidc);
+    ws->gamma_sz = nsr ? (size_t)n * a->groups * a->cardinals : 0;
+    ws->pool_sz = nsr ? (size_t)n * hidc : 0;
+    const size_t mixw = nsr ? (size_t)n * hidc * F * 9 : 0, mixb = nsr ? (size_t)n * hidc : 0;
+    const size_t body = mul_sat(npix, 3 * s2);
+    /* every buffer, in the order they are pointed into the block below */
+    const size_t sizes[] = {
+        mul_sat(npix, 3),                                /* x0 */
+        mul_sat(ws->feat_sz, train ? (size_t)B + 1 : 2), /* feat */
+        mul_sat(ws->hid_sz, train ? (size_t)B : 1),      /* hidden */
+        ws->gamma_sz * nconv,                            /* gamma */
+        ws->pool_sz * nconv,                             /* pooled */
+        m->nparams,                                      /* wn */
+        s > 1 ? body : 0,                                /* skip */
+        body,                                            /* body */
+        body,                                            /* out */
+        mixw, mixb,                                      /* wmix, bmix */
+        train ? mixw : 0, train ? mixb : 0,              /* dwmix, dbmix */
+        train ? ws->feat_sz : 0,                         /* dfeat */
+        train ? ws->hid_sz : 0, train ? ws->hid_sz : 0,  /* dhidden, dmid */
+        train ? m->nparams : 0,                          /* dwn */
+        train ? ws->gamma_sz : 0,                        /* dgamma */
+        train ? body : 0,                                /* dbody */
+    };
+    float **ptrs[] = {&ws->x0, &ws->feat, &ws->hidden, &ws->gamma, &ws->pooled, &ws->wn,
+                      &ws->skip, &ws->body, &ws->out, &ws->mix.wmix, &ws->mix.bmix,
+                      &ws->mix.dwmix, &ws->mix.dbmix, &ws->dfeat, &ws->dhidden, &ws->dmid,
+                      &ws->dwn, &ws->dgamma, &ws->dbody};
+    const int nbuf = (int)(sizeof sizes / sizeof sizes[0]);
+    size_t total = 0;
+    for (int i = 0; i < nbuf; i++)
+        total = sizes[i] > SIZE_MAX / sizeof(float) - total ? SIZE_MAX : total + sizes[i];
+    float *block = total < SIZE_MAX / sizeof(float) ? calloc(total, sizeof(float)) : NULL;
+    ws->mem = block;
+    if (!block)
+        return nsr_fail(err, "out of memory for the activations of a batch of %d of %dx%d", n,
+                        w, h);
+    for (int i = 0; i < nbuf; i++) {
+        *ptrs[i] = sizes[i] ? block : NULL;
+        block += sizes[i];
+    }
+    return 0;
+}
+
+void eng_workspace_free(eng_workspace *ws) {
+    free(ws->mem);
+    memset(ws, 0, sizeof *ws);
+}
+
+/* ---------------------------------------------------------------- forward and backward */
+
+/* Block b's input (b = B: the tail's input). Inference keeps two in turn. */
+static float *feat_at(const eng_workspace *ws, int b) {
+    return ws->feat + (size_t)(ws->train ? b : b % 2) * ws->feat_sz;
+}
+static float *hidden_at(const eng_workspace *ws, int b) {
+    return ws->hidden + (size_t)(ws->train ? b : 0) * ws->hid_sz;
+}
+/* The selection a conv uses: its own, or with shared selection the block's first conv's. */
+static float *gamma_of(const nsr_model *m, const eng_workspace *ws, int ci) {
+    return ws->gamma + (size_t)(m->conv[ci].side ? ci : ci - 1) * ws->gamma_sz;
+}
+static float *pooled_of(const eng_workspace *ws, int ci) {
+    return ws->pooled + (size_t)ci * ws->pool_sz;
+}
+static nn_nsr_dims dims_of(const eng_conv *c, const eng_workspace *ws) {
+    return (nn_nsr_dims){.n = ws->n, .cin = c->cin, .cout = c->cout, .h = ws->h, .w = ws->w,
+                         .ksize = c->ksize, .groups = c->groups, .cards = c->cards};
+}
+
+static void conv_forward(const nsr_model *m, eng_workspace *ws, int ci, float *out,
+                         const float *in, int hard) {
+    const eng_conv *c = &m->conv[ci];
+    const float *P = m->params;
+    if (c->groups == 1) {
+        nn_conv2d_forward(out, in, ws->wn + c->v, 0, P + c->b, 0, ws->n, c->cin, c->cout, ws->h,
+                          ws->w, c->ksize);
+        return;
+    }
+    const nn_nsr_dims dm = dims_of(c, ws);
+    float *gamma = gamma_of(m, ws, ci);
+    if (c->side) nn_select_forward(gamma, pooled_of(ws, ci), in, P + c->A, P + c->a, &dm, hard);
+    nn_mixconv_forward(out, in, ws->wn + c->v, P + c->b, gamma, &dm, &ws->mix);
+}
+
+/* Adds this conv's gradients to grads and, when dinp is non-NULL, to its input's gradient. A
+ * conv without a side layer leaves its dgamma in ws->dgamma for the block's first conv, whose
+ * selection backward consumes it and leaves ws->dgamma zero. */
+static void conv_backward(const nsr_model *m, eng_workspace *ws, int ci, float *dinp,
+                          const float *dout, const float *in, float *G) {
+    const eng_conv *c = &m->conv[ci];
+    const float *P = m->params;
+    const size_t vsize = (size_t)c->groups * c->cout * c->cin * c->ksize * c->ksize;
+    float *dwn = ws->dwn + c->v;
+    memset(dwn, 0, vsize * sizeof(float));
+    if (c->groups == 1) {
+        nn_conv2d_backward(dinp, dwn, G + c->b, dout, in, ws->wn + c->v, 0, 0, ws->n, c->cin,
+                           c->cout, ws->h, ws->w, c->ksize);
+    } else {
+        const nn_nsr_dims dm = dims_of(c, ws);
+        const float *gamma = gamma_of(m, ws, ci);
+        nn_mixconv_backward(dinp, dwn, G + c->b, ws->dgamma, dout, in, ws->wn + c->v, P + c->b,
+                            gamma, &dm, &ws->mix);
+        if (c->side) {
+            nn_select_backward(dinp, G + c->A, G + c->a, ws->dgamma, gamma, pooled_of(ws, ci),
+                               P + c->A, &dm);
+            memset(ws->dgamma, 0, ws->gamma_sz * sizeof(float));
+        }
+    }
+    nn_weightnorm_backward(G + c->v, G + c->g, dwn, P + c->v, P + c->g, c->groups * c->cout,
+                           c->cin * c->ksize * c->ksize);
+}
+
+void eng_forward(const nsr_model *m, eng_workspace *ws, const float *x, int hard) {
+    const int B = m->arch.blocks, s = m->arch.scale, n = ws->n, h = ws->h, w = ws->w;
+    const size_t in_sz = (size_t)n * 3 * h * w, body_sz = in_sz * s * s;
+    nn_add_scalar(ws->x0, x, -0.5f, in_sz);
+    for (int ci = 0; ci < m->nconv; ci++) {
+        const eng_conv *c = &m->conv[ci];
+        nn_weightnorm_forward(ws->wn + c->v, m->params + c->v, m->params + c->g,
+                              c->groups * c->cout, c->cin * c->ksize * c->ksize);
+    }
+    conv_forward(m, ws, ENG_HEAD, feat_at(ws, 0), ws->x0, hard);
+    for (int b = 0; b < B; b++) {
+        float *in = feat_at(ws, b), *out = feat_at(ws, b + 1), *hid = hidden_at(ws, b);
+        conv_forward(m, ws, ENG_BLOCK_CONV(b, 0), hid, in, hard);
+        nn_relu_forward(hid, hid, ws->hid_sz);
+        conv_forward(m, ws, ENG_BLOCK_CONV(b, 1), out, hid, hard);
+        nn_add_inplace(out, in, ws->feat_sz);
+    }
+    conv_forward(m, ws, ENG_TAIL(B), ws->body, feat_at(ws, B), hard);
+    if (s > 1) {
+        conv_forward(m, ws, ENG_SKIP(B), ws->skip, ws->x0, hard);
+        nn_add_inplace(ws->body, ws->skip, body_sz);
+    } else {
+        nn_add_inplace(ws->body, ws->x0, body_sz);
+    }
+    nn_pixel_shuffle_forward(ws->out, ws->body, n, 3, h, w, s);
+    nn_add_scalar(ws->out, ws->out, 0.5f, body_sz);
+}
+
+void eng_backward(const nsr_model *m, eng_workspace *ws, const float *dout, float *G) {
+    const int B = m->arch.blocks, s = m->arch.scale;
+    const size_t body_sz = (size_t)ws->n * 3 * s * s * ws->h * ws->w;
+    memset(ws->dbody, 0, body_sz * sizeof(float));
+    if (ws->dgamma) memset(ws->dgamma, 0, ws->gamma_sz * sizeof(float));
+    nn_pixel_shuffle_backward(ws->dbody, dout, ws->n, 3, ws->h, ws->w, s);
+    /* body = tail + skip: both get dbody; the input needs no gradient */
+    if (s > 1) conv_backward(m, ws, ENG_SKIP(B), NULL, ws->dbody, ws->x0, G);
+    memset(ws->dfeat, 0, ws->feat_sz * sizeof(float));
+    conv_backward(m, ws, ENG_TAIL(B), ws->dfeat, ws->dbody, feat_at(ws, B), G);
+    for (int b = B - 1; b >= 0; b--) {
+        /* dfeat holds d(block output); through the identity it is also part of d(block input),
+         * to which the first conv's backward adds the rest */
+        float *hid = hidden_at(ws, b);
+        memset(ws->dhidden, 0, ws->hid_sz * sizeof(float));
+        conv_backward(m, ws, ENG_BLOCK_CONV(b, 1), ws->dhidden, ws->dfeat, hid, G);
+        memset(ws->dmid, 0, ws->hid_sz * sizeof(float));
+        nn_relu_backward(ws->dmid, ws->dhidden, hid, ws->hid_sz);
+        conv_backward(m, ws, ENG_BLOCK_CONV(b, 0), ws->dfeat, ws->dmid, feat_at(ws, b), G);
+    }
+    conv_backward(m, ws, ENG_HEAD, NULL, ws->dfeat, ws->x0, G);
+}
+
+double eng_loss_and_grad(const nsr_model *m, eng_workspace *ws, const float *x,
+                         const float *target, float *dout, float *grads) {
+    const size_t out_sz = (size_t)ws->n * 3 * m->arch.scale * m->arch.scale * ws->h * ws->w;
+    memset(grads, 0, m->nparams * sizeof(float));
+    eng_forward(m, ws, x, 0);
+    const double loss = nn_l1_forward(ws->out, target, out_sz);
+    memset(dout, 0, out_sz * sizeof(float));
+    nn_l1_backward(dout, ws->out, target, out_sz, 1.0f);
+    eng_backward(m, ws, dout, grads);
+    return loss;
+}
+
+/* ---------------------------------------------------------------- inference */
+
+int nsr_model_infer(const nsr_model *m, const nsr_image *in, nsr_image *out, nsr_selection sel,
+                    nsr_error *err) {
+    memset(out, 0, sizeof *out);
+    if (in->channels != 3 || !in->data)
+        return nsr_fail(err, "the network takes RGB images, not %d channel(s)", in->channels);
+    if (sel != NSR_SELECT_SOFT && sel != NSR_SELECT_HARD)
+        return nsr_fail(err, "unknown selection mode %d", (int)sel);
+    const int s = m->arch.scale;
+    if (in->width > INT32_MAX / s || in->height > INT32_MAX / s)
+        return nsr_fail(err, "image %dx%d too large for scale %d", in->width, in->height, s);
+    eng_workspace ws;
+    if (eng_workspace_create(&ws, m, 1, in->height, in->width, 0, err)) return -1;
+    if (nsr_image_create(out, in->width * s, in->height * s, 3, 0, err)) {
+        eng_workspace_free(&ws);
+        return -1;
+    }
+    eng_forward(m, &ws, in->data, sel == NSR_SELECT_HARD);
+    memcpy(out->data, ws.out, (size_t)3 * out->width * out->height * sizeof(float));
+    out->bit_depth = in->bit_depth;
+    eng_workspace_free(&ws);
+    return 0;
+}
