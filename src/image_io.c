@@ -58,7 +58,7 @@ int imgio_create(nsr_image *img, uint64_t width, uint64_t height, int channels, 
     if (width > INT_MAX || height > INT_MAX || width * height > max_pixels)
         return nsr_fail(err,
                         "%s image is %llux%llu, over the limit of %llu pixels "
-                        "(max_pixels, --max-pixels, raises it)",
+                        "(raise it with max_pixels or --max-pixels)",
                         format, (unsigned long long)width, (unsigned long long)height,
                         (unsigned long long)max_pixels);
     return nsr_image_create(img, (int)width, (int)height, channels, with_alpha, err);
@@ -187,8 +187,9 @@ int nsr_image_write(const nsr_image *img, const char *path, const nsr_write_opti
     nsr_format format = opts && opts->format ? opts->format : nsr_format_from_path(path);
     if (format == NSR_FORMAT_UNKNOWN) {
         const char *dot = strrchr(path, '.');
-        return nsr_fail(err, "%s: unknown image format extension '%s' (use .png, .jpg, .jpeg or .webp)",
-                        path, dot && !strchr(dot, '/') ? dot : "");
+        if (!dot || strchr(dot, '/'))
+            return nsr_fail(err, "%s: no extension to choose the image format by (use .png, .jpg, .jpeg or .webp)", path);
+        return nsr_fail(err, "%s: unknown image format extension '%s' (use .png, .jpg, .jpeg or .webp)", path, dot);
     }
     uint8_t *bytes;
     size_t size;
