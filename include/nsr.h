@@ -105,6 +105,21 @@ int nsr_write_file_atomic(const char *path, const void *bytes, size_t size, nsr_
 /* Reads a whole file into a malloc'd buffer. */
 int nsr_read_file(const char *path, uint8_t **bytes, size_t *size, nsr_error *err);
 
+/* Draws the built-in test picture (gradients, edges, stripes, a zone plate), 8-bit RGB. */
+int nsr_render_test_image(nsr_image *img, int width, int height, nsr_error *err);
+
+/* ---------------------------------------------------------------- data sets (src/data.c) */
+
+typedef struct nsr_path_list {
+    char **paths;
+    size_t count;
+} nsr_path_list;
+
+/* Lists the PNG, JPEG and WebP files of a folder (by extension, not recursive), sorted by name.
+ * An empty folder is an error. */
+int nsr_list_images(nsr_path_list *list, const char *dir, nsr_error *err);
+void nsr_path_list_free(nsr_path_list *list);
+
 /* ---------------------------------------------------------------- resampling (src/resize.c) */
 
 /* The 8-bit level of a 0..1 sample: round(v * 255), half away from zero, clamped to 0..255 (NaN
@@ -186,6 +201,51 @@ void nsr_add_gaussian_noise(nsr_image *img, double sigma255, uint64_t seed);
 int nsr_jpeg_degrade(nsr_image *dst, const nsr_image *src, int quality, nsr_error *err);
 
 /* ---------------------------------------------------------------- evaluation (src/eval.c) */
+
+/* What is restored: super-resolution by scale, Gaussian denoising at sigma (0-255 scale), or
+ * JPEG artifacts at quality. */
+typedef enum nsr_task_kind { NSR_TASK_SR = 0, NSR_TASK_DENOISE = 1, NSR_TASK_JPEG = 2 } nsr_task_kind;
+
+typedef struct nsr_task {
+    nsr_task_kind kind;
+    int scale;          /* NSR_TASK_SR: 2, 3, 4 (1 for the others) */
+    double noise_sigma; /* NSR_TASK_DENOISE */
+    int jpeg_quality;   /* NSR_TASK_JPEG: 1..100 */
+} nsr_task;
+
+/* "x2 super-resolution", "denoising sigma 25", ... into buf; returns buf. */
+const char *nsr_task_describe(const nsr_task *task, char *buf, size_t size);
+
+/* Makes the degraded input of the protocol (NSR.md section 5) from the ground truth: for
+ * super-resolution gt is cropped in place to a multiple of the scale and input is its MATLAB
+ * bicubic downscale; noise is added in float, unclipped, from seed; JPEG is a libjpeg round
+ * trip. input is created here. */
+int nsr_task_degrade(nsr_image *input, nsr_image *gt, const nsr_task *task, uint64_t seed,
+                     nsr_error *err);
+
+/* Anything that restores an image: bicubic, a network, a future backend. restore creates out,
+ * which must have the ground truth's size and channels. */
+typedef struct nsr_restorer {
+    const char *name;
+    void *ctx;
+    int (*restore)(void *ctx, const nsr_task *task, const nsr_image *in, nsr_image *out,
+                   nsr_error *err);
+} nsr_restorer;
+
+/* The baseline: MATLAB-compatible bicubic upscaling (uint8 semantics); identity for
+ * denoising and JPEG. */
+extern const nsr_restorer nsr_bicubic_restorer;
+
+/* The per-image seed for noise: a hash of the file's base name, so that an image gets the same
+ * noise whichever folder or subset it is evaluated in. */
+uint64_t nsr_seed_from_name(const char *name);
+
+/* Evaluates one ground-truth image: degrade, restore, quantise to 8 bit, measure (shave s for
+ * Y and s + 6 for RGB in super-resolution, 0 otherwise). */
+int nsr_eval_image(const nsr_image *ground_truth, const nsr_task *task,
+                   const nsr_restorer *restorer, nsr_y_convention y, uint64_t seed,
+                   nsr_metrics *metrics, nsr_error *err);
+
 
 /* ---------------------------------------------------------------- model files (src/model_file.c) */
 

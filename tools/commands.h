@@ -7,6 +7,11 @@
 #endif
 
 NSR_COMMAND(convert, "convert an image between PNG, JPEG and WebP")
+NSR_COMMAND(resize, "resize an image with MATLAB-compatible bicubic")
+NSR_COMMAND(metrics, "PSNR, SSIM and PSNR-B of an image against a reference")
+NSR_COMMAND(degrade, "add seeded Gaussian noise or JPEG artifacts to an image")
+NSR_COMMAND(upscale, "upscale an image with a model (or bicubic)")
+NSR_COMMAND(eval, "measure restoration quality (PSNR, SSIM) on a folder of images")
 
 #ifdef NSR_COMMANDS_PROTOTYPES
 #undef NSR_COMMAND
