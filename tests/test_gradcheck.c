@@ -1,0 +1,266 @@
+/* test_gradcheck.c - every backward against central finite differences (ggml style).
+ *
+ * Each case defines a scalar L = sum(R * f(inputs)) for a fixed random R (for the L1 loss, L is
+ * the loss itself), runs the backward once with dout = R, then perturbs every input element by
+ * +-eps and compares (L+ - L-) / (x+ - x-) with the analytic gradient. L is summed in double
+ * from the float forward, so the difference quotient's rounding noise is about
+ * 1e-7 * |terms| / eps; linear layers use a large eps (no truncation error), non-linear ones a
+ * small one. The error reported is the worst |numeric - analytic| over the tensor, relative to
+ * the tensor's largest analytic gradient. */
+#include <stdint.h>
+
+#include "check.h"
+#include "engine.h"
+
+static uint64_t rng_state = 777;
+static double urand(void) {
+    uint64_t z = (rng_state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return (double)((z ^ (z >> 31)) >> 11) * 0x1p-53;
+}
+static float *rand_buf(size_t n, float lo, float hi) {
+    float *x = malloc(n * sizeof *x);
+    for (size_t i = 0; i < n; i++) x[i] = (float)(lo + (hi - lo) * urand());
+    return x;
+}
+static float *zero_buf(size_t n) { return calloc(n, sizeof(float)); }
+
+static double dot_d(const float *a, const float *b, size_t n) {
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s += (double)a[i] * b[i];
+    return s;
+}
+
+/* A case: forward(ctx) returns L for the current inputs. */
+typedef double (*loss_fn)(void *ctx);
+
+/* Compares analytic (n) with central differences of f in each element of x. */
+static double fd_error(loss_fn f, void *ctx, float *x, const float *analytic, size_t n, double eps) {
+    double worst = 0, scale = 1e-12;
+    for (size_t i = 0; i < n; i++) {
+        const float saved = x[i];
+        const float xp = (float)(saved + eps), xm = (float)(saved - eps);
+        x[i] = xp;
+        const double lp = f(ctx);
+        x[i] = xm;
+        const double lm = f(ctx);
+        x[i] = saved;
+        const double numeric = (lp - lm) / ((double)xp - xm);
+        worst = fmax(worst, fabs(numeric - analytic[i]));
+        scale = fmax(scale, fabs(analytic[i]));
+    }
+    return worst / scale;
+}
+
+#define TOL 1e-3
+
+static void report(const char *what, const char *tensor, double err) {
+    printf("  %-28s %-6s %.1e\n", what, tensor, err);
+    CHECK(err < TOL, "%s: gradient of %s off by %g (relative)", what, tensor, err);
+}
+
+/* ---------------------------------------------------------------- conv */
+
+typedef struct {
+    int N, cin, cout, H, W, K;
+    size_t wstride, bstride;
+    float *x, *w, *b, *R, *out;
+} conv_ctx;
+
+static double conv_loss(void *p) {
+    conv_ctx *c = p;
+    nn_conv2d_forward(c->out, c->x, c->w, c->wstride, c->b, c->bstride, c->N, c->cin, c->cout,
+                      c->H, c->W, c->K);
+    return dot_d(c->R, c->out, (size_t)c->N * c->cout * c->H * c->W);
+}
+
+static void conv_case(int K, int per_sample) {
+    conv_ctx c = {.N = 2, .cin = 3, .cout = 2, .H = 5, .W = 6, .K = K};
+    const size_t in_sz = (size_t)c.N * c.cin * c.H * c.W, out_sz = (size_t)c.N * c.cout * c.H * c.W;
+    const size_t wset = (size_t)c.cout * c.cin * K * K;
+    const size_t wsz = per_sample ? c.N * wset : wset, bsz = per_sample ? (size_t)c.N * c.cout : (size_t)c.cout;
+    c.wstride = per_sample ? wset : 0;
+    c.bstride = per_sample ? (size_t)c.cout : 0;
+    c.x = rand_buf(in_sz, -1, 1), c.w = rand_buf(wsz, -1, 1), c.b = rand_buf(bsz, -1, 1);
+    c.R = rand_buf(out_sz, -1, 1), c.out = zero_buf(out_sz);
+    float *dx = zero_buf(in_sz), *dw = zero_buf(wsz), *db = zero_buf(bsz);
+    nn_conv2d_backward(dx, dw, db, c.R, c.x, c.w, c.wstride, c.bstride, c.N, c.cin, c.cout, c.H,
+                       c.W, K);
+    char what[64];
+    snprintf(what, sizeof what, "conv K%d%s", K, per_sample ? " per-sample" : "");
+    report(what, "input", fd_error(conv_loss, &c, c.x, dx, in_sz, 0.25));
+    report(what, "w", fd_error(conv_loss, &c, c.w, dw, wsz, 0.25));
+    report(what, "bias", fd_error(conv_loss, &c, c.b, db, bsz, 0.25));
+    free(c.x), free(c.w), free(c.b), free(c.R), free(c.out), free(dx), free(dw), free(db);
+}
+
+static void test_conv_gradients(void) {
+    for (int K = 1; K <= 5; K += 2) conv_case(K, 0);
+    conv_case(3, 1);
+}
+
+/* ---------------------------------------------------------------- weight norm */
+
+typedef struct {
+    int rows, cols;
+    float *v, *g, *R, *w;
+} wn_ctx;
+
+static double wn_loss(void *p) {
+    wn_ctx *c = p;
+    nn_weightnorm_forward(c->w, c->v, c->g, c->rows, c->cols);
+    return dot_d(c->R, c->w, (size_t)c->rows * c->cols);
+}
+
+static void test_weightnorm_gradients(void) {
+    wn_ctx c = {.rows = 4, .cols = 9};
+    const size_t n = (size_t)c.rows * c.cols;
+    c.v = rand_buf(n, -1, 1), c.g = rand_buf(c.rows, 0.5f, 2), c.R = rand_buf(n, -1, 1), c.w = zero_buf(n);
+    float *dv = zero_buf(n), *dg = zero_buf(c.rows);
+    nn_weightnorm_backward(dv, dg, c.R, c.v, c.g, c.rows, c.cols);
+    report("weight norm", "V", fd_error(wn_loss, &c, c.v, dv, n, 1e-2));
+    report("weight norm", "g", fd_error(wn_loss, &c, c.g, dg, c.rows, 0.25));
+    free(c.v), free(c.g), free(c.R), free(c.w), free(dv), free(dg);
+}
+
+/* ---------------------------------------------------------------- NSR convolution */
+
+/* The whole NSR conv as the model uses it: W = weightnorm(V, g), gamma = select(x; A, a),
+ * out = mixconv(x; W, b, gamma). The input gradient includes the path through the mean. */
+typedef struct {
+    nn_nsr_dims dm;
+    float *x, *v, *g, *b, *A, *a, *R;
+    float *w, *gamma, *pooled, *out;
+    nn_mix_scratch sc;
+} nsr_ctx;
+
+static double nsr_loss(void *p) {
+    nsr_ctx *c = p;
+    const nn_nsr_dims *dm = &c->dm;
+    nn_weightnorm_forward(c->w, c->v, c->g, dm->groups * dm->cout, dm->cin * dm->ksize * dm->ksize);
+    nn_select_forward(c->gamma, c->pooled, c->x, c->A, c->a, dm, 0);
+    nn_mixconv_forward(c->out, c->x, c->w, c->b, c->gamma, dm, &c->sc);
+    return dot_d(c->R, c->out, (size_t)dm->n * dm->cout * dm->h * dm->w);
+}
+
+static void nsr_case(int k, int d, int K) {
+    nsr_ctx c = {.dm = {.n = 2, .cin = 3, .cout = 4, .h = 4, .w = 5, .ksize = K, .groups = k, .cards = d}};
+    const nn_nsr_dims *dm = &c.dm;
+    const size_t in_sz = (size_t)dm->n * dm->cin * dm->h * dm->w;
+    const size_t out_sz = (size_t)dm->n * dm->cout * dm->h * dm->w;
+    const size_t wcols = (size_t)dm->cin * K * K, stored = (size_t)k * dm->cout, kd = (size_t)k * d;
+    const size_t wsz = stored * wcols, msz = (size_t)dm->n * dm->cout * wcols;
+    /* a non-zero mean input, so that the path through the mean matters */
+    c.x = rand_buf(in_sz, -0.5f, 1.5f), c.v = rand_buf(wsz, -1, 1), c.g = rand_buf(stored, 0.5f, 2);
+    c.b = rand_buf(stored, -1, 1), c.A = rand_buf(kd * dm->cin, -2, 2), c.a = rand_buf(kd, -1, 1);
+    c.R = rand_buf(out_sz, -1, 1);
+    c.w = zero_buf(wsz), c.gamma = zero_buf((size_t)dm->n * kd), c.pooled = zero_buf((size_t)dm->n * dm->cin);
+    c.out = zero_buf(out_sz);
+    c.sc = (nn_mix_scratch){zero_buf(msz), zero_buf((size_t)dm->n * dm->cout), zero_buf(msz),
+                            zero_buf((size_t)dm->n * dm->cout)};
+    nsr_loss(&c);
+    float *dx = zero_buf(in_sz), *dw = zero_buf(wsz), *dv = zero_buf(wsz), *dg = zero_buf(stored);
+    float *db = zero_buf(stored), *dA = zero_buf(kd * dm->cin), *da = zero_buf(kd);
+    float *dgamma = zero_buf((size_t)dm->n * kd);
+    nn_mixconv_backward(dx, dw, db, dgamma, c.R, c.x, c.w, c.b, c.gamma, dm, &c.sc);
+    nn_select_backward(dx, dA, da, dgamma, c.gamma, c.pooled, c.A, dm);
+    nn_weightnorm_backward(dv, dg, dw, c.v, c.g, (int)stored, (int)wcols);
+    char what[64];
+    snprintf(what, sizeof what, "NSR conv k%d d%d K%d", k, d, K);
+    report(what, "input", fd_error(nsr_loss, &c, c.x, dx, in_sz, 1e-2));
+    report(what, "V", fd_error(nsr_loss, &c, c.v, dv, wsz, 1e-2));
+    report(what, "g", fd_error(nsr_loss, &c, c.g, dg, stored, 0.25));
+    report(what, "bias", fd_error(nsr_loss, &c, c.b, db, stored, 0.25));
+    report(what, "A", fd_error(nsr_loss, &c, c.A, dA, kd * dm->cin, 1e-2));
+    report(what, "a", fd_error(nsr_loss, &c, c.a, da, kd, 1e-2));
+    free(c.x), free(c.v), free(c.g), free(c.b), free(c.A), free(c.a), free(c.R), free(c.w);
+    free(c.gamma), free(c.pooled), free(c.out), free(c.sc.wmix), free(c.sc.bmix);
+    free(c.sc.dwmix), free(c.sc.dbmix), free(dx), free(dw), free(dv), free(dg), free(db);
+    free(dA), free(da), free(dgamma);
+}
+
+static void test_nsr_conv_gradients(void) {
+    nsr_case(3, 2, 3);
+    nsr_case(2, 4, 1);
+    nsr_case(4, 1, 5);
+}
+
+/* ---------------------------------------------------------------- pixel shuffle, ReLU, L1 */
+
+typedef struct {
+    int N, C, H, W, s;
+    float *x, *R, *out;
+} ps_ctx;
+
+static double ps_loss(void *p) {
+    ps_ctx *c = p;
+    nn_pixel_shuffle_forward(c->out, c->x, c->N, c->C, c->H, c->W, c->s);
+    return dot_d(c->R, c->out, (size_t)c->N * c->C * c->s * c->s * c->H * c->W);
+}
+
+static void test_pixel_shuffle_gradients(void) {
+    for (int s = 2; s <= 3; s++) {
+        ps_ctx c = {.N = 2, .C = 3, .H = 2, .W = 3, .s = s};
+        const size_t n = (size_t)c.N * c.C * s * s * c.H * c.W;
+        c.x = rand_buf(n, -1, 1), c.R = rand_buf(n, -1, 1), c.out = zero_buf(n);
+        float *dx = zero_buf(n);
+        nn_pixel_shuffle_backward(dx, c.R, c.N, c.C, c.H, c.W, s);
+        report(s == 2 ? "pixel shuffle x2" : "pixel shuffle x3", "input",
+               fd_error(ps_loss, &c, c.x, dx, n, 0.25));
+        free(c.x), free(c.R), free(c.out), free(dx);
+    }
+}
+
+typedef struct {
+    size_t n;
+    float *x, *R, *out;
+} relu_ctx;
+
+static double relu_loss(void *p) {
+    relu_ctx *c = p;
+    nn_relu_forward(c->out, c->x, c->n);
+    return dot_d(c->R, c->out, c->n);
+}
+
+static void test_relu_gradients(void) {
+    relu_ctx c = {.n = 40};
+    c.x = rand_buf(c.n, -1, 1), c.R = rand_buf(c.n, -1, 1), c.out = zero_buf(c.n);
+    for (size_t i = 0; i < c.n; i++) c.x[i] += c.x[i] > 0 ? 0.05f : -0.05f; /* away from the kink */
+    float *dx = zero_buf(c.n);
+    relu_loss(&c);
+    nn_relu_backward(dx, c.R, c.out, c.n);
+    report("relu", "input", fd_error(relu_loss, &c, c.x, dx, c.n, 1e-2));
+    free(c.x), free(c.R), free(c.out), free(dx);
+}
+
+typedef struct {
+    size_t n;
+    float *pred, *target;
+} l1_ctx;
+
+static double l1_loss(void *p) {
+    l1_ctx *c = p;
+    return nn_l1_forward(c->pred, c->target, c->n);
+}
+
+static void test_l1_gradients(void) {
+    l1_ctx c = {.n = 30};
+    c.target = rand_buf(c.n, 0, 1), c.pred = zero_buf(c.n);
+    for (size_t i = 0; i < c.n; i++) /* at least 0.05 from the kink */
+        c.pred[i] = c.target[i] + (float)((urand() < 0.5 ? -1 : 1) * (0.05 + 0.5 * urand()));
+    float *dp = zero_buf(c.n);
+    nn_l1_backward(dp, c.pred, c.target, c.n, 1.0f);
+    report("L1 loss", "pred", fd_error(l1_loss, &c, c.pred, dp, c.n, 1e-2));
+    free(c.pred), free(c.target), free(dp);
+}
+
+int main(void) {
+    RUN(test_conv_gradients);
+    RUN(test_weightnorm_gradients);
+    RUN(test_nsr_conv_gradients);
+    RUN(test_pixel_shuffle_gradients);
+    RUN(test_relu_gradients);
+    RUN(test_l1_gradients);
+    return test_summary();
+}
