@@ -68,9 +68,9 @@ static int pair_init(metric_pair *p, const nsr_image *ref, const nsr_image *test
     memset(p, 0, sizeof *p);
     if (!ref->data || !test->data) return nsr_fail(err, "metrics: an image is empty");
     if (ref->width != test->width || ref->height != test->height || ref->channels != test->channels)
-        return nsr_fail(err, "images differ in size: %dx%d with %d channel(s) against %dx%d with %d",
-                        ref->width, ref->height, ref->channels, test->width, test->height,
-                        test->channels);
+        return nsr_fail(err, "sizes differ: the reference is %dx%d with %d channel(s), the test "
+                        "image %dx%d with %d", ref->width, ref->height, ref->channels, test->width,
+                        test->height, test->channels);
     if (y != NSR_Y_PT_IR && y != NSR_Y_MATLAB)
         return nsr_fail(err, "unknown Y convention %d", (int)y);
     p->width = ref->width;
