@@ -267,7 +267,8 @@ typedef enum nsr_meta_type {
 #define NSR_MODEL_MAX_DIMS 4
 #define NSR_MODEL_MAX_NAME 255
 
-/* A tensor as the file holds it: f32, row-major, dims[0] slowest. Owned by the nsr_model_file. */
+/* A tensor as the file holds it: f32, row-major, dims[0] slowest. Owned by the nsr_model_file;
+ * pointers to it stay valid until the file is freed or another tensor is added. */
 typedef struct nsr_model_tensor {
     const char *name;
     int ndim;                        /* 1..NSR_MODEL_MAX_DIMS */

@@ -206,8 +206,8 @@ int nsr_model_file_set_string(nsr_model_file *f, const char *key, const char *va
                               nsr_error *err) {
     size_t len = strlen(value);
     if (len > UINT32_MAX)
-        return nsr_fail(err, "%s: metadata '%s': string of %zu bytes is too long", label_of(f),
-                        key, len);
+        return nsr_fail(err, "%s: metadata string value of %zu bytes is too long (at most %" PRIu32 ")",
+                        label_of(f), len, UINT32_MAX);
     char *s = dup_bytes(value, len);
     if (!s) return nsr_fail(err, "%s: out of memory", label_of(f));
     meta *m = meta_slot(f, key, err);
