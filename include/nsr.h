@@ -359,6 +359,22 @@ size_t nsr_model_param_count(const nsr_model *model);
 int nsr_model_infer(const nsr_model *model, const nsr_image *in, nsr_image *out,
                     nsr_selection selection, nsr_error *err);
 
+/* ---------------------------------------------------------------- models: files, inference, tiling (src/model_io.c, src/tiling.c) */
+
+/* A network in a model file (docs/model-format.md, "The wdsr_nsr network"): metadata
+ * "nsr.architecture" = "wdsr_nsr" and the integers "nsr.blocks", "nsr.features",
+ * "nsr.width_mult", "nsr.groups", "nsr.cardinals", "nsr.scale", "nsr.shared_selection"; one
+ * tensor per parameter tensor, by its engine name and shape. to_file ADDS these to f (which may
+ * already hold other metadata: task, provenance); a name already there is an error.
+ * from_file checks the architecture (nsr_arch_check), that every expected tensor is there with
+ * exactly its shape and only finite values, and that every other tensor's name starts with a
+ * reserved prefix ("train.", a checkpoint's extra data); other metadata is ignored. Its
+ * messages do not name the file; load's are prefixed with the path. */
+int nsr_model_to_file(const nsr_model *m, nsr_model_file *f, nsr_error *err);
+int nsr_model_from_file(nsr_model **m, const nsr_model_file *f, nsr_error *err);
+int nsr_model_save(const nsr_model *m, const char *path, nsr_error *err);
+int nsr_model_load(nsr_model **m, const char *path, nsr_error *err);
+
 #ifdef __cplusplus
 }
 #endif
