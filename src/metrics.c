@@ -3,6 +3,7 @@
  * Every metric starts from 8-bit levels ("output quantised to 8 bit (round, clamp) before any
  * metric"), so a float image and the PNG written from it score the same. */
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -143,8 +144,7 @@ static void gaussian_window(double g[SSIM_WIN]) {
     for (int i = 0; i < SSIM_WIN; i++) g[i] /= sum;
 }
 
-/* The five local statistics, filtered along rows: stat[s][y * ow + x] for the region's rows y
- * and the ow = width - 10 'valid' columns x. */
+/* The five local statistics of a window: means, mean squares, mean product. */
 enum { ST_X, ST_Y, ST_XX, ST_YY, ST_XY, ST_COUNT };
 
 static double ssim_y(const metric_pair *p, region r, int *ok) {
@@ -153,51 +153,62 @@ static double ssim_y(const metric_pair *p, region r, int *ok) {
     const double c1 = (0.01 * 255) * (0.01 * 255), c2 = (0.03 * 255) * (0.03 * 255);
     double g[SSIM_WIN];
     gaussian_window(g);
-    int ow = r.width - SSIM_WIN + 1, oh = r.height - SSIM_WIN + 1;
-    double *rows = malloc((size_t)ST_COUNT * r.height * ow * sizeof *rows);
+    int ow = r.width - SSIM_WIN + 1, oh = r.height - SSIM_WIN + 1, threads = omp_get_max_threads();
+    size_t plane = (size_t)r.height * ow;
+    /* rows: the statistics filtered along each row, plane t at rows + t * plane, row y at
+     * + y * ow; cols: one row of the fully filtered statistics per thread. */
+    double *rows = calloc((size_t)ST_COUNT * plane, sizeof *rows);
+    double *cols = malloc((size_t)threads * ST_COUNT * ow * sizeof *cols);
     double *row_mean = malloc((size_t)oh * sizeof *row_mean);
-    if (!rows || !row_mean) {
+    if (!rows || !cols || !row_mean) {
         free(rows);
+        free(cols);
         free(row_mean);
         *ok = -1;
         return NAN;
     }
-    size_t plane = (size_t)r.height * ow;
+    /* Both passes add the taps in order k = 0..10 to every sample, looping over x innermost so
+     * that the loops vectorise; the sums are those of a per-pixel loop, bit for bit. */
 #pragma omp parallel for schedule(static)
     for (int y = 0; y < r.height; y++) {
         const double *a = p->ref_y + (size_t)(r.y0 + y) * p->width + r.x0;
         const double *b = p->test_y + (size_t)(r.y0 + y) * p->width + r.x0;
-        for (int x = 0; x < ow; x++) {
-            double s[ST_COUNT] = {0};
-            for (int k = 0; k < SSIM_WIN; k++) {
+        double *sx = rows + (size_t)y * ow, *sy = sx + plane, *sxx = sy + plane, *syy = sxx + plane,
+               *sxy = syy + plane;
+        for (int k = 0; k < SSIM_WIN; k++)
+            for (int x = 0; x < ow; x++) {
                 double u = a[x + k], v = b[x + k];
-                s[ST_X] += g[k] * u;
-                s[ST_Y] += g[k] * v;
-                s[ST_XX] += g[k] * u * u;
-                s[ST_YY] += g[k] * v * v;
-                s[ST_XY] += g[k] * u * v;
+                sx[x] += g[k] * u;
+                sy[x] += g[k] * v;
+                sxx[x] += g[k] * u * u;
+                syy[x] += g[k] * v * v;
+                sxy[x] += g[k] * u * v;
             }
-            for (int t = 0; t < ST_COUNT; t++) rows[t * plane + (size_t)y * ow + x] = s[t];
-        }
     }
-    /* Per-row means, then their sum in row order: the same result for any thread count. */
 #pragma omp parallel for schedule(static)
     for (int y = 0; y < oh; y++) {
+        double *s = cols + (size_t)omp_get_thread_num() * ST_COUNT * ow;
+        for (size_t i = 0; i < (size_t)ST_COUNT * ow; i++) s[i] = 0;
+        for (int t = 0; t < ST_COUNT; t++)
+            for (int k = 0; k < SSIM_WIN; k++) {
+                const double *src = rows + t * plane + (size_t)(y + k) * ow;
+                for (int x = 0; x < ow; x++) s[(size_t)t * ow + x] += g[k] * src[x];
+            }
         double sum = 0;
         for (int x = 0; x < ow; x++) {
-            double s[ST_COUNT] = {0};
-            for (int k = 0; k < SSIM_WIN; k++)
-                for (int t = 0; t < ST_COUNT; t++) s[t] += g[k] * rows[t * plane + (size_t)(y + k) * ow + x];
-            double mu1 = s[ST_X], mu2 = s[ST_Y];
-            double var1 = s[ST_XX] - mu1 * mu1, var2 = s[ST_YY] - mu2 * mu2, cov = s[ST_XY] - mu1 * mu2;
+            double mu1 = s[x], mu2 = s[ow + x];
+            double var1 = s[2 * ow + x] - mu1 * mu1, var2 = s[3 * ow + x] - mu2 * mu2;
+            double cov = s[4 * ow + x] - mu1 * mu2;
             sum += (2 * mu1 * mu2 + c1) * (2 * cov + c2) /
                    ((mu1 * mu1 + mu2 * mu2 + c1) * (var1 + var2 + c2));
         }
         row_mean[y] = sum / ow;
     }
+    /* The row means are added in row order: the same result for any thread count. */
     double total = 0;
     for (int y = 0; y < oh; y++) total += row_mean[y];
     free(rows);
+    free(cols);
     free(row_mean);
     return total / oh;
 }

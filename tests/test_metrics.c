@@ -1,5 +1,6 @@
 /* test_metrics.c - PSNR (RGB, Y under both conventions), SSIM and PSNR-B on hand-computed
- * cases, against a direct 2-D SSIM oracle, and their error cases. */
+ * cases, against a direct 2-D SSIM oracle, their error cases, and (with the shared data) the
+ * published bicubic numbers of Set5. */
 #include <omp.h>
 
 #include "check.h"
@@ -233,6 +234,48 @@ static void test_errors(void) {
     nsr_image_free(&g);
 }
 
+/* With ../shared/data: bicubic super-resolution of Set5 (LR by our MATLAB resize of the
+ * mod-cropped HR, then enlarged by s the same way), Y-PSNR and SSIM under the matlab convention
+ * with shave s, averaged over the five images, equal the published bicubic numbers in
+ * ANCHORS.md to their last printed digit. */
+static void test_set5_bicubic_anchors(void) {
+    const char *data = test_data_dir();
+    if (!data) SKIP("no ../shared/data");
+    static const char *names[] = {"baby", "bird", "butterfly", "head", "woman"};
+    static const double psnr_want[] = {33.640, 30.385, 28.416}, ssim_want[] = {0.9292, 0.8678, 0.8101};
+    nsr_image hr[5];
+    nsr_error err;
+    char path[1024];
+    for (int i = 0; i < 5; i++) {
+        snprintf(path, sizeof path, "%s/Set5/%s.webp", data, names[i]);
+        if (nsr_image_read(&hr[i], path, NULL, &err)) {
+            CHECK(0, "%s", err.message);
+            for (int j = 0; j < i; j++) nsr_image_free(&hr[j]);
+            return;
+        }
+    }
+    for (int s = 2; s <= 4; s++) {
+        double psnr = 0, ssim = 0;
+        for (int i = 0; i < 5; i++) {
+            nsr_image gt, lr, sr;
+            nsr_metrics m = {0, 0, 0, 0};
+            int ok = nsr_image_copy(&gt, &hr[i], &err) == 0 && nsr_image_modcrop(&gt, s, &err) == 0 &&
+                     nsr_resize_bicubic(&lr, &gt, 0, 0, 1.0 / s, 1.0 / s, 1, &err) == 0 &&
+                     nsr_resize_bicubic(&sr, &lr, 0, 0, s, s, 1, &err) == 0 &&
+                     nsr_metrics_compute(&gt, &sr, s, s + 6, NSR_Y_MATLAB, &m, &err) == 0;
+            CHECK(ok, "%s x%d: %s", names[i], s, err.message);
+            psnr += m.psnr_y / 5;
+            ssim += m.ssim_y / 5;
+            nsr_image_free(&gt);
+            nsr_image_free(&lr);
+            nsr_image_free(&sr);
+        }
+        CHECK(fabs(psnr - psnr_want[s - 2]) <= 0.0005 && fabs(ssim - ssim_want[s - 2]) <= 0.00005,
+              "x%d: %.5f dB (%.6f), ANCHORS.md %.3f (%.4f)", s, psnr, ssim, psnr_want[s - 2], ssim_want[s - 2]);
+    }
+    for (int i = 0; i < 5; i++) nsr_image_free(&hr[i]);
+}
+
 int main(void) {
     RUN(test_identical);
     RUN(test_offset_one_level);
@@ -242,5 +285,6 @@ int main(void) {
     RUN(test_ssim_oracle_and_threads);
     RUN(test_psnr_b);
     RUN(test_errors);
+    RUN(test_set5_bicubic_anchors);
     return test_summary();
 }
