@@ -49,9 +49,8 @@ int imgio_buf_append(imgio_buf *b, const void *bytes, size_t n) {
     return 0;
 }
 
-int imgio_create(nsr_image *img, uint64_t width, uint64_t height, int channels, int with_alpha,
-                 uint64_t max_pixels, const char *format, nsr_error *err) {
-    memset(img, 0, sizeof *img);
+int imgio_check_size(uint64_t width, uint64_t height, uint64_t max_pixels, const char *format,
+                     nsr_error *err) {
     if (width == 0 || height == 0)
         return nsr_fail(err, "invalid %s: image size %llux%llu", format, (unsigned long long)width,
                         (unsigned long long)height);
@@ -61,6 +60,13 @@ int imgio_create(nsr_image *img, uint64_t width, uint64_t height, int channels, 
                         "(raise it with max_pixels or --max-pixels)",
                         format, (unsigned long long)width, (unsigned long long)height,
                         (unsigned long long)max_pixels);
+    return 0;
+}
+
+int imgio_create(nsr_image *img, uint64_t width, uint64_t height, int channels, int with_alpha,
+                 uint64_t max_pixels, const char *format, nsr_error *err) {
+    memset(img, 0, sizeof *img);
+    if (imgio_check_size(width, height, max_pixels, format, err)) return -1;
     return nsr_image_create(img, (int)width, (int)height, channels, with_alpha, err);
 }
 

@@ -20,8 +20,11 @@ typedef struct imgio_buf {
 
 int imgio_buf_append(imgio_buf *b, const void *bytes, size_t n);
 
-/* Checks width x height against max_pixels and what nsr_image can hold, then allocates the
- * image (bit_depth 8). The one gate every decoder passes before allocating pixel memory. */
+/* Checks width x height against max_pixels and what nsr_image can hold. Decoders call it as
+ * soon as the header is parsed, before their libraries allocate anything for the pixels. */
+int imgio_check_size(uint64_t width, uint64_t height, uint64_t max_pixels, const char *format,
+                     nsr_error *err);
+/* imgio_check_size, then allocates the image (bit_depth 8). */
 int imgio_create(nsr_image *img, uint64_t width, uint64_t height, int channels, int with_alpha,
                  uint64_t max_pixels, const char *format, nsr_error *err);
 /* Copies an ICC profile into img->icc. */

@@ -54,6 +54,10 @@ static int decode_job(png_job *job, nsr_image *img, uint64_t max_pixels) {
     /* The size limit is ours (max_pixels), with a clearer message than libpng's own. */
     png_set_user_limits(png, PNG_UINT_31_MAX, PNG_UINT_31_MAX);
     png_read_info(png, info);
+    /* Before png_read_update_info, which allocates row buffers for the declared width. */
+    if (imgio_check_size(png_get_image_width(png, info), png_get_image_height(png, info), max_pixels,
+                         "PNG", job->err))
+        return -1;
     /* Palette to RGB, 1/2/4-bit grey to 8 bits, tRNS to an alpha channel. No gamma handling:
      * samples are used as stored. */
     png_set_expand(png);
