@@ -88,7 +88,9 @@ const char *nsr_format_name(nsr_format format);
 /* Format from a file name's extension (.png, .jpg/.jpeg, .webp), or NSR_FORMAT_UNKNOWN. */
 nsr_format nsr_format_from_path(const char *path);
 
-/* Reads PNG, JPEG or WebP (detected from content). opts may be NULL. */
+/* Reads PNG, JPEG or WebP (detected from content). opts may be NULL. Grey stays one plane,
+ * except that WebP, which has no grey, always gives three; alpha and the ICC profile come along;
+ * 16-bit PNG gives bit_depth 16; JPEG EXIF orientation is applied. Errors name the file. */
 int nsr_image_read(nsr_image *img, const char *path, const nsr_read_options *opts,
                    nsr_error *err);
 int nsr_image_read_memory(nsr_image *img, const uint8_t *bytes, size_t size,
@@ -96,7 +98,9 @@ int nsr_image_read_memory(nsr_image *img, const uint8_t *bytes, size_t size,
 /* Writes atomically: to a temporary file in the same folder, then renamed over path. */
 int nsr_image_write(const nsr_image *img, const char *path, const nsr_write_options *opts,
                     nsr_error *err);
-/* Encodes into a malloc'd buffer (*out, *out_size); the caller frees it. */
+/* Encodes into a malloc'd buffer (*out, *out_size); the caller frees it. Samples are rounded to
+ * the nearest level and clamped; JPEG drops alpha (colour is kept, not composited) and uses
+ * 4:2:0 chroma for colour; WebP holds at most 16383x16383. */
 int nsr_image_encode(const nsr_image *img, nsr_format format, const nsr_write_options *opts,
                      uint8_t **out, size_t *out_size, nsr_error *err);
 
