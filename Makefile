@@ -50,7 +50,7 @@ $(BUILD)/src $(BUILD)/tools $(BUILD)/tests:
 # Every test binary and tests/cli_*.sh prints "PASS name" / "FAIL name: why" / "SKIP name: why";
 # tests/run.sh runs them all and prints the tally.
 test: all $(TESTS)
-	NSR_BIN=$(abspath $(BUILD)/nsr) sh tests/run.sh $(TESTS) $(sort $(wildcard tests/cli_*.sh))
+	NSR_BIN=$(abspath $(BUILD)/nsr) NSR_SANITIZE=$(SANITIZE) sh tests/run.sh $(TESTS) $(sort $(wildcard tests/cli_*.sh))
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include
