@@ -21,14 +21,15 @@
 /* 2-D convolution, K x K (K odd), stride 1, zero padding K/2, with bias: the plain reference that
  * later fast kernels are checked against.
  *   out (N, cout, H, W) = conv(inp (N, cin, H, W), w) + b
- * Sample n uses the kernels w + n*wstride, (cout, cin, K, K), and the bias b + n*wstride_b, (cout):
- * a stride of 0 shares one set of weights across the batch; NSR's per-sample mixed kernels pass
+ * Sample n uses the kernels w + n*wstride, (cout, cin, K, K), and the bias b + n*bstride, (cout):
+ * strides of 0 share one set of weights across the batch; NSR's per-sample mixed kernels pass
  * the size of one set. b may be NULL (no bias). */
 void nn_conv2d_forward(float *out, const float *inp, const float *w, size_t wstride,
                        const float *b, size_t bstride, int N, int cin, int cout, int H, int W,
                        int K);
-/* dinp (N, cin, H, W) += dconv/dinp; dw (like w, same stride) += ...; db (like b) += ...
- * dinp, db may be NULL. */
+/* Gradients for dout (N, cout, H, W): dinp (N, cin, H, W) += ..., dw (laid out like w, same
+ * stride) += ..., db (like b) += ... With per-sample weights each sample's dw and db are
+ * separate; with shared ones they sum over the batch. dinp and db may be NULL. */
 void nn_conv2d_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
                         const float *w, size_t wstride, size_t bstride, int N, int cin, int cout,
                         int H, int W, int K);

@@ -42,8 +42,7 @@ void nn_relu_forward(float *out, const float *inp, size_t n) {
 }
 
 void nn_relu_backward(float *dinp, const float *dout, const float *out, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        if (out[i] > 0) dinp[i] += dout[i];
+    for (size_t i = 0; i < n; i++) dinp[i] += out[i] > 0 ? dout[i] : 0.0f;
 }
 
 void nn_add_scalar(float *out, const float *inp, float c, size_t n) {
