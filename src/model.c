@@ -247,15 +247,16 @@ int eng_workspace_create(eng_workspace *ws, const nsr_model *m, int n, int h, in
     ws->hid_sz = mul_sat(npix, hidc);
     ws->gamma_sz = nsr ? (size_t)n * a->groups * a->cardinals : 0;
     ws->pool_sz = nsr ? (size_t)n * hidc : 0;
-    const size_t mixw = nsr ? (size_t)n * hidc * F * 9 : 0, mixb = nsr ? (size_t)n * hidc : 0;
+    /* both block convs mix (F*wm) x F x 3 x 3 kernels per sample */
+    const size_t mixw = nsr ? mul_sat(ws->pool_sz, F * 9) : 0, mixb = ws->pool_sz;
     const size_t body = mul_sat(npix, 3 * s2);
     /* every buffer, in the order they are pointed into the block below */
     const size_t sizes[] = {
         mul_sat(npix, 3),                                /* x0 */
         mul_sat(ws->feat_sz, train ? (size_t)B + 1 : 2), /* feat */
         mul_sat(ws->hid_sz, train ? (size_t)B : 1),      /* hidden */
-        ws->gamma_sz * nconv,                            /* gamma */
-        ws->pool_sz * nconv,                             /* pooled */
+        mul_sat(ws->gamma_sz, nconv),                    /* gamma */
+        mul_sat(ws->pool_sz, nconv),                     /* pooled */
         m->nparams,                                      /* wn */
         s > 1 ? body : 0,                                /* skip */
         body,                                            /* body */

@@ -369,6 +369,11 @@ static void test_batch_and_inference_agree(void) {
     }
     nsr_image grey = {.width = w, .height = h, .channels = 1, .data = x}, out;
     CHECK(nsr_model_infer(m, &grey, &out, NSR_SELECT_SOFT, &err) != 0, "grey input accepted");
+    /* sizes whose products overflow are refused before any allocation */
+    eng_workspace huge;
+    err.message[0] = 0;
+    CHECK(eng_workspace_create(&huge, m, 1 << 30, 1 << 30, 1 << 30, 1, &err) != 0 && err.message[0],
+          "absurd batch accepted");
     eng_workspace_free(&batch);
     free(x);
     nsr_model_free(m);
