@@ -1,9 +1,9 @@
 /* test_corrupt.c - damaged image files. From small valid files of every kind the readers
  * handle, a corpus is made in memory: every truncation, single flipped bytes (for PNG also with
  * the chunk CRC made right again, so that the damage gets past the checksum into libpng's
- * parsers and zlib), wrong magic, empty input and absurd header dimensions. Each input must
- * give an image or -1 with one line of message: no crash, hang, leak (the sanitizer build
- * checks) or output on stderr. */
+ * parsers and zlib), wrong magic, empty input, absurd header dimensions and too many
+ * progressive scans. Each input must give an image or -1 with one line of message: no crash,
+ * hang, leak (the sanitizer build checks) or output on stderr. */
 #include <unistd.h>
 #include <zlib.h>
 
@@ -204,14 +204,15 @@ static void test_magic_and_empty(void) {
     unlink(path);
 }
 
-/* Finds the first seed of a format (optionally whose name contains tag). */
+/* The first seed whose name contains tag. */
 static membuf *find_seed(const char *tag) {
     for (int s = 0; s < nseeds; s++)
         if (strstr(seeds[s].name, tag)) return &seeds[s].file;
     return NULL;
 }
 
-/* Decodes a copy of f with bytes changed at offset, expecting -1 for being over the limit. */
+/* Decodes a copy of f changed by edit, expecting -1 (and the pixel-limit message, which comes
+ * before any allocation, when needs_limit_message). */
 static void expect_limit(const char *what, const membuf *f, const nsr_read_options *opts, int needs_limit_message,
                          void (*edit)(uint8_t *file, size_t size)) {
     if (!f) {
@@ -282,6 +283,36 @@ static void test_absurd_dimensions(void) {
     expect_limit("WebP VP8X canvas 2^24 squared", find_seed("WebP lossy"), NULL, 0, webp_canvas_max);
 }
 
+/* A progressive file whose last scan is repeated: a few hundred extra scans still decode (with
+ * warnings about the bogus progression), but past the scan limit decoding time could be made
+ * to grow without bound, so such files are refused. */
+static void test_many_scans(void) {
+    membuf *f = find_seed("JPEG progressive colour");
+    REQUIRE(f && f->size > 4, "no progressive seed");
+    size_t sos = 0;
+    for (size_t i = 2; i + 1 < f->size - 2; i++)
+        if (f->data[i] == 0xff && f->data[i + 1] == 0xda) sos = i; /* never inside entropy-coded data */
+    REQUIRE(sos, "no SOS marker");
+    static const int repeats[2] = {300, 600};
+    for (int r = 0; r < 2; r++) {
+        membuf m = {0};
+        membuf_add(&m, f->data, f->size - 2);
+        for (int k = 0; k < repeats[r]; k++) membuf_add(&m, f->data + sos, f->size - 2 - sos);
+        membuf_add(&m, f->data + f->size - 2, 2);
+        nsr_image img;
+        nsr_error err;
+        int rc = nsr_image_read_memory(&img, m.data, m.size, NULL, &err);
+        free(m.data);
+        if (r == 0) {
+            CHECK(rc == 0, "%d extra scans: '%s'", repeats[r], err.message);
+            if (rc == 0) nsr_image_free(&img);
+        } else {
+            CHECK(rc == -1 && strstr(err.message, "too many progressive scans"), "%d extra scans: rc %d '%s'", repeats[r],
+                  rc, rc ? err.message : "");
+        }
+    }
+}
+
 static long stderr_bytes;
 
 static void test_nothing_on_stderr(void) { CHECK(stderr_bytes == 0, "%ld bytes were printed on stderr", stderr_bytes); }
@@ -300,6 +331,7 @@ int main(void) {
     RUN(test_flipped_bytes);
     RUN(test_magic_and_empty);
     RUN(test_absurd_dimensions);
+    RUN(test_many_scans);
     fflush(stderr);
     struct stat st;
     stderr_bytes = fstat(fileno(captured), &st) == 0 ? (long)st.st_size : -1;

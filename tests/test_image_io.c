@@ -355,6 +355,31 @@ static void test_jpeg_inputs(void) {
 }
 
 /* JPEG has no alpha: the alpha plane is dropped and the colour kept as it is (no compositing). */
+/* The encoder is libjpeg with its defaults (standard tables scaled by quality, 4:2:0 for colour,
+ * one component for grey): its files are byte for byte those of a plain libjpeg program. */
+static void test_jpeg_is_standard(void) {
+    enum { W = 19, H = 13 };
+    for (int channels = 1; channels <= 3; channels += 2) {
+        nsr_image img;
+        nsr_error err;
+        REQUIRE(make_image(&img, W, H, channels, 0, 8) == 0, "create");
+        uint8_t pixels[W * H * 3];
+        for (int i = 0; i < W * H; i++)
+            for (int c = 0; c < channels; c++) pixels[i * channels + c] = (uint8_t)lrintf(nsr_image_plane(&img, c)[i] * 255);
+        membuf want = {0};
+        write_raw_jpeg(&want, W, H, channels, 0, 0, pixels);
+        nsr_write_options opts = {.quality = 90}; /* write_raw_jpeg's quality */
+        uint8_t *bytes;
+        size_t size;
+        REQUIRE(nsr_image_encode(&img, NSR_FORMAT_JPEG, &opts, &bytes, &size, &err) == 0, "%s", err.message);
+        CHECK(size == want.size && !memcmp(bytes, want.data, size), "c%d: %zu bytes, libjpeg's defaults give %zu", channels,
+              size, want.size);
+        free(bytes);
+        free(want.data);
+        nsr_image_free(&img);
+    }
+}
+
 static void test_jpeg_drops_alpha(void) {
     nsr_image img, back;
     nsr_error err;
@@ -557,6 +582,7 @@ int main(void) {
     RUN(test_webp_round_trip);
     RUN(test_jpeg_round_trip);
     RUN(test_jpeg_inputs);
+    RUN(test_jpeg_is_standard);
     RUN(test_jpeg_drops_alpha);
     RUN(test_exif_orientation);
     RUN(test_icc);
