@@ -85,11 +85,26 @@ static int read_arch(const nsr_model_file *f, nsr_arch *a, nsr_error *err) {
     return 0;
 }
 
+/* A corrupt architecture must not cost more memory than the file itself: the model is only
+ * allocated (to name the first missing or misshapen tensor) when its parameters fit in the
+ * values the file holds, or in a small allowance so that small models still get the precise
+ * message. */
+#define ALLOWANCE ((size_t)1 << 20)
+
 int nsr_model_from_file(nsr_model **out, const nsr_model_file *f, nsr_error *err) {
     nsr_arch a;
     nsr_model *m;
     *out = NULL;
-    if (read_arch(f, &a, err) || nsr_model_create(&m, &a, 0, err)) return -1;
+    if (read_arch(f, &a, err)) return -1;
+    size_t held = 0, need = nsr_arch_param_count(&a);
+    for (size_t i = 0; i < nsr_model_file_tensor_count(f); i++) {
+        const nsr_model_tensor *t = nsr_model_file_tensor_at(f, i);
+        if (!is_reserved(t->name)) held += t->count;
+    }
+    if (need > held && need > ALLOWANCE)
+        return nsr_fail(err, "the architecture has %zu parameters, the file's tensors hold only %zu",
+                        need, held);
+    if (nsr_model_create(&m, &a, 0, err)) return -1;
     char have[64], want[64];
     for (int i = 0; i < m->ntensor; i++) {
         const eng_tensor *t = &m->tensor[i];
