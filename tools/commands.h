@@ -12,6 +12,8 @@ NSR_COMMAND(metrics, "PSNR, SSIM and PSNR-B of an image against a reference")
 NSR_COMMAND(degrade, "add seeded Gaussian noise or JPEG artifacts to an image")
 NSR_COMMAND(upscale, "upscale an image with a model (or bicubic)")
 NSR_COMMAND(eval, "measure restoration quality (PSNR, SSIM) on a folder of images")
+NSR_COMMAND(new, "write an untrained network to a model file")
+NSR_COMMAND(info, "show what a model file holds: network, parameters, task, provenance")
 
 #ifdef NSR_COMMANDS_PROTOTYPES
 #undef NSR_COMMAND

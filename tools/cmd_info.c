@@ -1,0 +1,187 @@
+/* cmd_info.c - `nsr info`: what a model file holds: the network, its parameter count, the task
+ * it was trained for, its training provenance, any other metadata, and (--tensors) its tensors. */
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "commands.h"
+
+static const char info_help[] =
+    "usage: nsr info M.nsr [--json] [--tensors]\n"
+    "\n"
+    "Checks that M.nsr is a valid network (as nsr upscale would load it) and prints its\n"
+    "architecture, parameter count, the task it was trained for and its training provenance\n"
+    "when recorded, and any other metadata.\n"
+    "\n"
+    "  --json       one JSON object (metadata as an object, in file order)\n"
+    "  --tensors    also the tensor table: name, shape, values\n";
+
+/* The metadata that the architecture lines already show. */
+static int is_arch_key(const char *k) {
+    static const char *const keys[] = {"nsr.architecture", "nsr.blocks", "nsr.features",
+                                       "nsr.width_mult", "nsr.groups", "nsr.cardinals",
+                                       "nsr.scale", "nsr.shared_selection"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        if (!strcmp(k, keys[i])) return 1;
+    return 0;
+}
+/* The task a trainer records beside the network (src/train.c). */
+static int is_task_key(const char *k) {
+    return !strcmp(k, "task") || !strcmp(k, "noise") || !strcmp(k, "jpeg_quality");
+}
+
+static void json_string(const char *s) {
+    putchar('"');
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\') printf("\\%c", *p);
+        else if (*p < 0x20) printf("\\u%04x", *p);
+        else putchar(*p);
+    }
+    putchar('"');
+}
+
+/* A metadata value: as JSON (non-finite floats have no JSON form: null) or as text. */
+static void print_value(const nsr_model_file *f, const char *key, int json) {
+    nsr_error err;
+    int64_t i;
+    double d;
+    const char *s;
+    switch (nsr_model_file_meta_type(f, key)) {
+    case NSR_META_INT:
+        nsr_model_file_get_int(f, key, &i, &err);
+        printf("%" PRId64, i);
+        break;
+    case NSR_META_FLOAT:
+        nsr_model_file_get_float(f, key, &d, &err);
+        if (json && !isfinite(d)) fputs("null", stdout);
+        else printf("%.17g", d);
+        break;
+    default:
+        nsr_model_file_get_string(f, key, &s, &err);
+        if (json) json_string(s);
+        else printf("%s", s);
+    }
+}
+
+/* Thousands separators: 4877812 -> "4,877,812". */
+static const char *grouped(size_t n, char *buf, size_t size) {
+    char digits[32];
+    int len = snprintf(digits, sizeof digits, "%zu", n), o = 0;
+    for (int i = 0; i < len && (size_t)o + 2 < size; i++) {
+        if (i && (len - i) % 3 == 0) buf[o++] = ',';
+        buf[o++] = digits[i];
+    }
+    buf[o] = 0;
+    return buf;
+}
+
+static void print_text(const char *path, const nsr_model *m, const nsr_model_file *f, int tensors) {
+    const nsr_arch *a = nsr_model_arch(m);
+    char buf[40];
+    printf("%s\n", path);
+    printf("  architecture  wdsr_nsr: %d blocks, %d features, width x%d, ", a->blocks, a->features,
+           a->width_mult);
+    if (a->groups > 1)
+        printf("%d sparsity groups, %d cardinals, selection %s\n", a->groups, a->cardinals,
+               a->shared_selection ? "shared by a block's two convs" : "per conv");
+    else
+        printf("plain convolutions (1 group)\n");
+    printf("  parameters    %s in %zu tensors\n", grouped(nsr_model_param_count(m), buf, sizeof buf),
+           nsr_model_file_tensor_count(f));
+    if (a->scale > 1) printf("  restores      x%d super-resolution\n", a->scale);
+    else printf("  restores      at the same size (denoising, JPEG artifacts)\n");
+    const char *titles[] = {"task (as trained)", "training", "other metadata"};
+    for (int group = 0; group < 3; group++) {
+        int shown = 0;
+        for (size_t i = 0; i < nsr_model_file_meta_count(f); i++) {
+            const char *k = nsr_model_file_meta_key(f, i);
+            int g = is_task_key(k) ? 0 : !strncmp(k, "train.", 6) ? 1 : 2;
+            if (g != group || is_arch_key(k)) continue;
+            if (!shown++) printf("  %s:\n", titles[group]);
+            printf("    %-22s ", k);
+            print_value(f, k, 0);
+            putchar('\n');
+        }
+    }
+    if (!tensors) return;
+    printf("  tensors:\n");
+    for (size_t i = 0; i < nsr_model_file_tensor_count(f); i++) {
+        const nsr_model_tensor *t = nsr_model_file_tensor_at(f, i);
+        char shape[64];
+        int n = 0;
+        for (int d = 0; d < t->ndim; d++) n += snprintf(shape + n, sizeof shape - (size_t)n, d ? "x%d" : "%d", t->dims[d]);
+        printf("    %-28s %-16s %s\n", t->name, shape, grouped(t->count, buf, sizeof buf));
+    }
+}
+
+static void print_json(const char *path, const nsr_model *m, const nsr_model_file *f, int tensors) {
+    const nsr_arch *a = nsr_model_arch(m);
+    printf("{\"file\": ");
+    json_string(path);
+    printf(", \"architecture\": \"wdsr_nsr\", \"blocks\": %d, \"features\": %d, \"width_mult\": %d, "
+           "\"groups\": %d, \"cardinals\": %d, \"scale\": %d, \"shared_selection\": %s, \"params\": %zu, "
+           "\"metadata\": {",
+           a->blocks, a->features, a->width_mult, a->groups, a->cardinals, a->scale,
+           a->shared_selection ? "true" : "false", nsr_model_param_count(m));
+    int shown = 0;
+    for (size_t i = 0; i < nsr_model_file_meta_count(f); i++) {
+        const char *k = nsr_model_file_meta_key(f, i);
+        if (is_arch_key(k)) continue;
+        if (shown++) fputs(", ", stdout);
+        json_string(k);
+        printf(": ");
+        print_value(f, k, 1);
+    }
+    printf("}");
+    if (tensors) {
+        printf(", \"tensors\": [");
+        for (size_t i = 0; i < nsr_model_file_tensor_count(f); i++) {
+            const nsr_model_tensor *t = nsr_model_file_tensor_at(f, i);
+            printf("%s{\"name\": ", i ? ", " : "");
+            json_string(t->name);
+            printf(", \"shape\": [");
+            for (int d = 0; d < t->ndim; d++) printf("%s%d", d ? ", " : "", t->dims[d]);
+            printf("]}");
+        }
+        printf("]");
+    }
+    printf("}\n");
+}
+
+int cmd_info(int argc, char **argv) {
+    const char *path = NULL;
+    int json = 0, tensors = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            fputs(info_help, stdout);
+            return 0;
+        } else if (!strcmp(a, "--json")) {
+            json = 1;
+        } else if (!strcmp(a, "--tensors")) {
+            tensors = 1;
+        } else if (a[0] == '-' && a[1]) {
+            return cli_usage_error("info", "unknown option %s", a);
+        } else if (path) {
+            return cli_usage_error("info", "one model file at a time");
+        } else {
+            path = a;
+        }
+    }
+    if (!path) return cli_usage_error("info", "which model file?");
+    nsr_error err;
+    nsr_model_file *f;
+    nsr_model *m;
+    if (nsr_model_file_load(&f, path, &err)) return cli_error("%s", err.message);
+    if (nsr_model_from_file(&m, f, &err)) {
+        nsr_model_file_free(f);
+        return cli_error("%s: %s", path, err.message);
+    }
+    if (json) print_json(path, m, f, tensors);
+    else print_text(path, m, f, tensors);
+    nsr_model_free(m);
+    nsr_model_file_free(f);
+    return 0;
+}
