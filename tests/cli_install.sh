@@ -1,0 +1,31 @@
+# `make install PREFIX=...` installs the program, library, header and pkg-config file, and a
+# program built with `pkg-config --cflags --libs nsr` against the installed copy runs.
+. tests/clilib.sh
+build=$(dirname "$NSR")
+prefix="$WORK/prefix"
+if make -s install SANITIZE="${NSR_SANITIZE:-}" BUILD="$build" PREFIX="$prefix" >"$WORK/log" 2>&1; then pass install_runs
+else fail install_runs "$(tail -n 1 "$WORK/log")"; exit 0; fi
+for f in bin/nsr lib/libnsr.a lib/libnsr.so include/nsr.h lib/pkgconfig/nsr.pc; do
+    if [ -e "$prefix/$f" ]; then pass "installed_$f"; else fail "installed_$f" "missing"; fi
+done
+cat >"$WORK/use.c" <<'C'
+#include <nsr.h>
+#include <stdio.h>
+int main(void) {
+    nsr_image img;
+    nsr_error err;
+    if (nsr_render_test_image(&img, 16, 8, &err)) { puts(err.message); return 1; }
+    printf("%dx%d\n", img.width, img.height);
+    nsr_image_free(&img);
+    return 0;
+}
+C
+# A sanitizer-built library needs the sanitizer runtime in the program too.
+[ "${NSR_SANITIZE:-}" = 1 ] && flags="-fsanitize=address,undefined" || flags=
+flags="$flags $(PKG_CONFIG_PATH="$prefix/lib/pkgconfig" pkg-config --cflags --libs nsr 2>&1)"
+if cc -o "$WORK/use" "$WORK/use.c" $flags >"$WORK/log" 2>&1 &&
+    [ "$(LD_LIBRARY_PATH="$prefix/lib" "$WORK/use")" = "16x8" ]; then pass pkg_config_link
+else fail pkg_config_link "$(head -c 300 "$WORK/log")"; fi
+if [ "$("$prefix/bin/nsr" --version)" = "nsr $(sed -n 's/.*NSR_VERSION_STRING "\(.*\)"/\1/p' include/nsr.h)" ]; then
+    pass installed_program_runs
+else fail installed_program_runs "wrong --version"; fi
