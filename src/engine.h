@@ -183,6 +183,10 @@ void eng_workspace_free(eng_workspace *ws);
 /* Forward of the whole network (NSR.md section 3) on x (n, 3, h, w) in 0..1; the output is
  * ws->out (n, 3, h*s, w*s). hard: hard selection (inference only). */
 void eng_forward(const nsr_model *model, eng_workspace *ws, const float *x, int hard);
+/* The first part of eng_forward, without the skip branch: ws->body (n, 3s^2, h, w) =
+ * tail(blocks(head(x - 0.5))), ws->x0 = x - 0.5. Tiled inference (src/tiling.c) runs this on
+ * tiles and the skip branch on the whole image. */
+void eng_forward_body(const nsr_model *model, eng_workspace *ws, const float *x, int hard);
 /* Backward of the last forward (soft selection, train workspace) from dout (n, 3, h*s, w*s):
  * grads (nparams, laid out like the parameters) += d/dparams. */
 void eng_backward(const nsr_model *model, eng_workspace *ws, const float *dout, float *grads);

@@ -358,9 +358,9 @@ static void conv_backward(const nsr_model *m, eng_workspace *ws, int ci, float *
                            c->cin * c->ksize * c->ksize);
 }
 
-void eng_forward(const nsr_model *m, eng_workspace *ws, const float *x, int hard) {
-    const int B = m->arch.blocks, s = m->arch.scale, n = ws->n, h = ws->h, w = ws->w;
-    const size_t in_sz = (size_t)n * 3 * h * w, body_sz = in_sz * s * s;
+void eng_forward_body(const nsr_model *m, eng_workspace *ws, const float *x, int hard) {
+    const int B = m->arch.blocks;
+    const size_t in_sz = (size_t)ws->n * 3 * ws->h * ws->w;
     nn_add_scalar(ws->x0, x, -0.5f, in_sz);
     for (int ci = 0; ci < m->nconv; ci++) {
         const eng_conv *c = &m->conv[ci];
@@ -376,6 +376,12 @@ void eng_forward(const nsr_model *m, eng_workspace *ws, const float *x, int hard
         nn_add_inplace(out, in, ws->feat_sz);
     }
     conv_forward(m, ws, ENG_TAIL(B), ws->body, feat_at(ws, B), hard);
+}
+
+void eng_forward(const nsr_model *m, eng_workspace *ws, const float *x, int hard) {
+    const int B = m->arch.blocks, s = m->arch.scale, n = ws->n, h = ws->h, w = ws->w;
+    const size_t body_sz = (size_t)n * 3 * s * s * h * w;
+    eng_forward_body(m, ws, x, hard);
     if (s > 1) {
         conv_forward(m, ws, ENG_SKIP(B), ws->skip, ws->x0, hard);
         nn_add_inplace(ws->body, ws->skip, body_sz);
