@@ -379,6 +379,78 @@ int nsr_model_from_file(nsr_model **m, const nsr_model_file *f, nsr_error *err);
 int nsr_model_save(const nsr_model *m, const char *path, nsr_error *err);
 int nsr_model_load(nsr_model **m, const char *path, nsr_error *err);
 
+/* ---------------------------------------------------------------- training (src/train.c, src/patches.c) */
+
+/* A training run (NSR.md section 4): Adam (beta 0.9/0.999, eps 1e-8) on the L1 loss over
+ * batches of random LR patches and their aligned HR patches, learning rate x0.2 after 2/3 and
+ * 5/6 of the iterations. Batch t is a pure function of (seed, t), and everything here is kept in
+ * the run's checkpoints, so an interrupted run resumes bit for bit (nsr_train_resume).
+ *
+ * The run folder holds checkpoint.nsr (the newest checkpoint: the model, Adam's moments as
+ * tensors "train.adam.m"/"train.adam.v", and these options as "train.*" metadata; itself a
+ * loadable model file), log.csv (iteration,loss,lr,seconds,val_psnr: one row per step) and, at
+ * the end, model.nsr (the model with its task and provenance, for inference). */
+typedef struct nsr_train_options {
+    nsr_arch arch;                /* a new network, initialised from seed (unused with init_path) */
+    const char *init_path;        /* NULL, or a model file to start from */
+    nsr_task task;                /* SR at the network's scale (scale 0: whatever it is);
+                                   * denoising or JPEG at scale 1 */
+    const char *const *data_dirs; /* folders of training images (PNG, JPEG, WebP; grey is
+                                   * replicated to RGB, alpha dropped) */
+    int data_dir_count;
+    const char *val_dir;          /* NULL, or held-out images: mean Y-PSNR (pt_ir) by nsr_eval_image
+                                   * with the whole-image soft-selection network */
+    const char *run_dir;          /* created when missing; must not hold a run already */
+    int patch;                    /* LR patch side, 48; images under patch + 4 (LR) are skipped */
+    int batch;                    /* 16 */
+    long iterations;              /* 10000 */
+    double lr;                    /* 1e-3 */
+    uint64_t seed;                /* 1: the initialisation and every random choice of the data */
+    long checkpoint_every;        /* 1000; 0: only when stopped and at the end */
+    long val_every;               /* 1000; 0: only at the end */
+    const char *command;          /* provenance kept as "train.command", or NULL */
+} nsr_train_options;
+
+/* The defaults above; the default wdsr_nsr network (B 16, F 32, wm 4, k 4, d 16) at x2; no data,
+ * validation or run folder. */
+void nsr_train_defaults(nsr_train_options *opts);
+
+typedef enum nsr_train_event {
+    NSR_TRAIN_LOADING = 0, /* an image was read: images_done of images_total */
+    NSR_TRAIN_START = 1,   /* data and network ready; iteration is where training (re)starts */
+    NSR_TRAIN_STEP = 2     /* a step was taken */
+} nsr_train_event;
+
+typedef struct nsr_train_progress {
+    nsr_train_event event;
+    long iteration;        /* steps done */
+    long iterations;       /* steps of the whole run */
+    double loss;           /* STEP: the batch's L1 loss before the update */
+    double lr;             /* STEP: the learning rate of the update */
+    double seconds;        /* training time so far, all sessions of the run together */
+    double val_psnr;       /* STEP: mean validation Y-PSNR when measured after this step, else NAN */
+    int checkpointed;      /* STEP: a checkpoint was written after this step */
+    size_t images_done, images_total; /* LOADING, START: training images read (and skipped) */
+    size_t images_skipped;
+    const nsr_arch *arch;  /* START: the network, with params parameters */
+    size_t params;
+} nsr_train_progress;
+
+/* Called for every event; returning non-zero stops the run: after a step, a checkpoint is
+ * written and training returns NSR_TRAIN_STOPPED. */
+typedef int (*nsr_train_callback)(void *ctx, const nsr_train_progress *progress);
+
+#define NSR_TRAIN_STOPPED 1
+
+/* Trains a new run. Returns 0 when all iterations are done (model.nsr written),
+ * NSR_TRAIN_STOPPED when the callback asked to stop, -1 on failure. A loss that is not finite
+ * fails without updating the network or overwriting the last checkpoint. cb may be NULL. */
+int nsr_train(const nsr_train_options *opts, nsr_train_callback cb, void *ctx, nsr_error *err);
+/* Continues the run in run_dir from its checkpoint with the options saved there; log.csv is cut
+ * back to the checkpoint's iteration. The steps taken are bit for bit those of an uninterrupted
+ * run. Same returns as nsr_train; a finished run is an error. */
+int nsr_train_resume(const char *run_dir, nsr_train_callback cb, void *ctx, nsr_error *err);
+
 #ifdef __cplusplus
 }
 #endif
