@@ -12,7 +12,8 @@ nsr_format nsr_detect_format(const uint8_t *bytes, size_t size) {
     if (!bytes) return NSR_FORMAT_UNKNOWN;
     if (size >= 8 && !memcmp(bytes, png_magic, 8)) return NSR_FORMAT_PNG;
     if (size >= 3 && bytes[0] == 0xff && bytes[1] == 0xd8 && bytes[2] == 0xff) return NSR_FORMAT_JPEG;
-    if (size >= 12 && !memcmp(bytes, "RIFF", 4) && !memcmp(bytes + 8, "WEBP", 4)) return NSR_FORMAT_WEBP;
+    if (size >= 12 && !memcmp(bytes, "RIFF", 4) && !memcmp(bytes + 8, "WEBP", 4))
+        return NSR_FORMAT_WEBP;
     return NSR_FORMAT_UNKNOWN;
 }
 
@@ -192,10 +193,10 @@ int nsr_image_write(const nsr_image *img, const char *path, const nsr_write_opti
                     nsr_error *err) {
     nsr_format format = opts && opts->format ? opts->format : nsr_format_from_path(path);
     if (format == NSR_FORMAT_UNKNOWN) {
-        const char *dot = strrchr(path, '.');
+        const char *dot = strrchr(path, '.'), *hint = "(use .png, .jpg, .jpeg or .webp)";
         if (!dot || strchr(dot, '/'))
-            return nsr_fail(err, "%s: no extension to choose the image format by (use .png, .jpg, .jpeg or .webp)", path);
-        return nsr_fail(err, "%s: unknown image format extension '%s' (use .png, .jpg, .jpeg or .webp)", path, dot);
+            return nsr_fail(err, "%s: no extension to tell the image format %s", path, hint);
+        return nsr_fail(err, "%s: unknown image format extension '%s' %s", path, dot, hint);
     }
     uint8_t *bytes;
     size_t size;

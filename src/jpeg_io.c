@@ -69,9 +69,13 @@ static void init_job(jpeg_job *job, struct jpeg_common_struct *cinfo, const char
 
 /* ---------------------------------------------------------------- EXIF orientation */
 
-static unsigned get16(const uint8_t *p, int big) { return big ? p[0] << 8 | p[1] : p[1] << 8 | p[0]; }
+static unsigned get16(const uint8_t *p, int big) {
+    return big ? p[0] << 8 | p[1] : p[1] << 8 | p[0];
+}
+
 static uint32_t get32(const uint8_t *p, int big) {
-    return big ? (uint32_t)get16(p, 1) << 16 | get16(p + 2, 1) : (uint32_t)get16(p + 2, 0) << 16 | get16(p, 0);
+    return big ? (uint32_t)get16(p, 1) << 16 | get16(p + 2, 1)
+               : (uint32_t)get16(p + 2, 0) << 16 | get16(p, 0);
 }
 
 /* The Orientation tag (0x0112) of IFD0 in the first APP1 Exif segment: 1..8, or 1 when it is
@@ -92,9 +96,10 @@ static int exif_orientation(jpeg_saved_marker_ptr marker) {
         for (unsigned i = 0; i < entries && ifd + 2 + 12 * (i + 1) <= n; i++) {
             const uint8_t *e = tiff + ifd + 2 + 12 * i;
             if (get16(e, big) != 0x0112) continue;
-            unsigned value = get16(e + 8, big);
             /* Type SHORT, one value, stored in the first two bytes of the value field. */
-            return get16(e + 2, big) == 3 && get32(e + 4, big) == 1 && value >= 1 && value <= 8 ? (int)value : 1;
+            unsigned value = get16(e + 8, big);
+            int valid = get16(e + 2, big) == 3 && get32(e + 4, big) == 1 && value >= 1 && value <= 8;
+            return valid ? (int)value : 1;
         }
         return 1;
     }
@@ -145,7 +150,7 @@ static int decode_job(jpeg_job *job, struct jpeg_decompress_struct *cinfo, nsr_i
     case JCS_YCCK:
         return nsr_fail(job->err, "CMYK JPEG is not supported (convert it to RGB first)");
     default:
-        return nsr_fail(job->err, "JPEG with %d colour components in an unknown colour space is not supported",
+        return nsr_fail(job->err, "JPEG colour space with %d components is not supported",
                         cinfo->num_components);
     }
     int orientation = exif_orientation(cinfo->marker_list);

@@ -89,7 +89,8 @@ static int decode_job(png_job *job, nsr_image *img, uint64_t max_pixels) {
         for (png_uint_32 y = 0; y < height; y++) {
             uint8_t *row = job->rows + (passes > 1 ? y * row_bytes : 0);
             png_read_row(png, row, NULL);
-            if (pass == passes - 1) imgio_store_row(img, row, (int)width, bytes_per_sample, (size_t)y * width, 1);
+            if (pass == passes - 1)
+                imgio_store_row(img, row, (int)width, bytes_per_sample, (size_t)y * width, 1);
         }
     }
     png_read_end(png, NULL);
@@ -102,7 +103,8 @@ int imgio_png_decode(nsr_image *img, const uint8_t *bytes, size_t size, uint64_t
     png_job job = {.what = "invalid PNG data", .err = err, .in = bytes, .in_size = size};
     job.png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &job, on_error, on_warning);
     job.info = job.png ? png_create_info_struct(job.png) : NULL;
-    int rc = job.info ? decode_job(&job, img, max_pixels) : nsr_fail(err, "out of memory for the PNG decoder");
+    int rc = job.info ? decode_job(&job, img, max_pixels)
+                      : nsr_fail(err, "out of memory for the PNG decoder");
     png_destroy_read_struct(&job.png, &job.info, NULL);
     free(job.rows);
     if (rc) nsr_image_free(img);
@@ -143,7 +145,8 @@ int imgio_png_encode(const nsr_image *img, int bit_depth, imgio_buf *out, nsr_er
     png_job job = {.what = "PNG encoder", .err = err, .out = out};
     job.png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &job, on_error, on_warning);
     job.info = job.png ? png_create_info_struct(job.png) : NULL;
-    int rc = job.info ? encode_job(&job, img, bit_depth) : nsr_fail(err, "out of memory for the PNG encoder");
+    int rc = job.info ? encode_job(&job, img, bit_depth)
+                      : nsr_fail(err, "out of memory for the PNG encoder");
     png_destroy_write_struct(&job.png, &job.info);
     free(job.rows);
     return rc;

@@ -58,7 +58,8 @@ int cmd_convert(int argc, char **argv) {
         const char *value = argv[++i];
         long n;
         if (is_option(arg, "-q", "--quality")) {
-            if (cli_parse_int(value, 1, 100, &n)) return cli_usage_error(cmd, "quality must be 1..100, not '%s'", value);
+            if (cli_parse_int(value, 1, 100, &n))
+                return cli_usage_error(cmd, "quality must be 1..100, not '%s'", value);
             wopts.quality = (int)n;
         } else if (is_option(arg, NULL, "--depth")) {
             if (cli_parse_int(value, 8, 16, &n) || (n != 8 && n != 16))
@@ -66,7 +67,7 @@ int cmd_convert(int argc, char **argv) {
             wopts.bit_depth = (int)n;
         } else if (is_option(arg, NULL, "--max-pixels")) {
             if (cli_parse_int(value, 1, LONG_MAX, &n))
-                return cli_usage_error(cmd, "max-pixels must be a positive whole number, not '%s'", value);
+                return cli_usage_error(cmd, "max-pixels must be a positive number, not '%s'", value);
             ropts.max_pixels = (uint64_t)n;
         } else {
             /* A format is named like an extension. */
