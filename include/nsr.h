@@ -379,6 +379,49 @@ int nsr_model_from_file(nsr_model **m, const nsr_model_file *f, nsr_error *err);
 int nsr_model_save(const nsr_model *m, const char *path, nsr_error *err);
 int nsr_model_load(nsr_model **m, const char *path, nsr_error *err);
 
+/* How a network meets an image (NSR.md section 5). */
+typedef enum nsr_tiling {
+    NSR_TILE_REFERENCE = 0, /* as the reference (its published numbers): an LR input of at least
+                             * 192 x 192 runs the body on 48x48 tiles (reflect-padded by 4,
+                             * stride 32, the inner 40x40 kept, overlaps averaged, border strips
+                             * weighing 0.3) and the skip branch on the whole image; smaller
+                             * inputs run whole. Every tile pools its own selection statistics,
+                             * so the result differs from NSR_TILE_WHOLE everywhere, a little.
+                             * Memory: a few 48x48 tiles' activations, whatever the image size */
+    NSR_TILE_WHOLE = 1      /* the whole image as one sample (nsr_model_infer); memory grows with
+                             * the image times the network's width */
+} nsr_tiling;
+/* "reference" / "whole"; parse returns 0, or -1 for an unknown name. */
+const char *nsr_tiling_name(nsr_tiling tiling);
+int nsr_tiling_parse(const char *name, nsr_tiling *tiling);
+
+typedef struct nsr_infer_options {
+    nsr_selection selection;
+    nsr_tiling tiling;
+    /* With tiles: called after every few tiles with the fraction done (0..1]; may be NULL. */
+    void (*progress)(void *ctx, double fraction);
+    void *progress_ctx;
+} nsr_infer_options;
+
+/* nsr_model_infer with a choice of tiling and selection (opts NULL: soft selection, reference
+ * tiling). in is RGB; out is created, (width * s) x (height * s), in's bit depth, unclamped. */
+int nsr_model_infer_tiled(const nsr_model *m, const nsr_image *in, nsr_image *out,
+                          const nsr_infer_options *opts, nsr_error *err);
+/* Restores any image with the network: grey input is replicated to RGB and the output turned
+ * back to grey as the mean of its three planes; alpha is upscaled with MATLAB bicubic in float
+ * (nsr_resize_bicubic, round8 = 0; copied when s = 1); the ICC profile and bit depth are
+ * carried. out is created. */
+int nsr_model_restore(const nsr_model *m, const nsr_image *in, nsr_image *out,
+                      const nsr_infer_options *opts, nsr_error *err);
+/* A restorer (for nsr_eval_image) running m by nsr_model_restore. It fits the tasks of the
+ * model's scale: x s super-resolution for scale s > 1, denoising and JPEG for scale 1; any other
+ * task fails with a line naming the model by label ("nsr_x2.nsr is a x2 super-resolution
+ * network; it cannot do x3 super-resolution"). Its name is "label (tiling, selection)". m must
+ * outlive it; opts is copied (NULL: the defaults). */
+int nsr_model_restorer_create(nsr_restorer **r, const nsr_model *m, const char *label,
+                              const nsr_infer_options *opts, nsr_error *err);
+void nsr_model_restorer_free(nsr_restorer *r);
+
 /* ---------------------------------------------------------------- training (src/train.c, src/patches.c) */
 
 /* A training run (NSR.md section 4): Adam (beta 0.9/0.999, eps 1e-8) on the L1 loss over

@@ -1,0 +1,347 @@
+/* tiling.c - running a network on real images: the reference's tiled inference (NSR.md section
+ * 5), and the model restorer that wraps it for any image (grey, alpha, ICC, bit depth) and task.
+ *
+ * NSR.md section 5: "if the LR input is at least 192 x 192, the body runs on 48x48 tiles
+ * (reflect-pad 4, stride 32, keep the inner 40x40, average overlaps; border strips weigh 0.3);
+ * the skip branch runs on the whole image." Worked out exactly (h x w is the LR input; P = 48,
+ * p = 4, S = 32, K = P - 2p = 40):
+ *
+ *  - The condition: tiles when both h >= 192 and w >= 192 (4P); otherwise the whole image is one
+ *    sample, exactly as nsr_model_infer.
+ *  - The input, already shifted by -0.5, is reflect-padded by p on every side (mirror without
+ *    repeating the edge: padded row -1 is row 1), giving (h + 2p) x (w + 2p). Tiles are P x P
+ *    windows of the padded image; each is one sample of the body (head, blocks, tail), so every
+ *    NSR conv pools its own tile (why tiled and whole outputs differ everywhere), and every conv
+ *    zero-pads at the tile's edge (why only the inner K x K of each tile is kept: a 3x3 conv's
+ *    zero padding reaches one pixel further per layer, and the kept part is p pixels in).
+ *  - The kept K x K of the tile whose top-left padded corner is (ty, tx) lies at image rows
+ *    ty .. ty + K - 1 and columns tx .. tx + K - 1 (the padding p and the inner offset p cancel).
+ *  - The grid: nh = floor((h + 2p - P) / S) + 1 rows of tiles and nw likewise; the span they cover,
+ *    (nh - 1) S + P, falls short of h + 2p by crop_h = h + 2p - ((nh - 1) S + P), 0 <= crop_h < S
+ *    (likewise crop_w). The grid is centred: tile (i, j) at (crop_h / 2 + i S, crop_w / 2 + j S)
+ *    (integer division: an odd leftover puts the extra pixel at the bottom or right). Weight 1.
+ *  - The grid alone leaves the image's outer band uncovered (up to crop/2 + p pixels). Four
+ *    strips of tiles cover it, each weighing 0.3 (so where the grid reaches, it dominates):
+ *      top    row 0 of the padded image, tiles at columns j S, j < nw;
+ *      bottom row h + 2p - P, columns crop_w + j S, j < nw;
+ *      left   column 0, rows crop_h + i S, i < nh;
+ *      right  column w + 2p - P, rows i S, i < nh.
+ *    (The top and left strips start at the padded image's origin, the bottom and right ones end
+ *    at its far edges; each is the grid's step pattern shifted to that side.) Together with the
+ *    grid they cover every pixel, so no weight sum is 0: the top strip covers rows 0 .. K - 1 of
+ *    columns 0 .. w - crop_w - 1, the right strip the last K columns of rows 0 .. h - crop_h - 1,
+ *    and so on round the image, with K > S > crop.
+ *  - Every kept pixel adds weight x value to an accumulator and weight to a weight sum; the body
+ *    output is accumulator / weight sum ("average overlaps"), computed on the 3s^2 channels before
+ *    the pixel shuffle. Then, as in the whole-image network, the skip branch of the whole image is
+ *    added, the channels are shuffled into the s-times larger image and 0.5 is added back.
+ *
+ * Memory: one workspace for a batch of TILE_BATCH tiles (48 x 48 each, whatever the image size),
+ * the accumulator and weight sum (3s^2 + 1 floats per LR pixel), the shifted input and the
+ * whole-image skip (3 + 3s^2), and the output; never a whole-image activation. The tiles are
+ * independent samples, so the batch size changes how fast, not what, is computed. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+
+#define TILE 48          /* P: the reference's lr_patch_size */
+#define TILE_PAD 4       /* p */
+#define TILE_STRIDE 32   /* S = P - 2p - 8 */
+#define TILE_KEEP (TILE - 2 * TILE_PAD)
+#define TILE_MIN (4 * TILE) /* 192: smaller inputs run whole */
+#define STRIP_WEIGHT 0.3f
+#define TILE_BATCH 8
+
+typedef struct tile {
+    int y, x;     /* top-left corner in the padded image */
+    float weight;
+} tile;
+
+/* The tiles of an h x w input, grid first, then the top, right, bottom and left strips; *count
+ * of them in a malloc'd array (NULL when out of memory). */
+static tile *list_tiles(int h, int w, int *count) {
+    const int nh = (h + 2 * TILE_PAD - TILE) / TILE_STRIDE + 1;
+    const int nw = (w + 2 * TILE_PAD - TILE) / TILE_STRIDE + 1;
+    const int crop_h = h + 2 * TILE_PAD - ((nh - 1) * TILE_STRIDE + TILE);
+    const int crop_w = w + 2 * TILE_PAD - ((nw - 1) * TILE_STRIDE + TILE);
+    const int far_y = h + 2 * TILE_PAD - TILE, far_x = w + 2 * TILE_PAD - TILE;
+    tile *t = malloc(((size_t)nh * nw + 2 * (size_t)nh + 2 * (size_t)nw) * sizeof *t);
+    int n = 0;
+    if (!t) return NULL;
+    for (int i = 0; i < nh; i++)
+        for (int j = 0; j < nw; j++)
+            t[n++] = (tile){crop_h / 2 + i * TILE_STRIDE, crop_w / 2 + j * TILE_STRIDE, 1.0f};
+    for (int j = 0; j < nw; j++) t[n++] = (tile){0, j * TILE_STRIDE, STRIP_WEIGHT};
+    for (int i = 0; i < nh; i++) t[n++] = (tile){i * TILE_STRIDE, far_x, STRIP_WEIGHT};
+    for (int j = 0; j < nw; j++) t[n++] = (tile){far_y, crop_w + j * TILE_STRIDE, STRIP_WEIGHT};
+    for (int i = 0; i < nh; i++) t[n++] = (tile){crop_h + i * TILE_STRIDE, 0, STRIP_WEIGHT};
+    *count = n;
+    return t;
+}
+
+/* Padded coordinate q (0 .. n + 2p - 1) to an image coordinate, mirrored without repeating the
+ * edge (PyTorch's 'reflect'); n > p. */
+static int reflect(int q, int n) {
+    int r = q - TILE_PAD;
+    return r < 0 ? -r : r >= n ? 2 * (n - 1) - r : r;
+}
+
+/* dst (3, P, P) = the tile at (ty, tx) of the padded rgb (3, h, w). */
+static void cut_tile(float *dst, const float *rgb, int h, int w, int ty, int tx) {
+    for (int c = 0; c < 3; c++)
+        for (int y = 0; y < TILE; y++) {
+            const float *row = rgb + ((size_t)c * h + reflect(ty + y, h)) * w;
+            float *out = dst + ((size_t)c * TILE + y) * TILE;
+            for (int x = 0; x < TILE; x++) out[x] = row[reflect(tx + x, w)];
+        }
+}
+
+/* acc (C, h, w) += weight x the kept K x K of body (C, P, P); wsum (h, w) += weight there.
+ * Serial: a few thousand additions against the body's millions of multiply-adds per tile. */
+static void add_tile(float *acc, float *wsum, const float *body, int C, int h, int w,
+                     const tile *t) {
+    const size_t plane = (size_t)h * w;
+    for (int y = 0; y < TILE_KEEP; y++) {
+        const size_t at = (size_t)(t->y + y) * w + (size_t)t->x;
+        for (int x = 0; x < TILE_KEEP; x++) wsum[at + x] += t->weight;
+        for (int c = 0; c < C; c++) {
+            const float *src = body + ((size_t)c * TILE + TILE_PAD + y) * TILE + TILE_PAD;
+            float *dst = acc + (size_t)c * plane + at;
+            for (int x = 0; x < TILE_KEEP; x++) dst[x] += t->weight * src[x];
+        }
+    }
+}
+
+/* The body of every tile, averaged into acc (3s^2, h, w) with wsum (h, w). */
+static int run_tiles(const nsr_model *m, const float *rgb, int h, int w, int hard, float *acc,
+                     float *wsum, const nsr_infer_options *opts, nsr_error *err) {
+    const int C = 3 * m->arch.scale * m->arch.scale;
+    const size_t tile_in = (size_t)3 * TILE * TILE, tile_out = (size_t)C * TILE * TILE;
+    int count;
+    tile *tiles = list_tiles(h, w, &count);
+    float *batch = malloc(TILE_BATCH * tile_in * sizeof(float));
+    eng_workspace ws = {0};
+    int rc = -1;
+    if (!tiles || !batch) {
+        nsr_fail(err, "out of memory for the tiles");
+        goto done;
+    }
+    for (int first = 0; first < count; first += TILE_BATCH) {
+        const int n = count - first < TILE_BATCH ? count - first : TILE_BATCH;
+        if (ws.n != n) { /* the first batch, and a smaller last one in place of the first's */
+            eng_workspace_free(&ws);
+            if (eng_workspace_create(&ws, m, n, TILE, TILE, 0, err)) goto done;
+        }
+        for (int k = 0; k < n; k++)
+            cut_tile(batch + k * tile_in, rgb, h, w, tiles[first + k].y, tiles[first + k].x);
+        eng_forward_body(m, &ws, batch, hard);
+        for (int k = 0; k < n; k++)
+            add_tile(acc, wsum, ws.body + k * tile_out, C, h, w, &tiles[first + k]);
+        if (opts->progress) opts->progress(opts->progress_ctx, (double)(first + n) / count);
+    }
+    rc = 0;
+done:
+    eng_workspace_free(&ws);
+    free(batch);
+    free(tiles);
+    return rc;
+}
+
+/* sum (3s^2, h, w) += the skip branch of the whole image: the 5x5 conv of rgb - 0.5, or rgb - 0.5
+ * itself when s = 1 (NSR.md section 3). The same conv call as eng_forward's. */
+static int add_skip(const nsr_model *m, const float *rgb, int h, int w, float *sum,
+                    nsr_error *err) {
+    const int s = m->arch.scale;
+    const size_t in_sz = (size_t)3 * h * w, out_sz = in_sz * s * s;
+    const eng_conv *c = &m->conv[ENG_SKIP(m->arch.blocks)];
+    float *x0 = malloc(in_sz * sizeof(float));
+    float *wn = s > 1 ? malloc((size_t)c->cout * c->cin * c->ksize * c->ksize * sizeof(float)) : NULL;
+    float *skip = s > 1 ? malloc(out_sz * sizeof(float)) : x0;
+    int rc = 0;
+    if (!x0 || (s > 1 && (!wn || !skip))) {
+        rc = nsr_fail(err, "out of memory for the skip branch of a %dx%d image", w, h);
+    } else {
+        nn_add_scalar(x0, rgb, -0.5f, in_sz);
+        if (s > 1) {
+            nn_weightnorm_forward(wn, m->params + c->v, m->params + c->g, c->cout,
+                                  c->cin * c->ksize * c->ksize);
+            nn_conv2d_forward(skip, x0, wn, 0, m->params + c->b, 0, 1, c->cin, c->cout, h, w,
+                              c->ksize);
+        }
+        nn_add_inplace(sum, skip, out_sz);
+    }
+    if (skip != x0) free(skip);
+    free(x0);
+    free(wn);
+    return rc;
+}
+
+static int infer_tiled(const nsr_model *m, const nsr_image *in, nsr_image *out,
+                       const nsr_infer_options *opts, nsr_error *err) {
+    const int h = in->height, w = in->width, s = m->arch.scale;
+    const size_t plane = (size_t)h * w, C = (size_t)3 * s * s;
+    float *acc = calloc(C * plane, sizeof(float)), *wsum = calloc(plane, sizeof(float));
+    int rc = -1;
+    if (!acc || !wsum) {
+        nsr_fail(err, "out of memory for the tiled output of a %dx%d image", w, h);
+        goto done;
+    }
+    if (run_tiles(m, in->data, h, w, opts->selection == NSR_SELECT_HARD, acc, wsum, opts, err))
+        goto done;
+    for (size_t c = 0; c < C; c++)
+        for (size_t i = 0; i < plane; i++) acc[c * plane + i] /= wsum[i];
+    free(wsum);
+    wsum = NULL;
+    if (add_skip(m, in->data, h, w, acc, err) ||
+        nsr_image_create(out, w * s, h * s, 3, 0, err))
+        goto done;
+    nn_pixel_shuffle_forward(out->data, acc, 1, 3, h, w, s);
+    nn_add_scalar(out->data, out->data, 0.5f, C * plane);
+    out->bit_depth = in->bit_depth;
+    rc = 0;
+done:
+    free(acc);
+    free(wsum);
+    return rc;
+}
+
+int nsr_model_infer_tiled(const nsr_model *m, const nsr_image *in, nsr_image *out,
+                          const nsr_infer_options *opts, nsr_error *err) {
+    const nsr_infer_options defaults = {NSR_SELECT_SOFT, NSR_TILE_REFERENCE, NULL, NULL};
+    if (!opts) opts = &defaults;
+    memset(out, 0, sizeof *out);
+    if (opts->tiling != NSR_TILE_REFERENCE && opts->tiling != NSR_TILE_WHOLE)
+        return nsr_fail(err, "unknown tiling mode %d", (int)opts->tiling);
+    if (opts->tiling == NSR_TILE_WHOLE || in->width < TILE_MIN || in->height < TILE_MIN || in->channels != 3)
+        return nsr_model_infer(m, in, out, opts->selection, err);
+    if (opts->selection != NSR_SELECT_SOFT && opts->selection != NSR_SELECT_HARD)
+        return nsr_fail(err, "unknown selection mode %d", (int)opts->selection);
+    const int s = m->arch.scale;
+    if (in->width > INT32_MAX / s || in->height > INT32_MAX / s)
+        return nsr_fail(err, "image %dx%d too large for scale %d", in->width, in->height, s);
+    return infer_tiled(m, in, out, opts, err);
+}
+
+const char *nsr_tiling_name(nsr_tiling tiling) {
+    return tiling == NSR_TILE_WHOLE ? "whole" : "reference";
+}
+
+int nsr_tiling_parse(const char *name, nsr_tiling *tiling) {
+    if (!strcmp(name, "reference")) *tiling = NSR_TILE_REFERENCE;
+    else if (!strcmp(name, "whole")) *tiling = NSR_TILE_WHOLE;
+    else return -1;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- any image, any task */
+
+int nsr_model_restore(const nsr_model *m, const nsr_image *in, nsr_image *out,
+                      const nsr_infer_options *opts, nsr_error *err) {
+    const int s = m->arch.scale;
+    nsr_image rgb = {0}, net = {0}, alpha_in = {0}, alpha_out = {0};
+    memset(out, 0, sizeof *out);
+    if (in->channels != 1 && in->channels != 3)
+        return nsr_fail(err, "cannot restore an image of %d channels", in->channels);
+    const nsr_image *x = in;
+    if (in->channels == 1) { /* the network sees RGB: grey replicated to the three planes */
+        if (nsr_image_create(&rgb, in->width, in->height, 3, 0, err)) return -1;
+        for (int c = 0; c < 3; c++)
+            memcpy(nsr_image_plane(&rgb, c), in->data, (size_t)in->width * in->height * sizeof(float));
+        rgb.bit_depth = in->bit_depth;
+        x = &rgb;
+    }
+    int rc = nsr_model_infer_tiled(m, x, &net, opts, err);
+    nsr_image_free(&rgb);
+    if (rc) return -1;
+    const size_t plane = (size_t)net.width * net.height;
+    if (in->channels == 1) {
+        /* back to grey: the mean of the three planes (equal for a network that keeps grey
+         * grey; otherwise the plain average, with no colour weighting to prefer) */
+        if (nsr_image_create(out, net.width, net.height, 1, 0, err)) goto fail;
+        for (size_t i = 0; i < plane; i++)
+            out->data[i] = (net.data[i] + net.data[plane + i] + net.data[2 * plane + i]) / 3.0f;
+        nsr_image_free(&net);
+    } else {
+        *out = net;
+        net = (nsr_image){0};
+    }
+    out->bit_depth = in->bit_depth;
+    if (in->alpha) {
+        /* alpha is not the network's business: MATLAB bicubic in float, as a grey image */
+        alpha_in = (nsr_image){.width = in->width, .height = in->height, .channels = 1,
+                               .bit_depth = in->bit_depth, .data = in->alpha};
+        if (s == 1) {
+            out->alpha = malloc(plane * sizeof(float));
+            if (!out->alpha) {
+                nsr_fail(err, "out of memory for the alpha plane");
+                goto fail;
+            }
+            memcpy(out->alpha, in->alpha, plane * sizeof(float));
+        } else {
+            if (nsr_resize_bicubic(&alpha_out, &alpha_in, out->width, out->height, s, s, 0, err))
+                goto fail;
+            out->alpha = alpha_out.data; /* taken over from alpha_out, which is not freed */
+        }
+    }
+    if (in->icc_size) {
+        out->icc = malloc(in->icc_size);
+        if (!out->icc) {
+            nsr_fail(err, "out of memory for the ICC profile");
+            goto fail;
+        }
+        memcpy(out->icc, in->icc, in->icc_size);
+        out->icc_size = in->icc_size;
+    }
+    return 0;
+fail:
+    nsr_image_free(&net);
+    nsr_image_free(out);
+    return -1;
+}
+
+/* The restorer: a model, its options and its name in one allocation. */
+typedef struct model_restorer {
+    nsr_restorer base;
+    const nsr_model *model;
+    nsr_infer_options opts;
+    char label[96]; /* names the model in messages */
+    char name[160]; /* label and mode, for result tables */
+} model_restorer;
+
+static int restore_model(void *ctx, const nsr_task *task, const nsr_image *in, nsr_image *out,
+                         nsr_error *err) {
+    const model_restorer *r = ctx;
+    const int s = r->model->arch.scale;
+    char what[64];
+    memset(out, 0, sizeof *out);
+    if (s == 1 && task->kind == NSR_TASK_SR)
+        return nsr_fail(err, "%s restores at the same size (denoising, JPEG); it cannot do %s",
+                        r->label, nsr_task_describe(task, what, sizeof what));
+    if (s > 1 && (task->kind != NSR_TASK_SR || task->scale != s))
+        return nsr_fail(err, "%s is a x%d super-resolution network; it cannot do %s", r->label, s,
+                        nsr_task_describe(task, what, sizeof what));
+    return nsr_model_restore(r->model, in, out, &r->opts, err);
+}
+
+int nsr_model_restorer_create(nsr_restorer **out, const nsr_model *m, const char *label,
+                              const nsr_infer_options *opts, nsr_error *err) {
+    const nsr_infer_options defaults = {NSR_SELECT_SOFT, NSR_TILE_REFERENCE, NULL, NULL};
+    model_restorer *r = calloc(1, sizeof *r);
+    *out = NULL;
+    if (!r) return nsr_fail(err, "out of memory");
+    r->model = m;
+    r->opts = opts ? *opts : defaults;
+    snprintf(r->label, sizeof r->label, "%s", label ? label : "the model");
+    snprintf(r->name, sizeof r->name, "%s (%s, %s selection)", r->label,
+             r->opts.tiling == NSR_TILE_WHOLE ? "whole image" : "reference tiles",
+             r->opts.selection == NSR_SELECT_HARD ? "hard" : "soft");
+    r->base = (nsr_restorer){r->name, r, restore_model};
+    *out = &r->base;
+    return 0;
+}
+
+void nsr_model_restorer_free(nsr_restorer *r) {
+    free(r); /* base is the first member: r is the allocation */
+}
