@@ -14,6 +14,7 @@ NSR_COMMAND(upscale, "upscale an image with a model (or bicubic)")
 NSR_COMMAND(eval, "measure restoration quality (PSNR, SSIM) on a folder of images")
 NSR_COMMAND(new, "write an untrained network to a model file")
 NSR_COMMAND(info, "show what a model file holds: network, parameters, task, provenance")
+NSR_COMMAND(train, "train a network on image folders, or resume a training run")
 
 #ifdef NSR_COMMANDS_PROTOTYPES
 #undef NSR_COMMAND
