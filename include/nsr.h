@@ -436,8 +436,10 @@ void nsr_model_restorer_free(nsr_restorer *r);
 typedef struct nsr_train_options {
     nsr_arch arch;                /* a new network, initialised from seed (unused with init_path) */
     const char *init_path;        /* NULL, or a model file to start from */
-    nsr_task task;                /* SR at the network's scale (scale 0: whatever it is);
-                                   * denoising or JPEG at scale 1 */
+    nsr_task task;                /* SR at the network's scale (scale 0: whatever it is), the
+                                   * LR made once per image (nsr_task_degrade); denoising or
+                                   * JPEG at scale 1, drawn afresh for every patch (JPEG: the
+                                   * patch is round-tripped alone, its 8x8 grid at its corner) */
     const char *const *data_dirs; /* folders of training images (PNG, JPEG, WebP; grey is
                                    * replicated to RGB, alpha dropped) */
     int data_dir_count;

@@ -286,29 +286,6 @@ static int log_row(trainer *t, double loss, float lr, double seconds, double val
 
 /* ---------------------------------------------------------------- validation */
 
-/* The network as a restorer: whole image, soft selection (the trained behaviour). Grey images
- * go through it as RGB and come back as the mean of the three planes. */
-static int restore_network(void *ctx, const nsr_task *task, const nsr_image *in, nsr_image *out,
-                           nsr_error *err) {
-    (void)task;
-    const nsr_model *m = ctx;
-    if (in->channels == 3) return nsr_model_infer(m, in, out, NSR_SELECT_SOFT, err);
-    nsr_image rgb, full;
-    if (nsr_image_copy(&rgb, in, err)) return -1;
-    int rc = tr_image_to_rgb(&rgb, err) || nsr_model_infer(m, &rgb, &full, NSR_SELECT_SOFT, err);
-    nsr_image_free(&rgb);
-    if (rc) return -1;
-    rc = nsr_image_create(out, full.width, full.height, 1, 0, err);
-    if (rc == 0) {
-        const size_t n = (size_t)full.width * full.height;
-        const float *r = full.data, *g = r + n, *b = g + n;
-        for (size_t i = 0; i < n; i++) out->data[i] = (r[i] + g[i] + b[i]) / 3.0f;
-        out->bit_depth = in->bit_depth;
-    }
-    nsr_image_free(&full);
-    return rc;
-}
-
 static int load_validation(trainer *t, nsr_error *err) {
     if (!t->o.val_dir) return 0;
     if (nsr_list_images(&t->val_list, t->o.val_dir, err)) return -1;
@@ -319,21 +296,26 @@ static int load_validation(trainer *t, nsr_error *err) {
     return 0;
 }
 
-/* Mean Y-PSNR (pt_ir) over the validation images, by the evaluation protocol. */
+/* Mean Y-PSNR (pt_ir) over the validation images, by the evaluation protocol, with the
+ * network run on the whole image with soft selection (as trained; grey goes through as RGB). */
 static int validate(const trainer *t, double *psnr, nsr_error *err) {
-    const nsr_restorer network = {"network", t->model, restore_network};
+    const nsr_infer_options opts = {.selection = NSR_SELECT_SOFT, .tiling = NSR_TILE_WHOLE};
+    nsr_restorer *network;
+    if (nsr_model_restorer_create(&network, t->model, "network in training", &opts, err)) return -1;
     double sum = 0;
-    for (size_t i = 0; i < t->val_list.count; i++) {
+    int rc = 0;
+    for (size_t i = 0; i < t->val_list.count && rc == 0; i++) {
         const char *path = t->val_list.paths[i];
         nsr_metrics m;
         nsr_error why;
-        if (nsr_eval_image(&t->val[i], &t->o.task, &network, NSR_Y_PT_IR,
-                           nsr_seed_from_name(path), &m, &why))
-            return nsr_fail(err, "validation on %s: %s", path, why.message);
-        sum += m.psnr_y;
+        rc = nsr_eval_image(&t->val[i], &t->o.task, network, NSR_Y_PT_IR,
+                            nsr_seed_from_name(path), &m, &why);
+        if (rc) nsr_fail(err, "validation on %s: %s", path, why.message);
+        else sum += m.psnr_y;
     }
+    nsr_model_restorer_free(network);
     *psnr = sum / (double)t->val_list.count;
-    return 0;
+    return rc;
 }
 
 /* ---------------------------------------------------------------- the loop */
