@@ -69,6 +69,7 @@ typedef struct display {
     double window_loss;        /* sum of the losses since the last plain line */
     long window_steps;
     long iteration;            /* the last one reported */
+    double shown_seconds;      /* when the terminal line was last drawn */
     const char *run;
 } display;
 
@@ -110,8 +111,12 @@ static int show(void *ctx, const nsr_train_progress *p) {
     snprintf(line, sizeof line, "iteration %ld/%ld loss %.5f lr %.3g %.2f it/s %s left",
              p->iteration, p->iterations, d->window_loss / (double)d->window_steps, p->lr, rate,
              duration(left, sizeof left, rate > 0 ? (double)(p->iterations - p->iteration) / rate : 0));
-    cli_progress((double)p->iteration / (double)p->iterations, line);
     const int last = p->iteration == p->iterations;
+    /* a terminal line redrawn at most ten times a second (tiny networks take 1000s of steps/s) */
+    if (last || p->seconds - d->shown_seconds >= 0.1) {
+        cli_progress((double)p->iteration / (double)p->iterations, line);
+        d->shown_seconds = p->seconds;
+    }
     if (d->plain && (p->iteration % d->print_every == 0 || last)) printf("%s\n", line);
     if (p->iteration % d->print_every == 0) d->window_loss = 0, d->window_steps = 0;
     if (p->val_psnr == p->val_psnr) {
