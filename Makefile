@@ -23,28 +23,47 @@ endif
 
 LIB_SRC  := $(sort $(wildcard src/*.c))
 TOOL_SRC := $(sort $(wildcard tools/*.c))
+BENCH_SRC := $(sort $(wildcard bench/*.c))
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 LIB_OBJ  := $(LIB_SRC:src/%.c=$(BUILD)/src/%.o)
 TOOL_OBJ := $(TOOL_SRC:tools/%.c=$(BUILD)/tools/%.o)
+BENCH_OBJ := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%.o)
 TESTS    := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
-HEADERS  := include/nsr.h $(wildcard src/*.h) $(wildcard tools/*.h) $(wildcard tests/*.h)
+HEADERS  := include/nsr.h $(wildcard src/*.h) $(wildcard tools/*.h) $(wildcard bench/*.h) $(wildcard tests/*.h)
 
-.PHONY: all test install clean
+# `nsr bench` compares with oneDNN when its header and library are there (Debian: libdnnl-dev);
+# without them it reports that comparison as unavailable. HAVE_DNNL=0 leaves it out.
+ifndef HAVE_DNNL
+HAVE_DNNL := $(shell echo 'int main(void) { return dnnl_version()->major; }' | $(CC) -include \
+               oneapi/dnnl/dnnl.h -x c - -o /dev/null -ldnnl >/dev/null 2>&1 && echo 1 || echo 0)
+endif
+ifeq ($(HAVE_DNNL),1)
+BENCH_CPPFLAGS := -DNSR_HAVE_DNNL
+BENCH_LIBS     := -ldnnl
+endif
+
+.PHONY: all test install clean FORCE
 all: $(BUILD)/libnsr.a $(BUILD)/libnsr.so $(BUILD)/nsr
 
 $(BUILD)/src/%.o: src/%.c $(HEADERS) | $(BUILD)/src
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 $(BUILD)/tools/%.o: tools/%.c $(HEADERS) | $(BUILD)/tools
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+$(BUILD)/bench/%.o: bench/%.c $(HEADERS) | $(BUILD)/bench
+	$(CC) $(CPPFLAGS) $(BENCH_CPPFLAGS) $(CFLAGS) -c $< -o $@
+# rebuilt when oneDNN comes or goes
+$(BUILD)/bench/onednn.o: $(BUILD)/bench/have_dnnl
+$(BUILD)/bench/have_dnnl: FORCE | $(BUILD)/bench
+	@echo $(HAVE_DNNL) | cmp -s - $@ || echo $(HAVE_DNNL) >$@
 $(BUILD)/libnsr.a: $(LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
 $(BUILD)/libnsr.so: $(LIB_OBJ)
 	$(CC) -shared $(LDFLAGS) -Wl,-soname,libnsr.so.0 -o $@ $^ $(LDLIBS)
-$(BUILD)/nsr: $(TOOL_OBJ) $(BUILD)/libnsr.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/nsr: $(TOOL_OBJ) $(BENCH_OBJ) $(BUILD)/libnsr.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(BENCH_LIBS)
 $(BUILD)/tests/%: tests/%.c $(BUILD)/libnsr.a $(HEADERS) | $(BUILD)/tests
 	$(CC) $(CPPFLAGS) -Itests $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libnsr.a $(LDLIBS)
-$(BUILD)/src $(BUILD)/tools $(BUILD)/tests:
+$(BUILD)/src $(BUILD)/tools $(BUILD)/bench $(BUILD)/tests:
 	mkdir -p $@
 
 # Every test binary and tests/cli_*.sh prints "PASS name" / "FAIL name: why" / "SKIP name: why";
@@ -59,6 +78,8 @@ install: all
 	install -m 755 $(BUILD)/libnsr.so $(DESTDIR)$(PREFIX)/lib/libnsr.so.0
 	ln -sf libnsr.so.0 $(DESTDIR)$(PREFIX)/lib/libnsr.so
 	install -m 644 include/nsr.h $(DESTDIR)$(PREFIX)/include/nsr.h
+	install -d $(DESTDIR)$(PREFIX)/share/nsr/models
+	$(if $(wildcard models/*.nsr),install -m 644 $(wildcard models/*.nsr) $(DESTDIR)$(PREFIX)/share/nsr/models/)
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(shell sed -n 's/.*NSR_VERSION_STRING "\(.*\)"/\1/p' include/nsr.h)|' \
 	    -e 's|@PKGS@|$(PKGS)|' nsr.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/nsr.pc
 

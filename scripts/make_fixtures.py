@@ -120,8 +120,8 @@ class Net:
                        bmix.reshape(-1), padding=K // 2, groups=N)
         return out.view(N, cout, H, Wd)
 
-    def forward(self, x, hard=False, gammas=None):
-        x0 = x - 0.5
+    def body(self, x0, hard=False, gammas=None):
+        """Head, blocks and tail of x0 = x - 0.5: the part that tiled inference runs per tile."""
         h = self.conv("head", x0)
         for b in range(self.B):
             c1, c2 = f"blocks.{b}.conv1", f"blocks.{b}.conv2"
@@ -136,7 +136,11 @@ class Net:
                 if not self.shared:
                     gammas[c2] = g2
             h = h + self.conv(c2, r, g2)
-        body = self.conv("tail", h) + (self.conv("skip", x0) if self.s > 1 else x0)
+        return self.conv("tail", h)
+
+    def forward(self, x, hard=False, gammas=None):
+        x0 = x - 0.5
+        body = self.body(x0, hard, gammas) + (self.conv("skip", x0) if self.s > 1 else x0)
         return F.pixel_shuffle(body, self.s) + 0.5
 
 

@@ -15,6 +15,7 @@ NSR_COMMAND(eval, "measure restoration quality (PSNR, SSIM) on a folder of image
 NSR_COMMAND(new, "write an untrained network to a model file")
 NSR_COMMAND(info, "show what a model file holds: network, parameters, task, provenance")
 NSR_COMMAND(train, "train a network on image folders, or resume a training run")
+NSR_COMMAND(bench, "time nsr against oneDNN, the FMA peak, the rebuttal's table and PyTorch")
 
 #ifdef NSR_COMMANDS_PROTOTYPES
 #undef NSR_COMMAND

@@ -1,0 +1,146 @@
+/* bench.h - what the benchmarks of `nsr bench` share: options, timing, reporting, children,
+ * and the references nsr is measured against (oneDNN, the FMA peak, PyTorch through
+ * scripts/bench_torch.py).
+ *
+ * Every comparison is made in one run: nsr and its reference are timed in the same process (or,
+ * for PyTorch, in a child started by the same run), round after round, so that both see the same
+ * background load. A ratio is always reference / nsr: above 1, nsr is faster (or smaller). */
+#ifndef NSR_BENCH_H
+#define NSR_BENCH_H
+
+#include <stddef.h>
+#include <sys/resource.h>
+
+#include "engine.h"
+
+typedef struct bench_opts {
+    int json;         /* one JSON object per line instead of a table */
+    int quick;        /* tiny sizes, one repetition: a smoke test, not a measurement */
+    int reps;         /* timed rounds per case */
+    int threads;      /* threads nsr (and its references) run on */
+    int no_reference; /* skip oneDNN and PyTorch (reported as unavailable) */
+} bench_opts;
+
+/* ---------------------------------------------------------------- timing (report.c) */
+
+typedef struct bench_stats {
+    double min_ms, median_ms;
+} bench_stats;
+
+/* A piece of work to time: run(ctx) does it once. */
+typedef struct bench_case {
+    void (*run)(void *ctx);
+    void *ctx;
+    bench_stats stats; /* filled by bench_time */
+} bench_case;
+
+/* Runs every case once untimed (first touch of memory, oneDNN's code generation), then reps
+ * rounds that time every case once in turn, so that a burst of background load hits all cases
+ * alike rather than one of them; fills each case's min and median. */
+void bench_time(bench_case *cases, int ncases, int reps);
+
+/* Milliseconds on a monotonic clock. */
+double bench_now_ms(void);
+
+/* Min and median of n values (sorts them). */
+bench_stats bench_stats_of(double *ms, int n);
+
+/* ---------------------------------------------------------------- results (report.c) */
+
+/* One measurement: nsr against one reference. */
+typedef struct bench_result {
+    const char *bench;     /* "conv", "rebuttal", "model", "scaling" */
+    const char *name;      /* the case */
+    const char *unit;      /* "ms" (times) or "MB" (peak resident memory, MiB) */
+    bench_stats nsr;
+    const char *reference; /* what nsr is compared with */
+    bench_stats ref;       /* ignored when unavailable is set */
+    const char *unavailable; /* why the reference could not be measured, or NULL */
+    double gflop;          /* direct-convolution work of one run, 0 where it does not apply */
+    double ref_gflop;      /* the reference's, when it does other work than nsr (else 0) */
+    double target;         /* the ratio to reach, 0 where there is none */
+    const char *extra;     /* more JSON members, already formatted ("\"max_abs_diff\": 1e-06"),
+                            * or NULL; shown as they are in the table's notes */
+    const char *note;      /* a sentence for the reader, or NULL */
+} bench_result;
+
+/* Prints the table's heading (text mode only); once per benchmark. */
+void bench_heading(const bench_opts *o, const char *title);
+/* Prints one result: a JSON object on one line, or a table row. */
+void bench_report(const bench_opts *o, const bench_result *r);
+
+/* ---------------------------------------------------------------- helpers (report.c) */
+
+/* Fills n floats uniform in [-scale, scale) from a fixed seed (a counter-based generator, so
+ * the data do not depend on the thread count). */
+void bench_fill(float *x, size_t n, float scale, unsigned long long seed);
+/* malloc that reports and returns NULL on failure; the memory is zeroed. */
+float *bench_alloc(size_t n);
+/* Largest |a[i] - b[i]|. */
+double bench_max_abs_diff(const float *a, const float *b, size_t n);
+/* 2 * N*H*W * cout * cin * K*K / 1e9: the multiply-adds of a direct convolution. */
+double bench_conv_gflop(int N, int cin, int cout, int H, int W, int K);
+
+/* A temporary folder (mkdtemp under $TMPDIR or /tmp) into buf; 0 on success. bench_rmdir
+ * removes it with the files bench put there (a flat folder). */
+int bench_tmpdir(char *buf, size_t size);
+void bench_rmdir(const char *dir);
+
+/* Runs argv[0] (searched in PATH when it has no '/') with argv, collecting its standard output
+ * (and its standard error too when merge_stderr) into *out, a malloc'd NUL-terminated string
+ * the caller frees. Fills *ru with the child's own resource usage (wait4). Returns the exit
+ * status, 128 + the signal when killed, or -1 when it could not be started (*out then holds
+ * why). */
+int bench_spawn(char *const argv[], int merge_stderr, char **out, struct rusage *ru);
+
+/* ---------------------------------------------------------------- references */
+
+/* FMA throughput of this machine (peak.c): independent chains of 256-bit FMAs on every thread
+ * of an OpenMP team of `threads`, best of reps runs; GFLOP/s counting 2 per lane. 0 when the
+ * CPU has no AVX2+FMA. */
+double bench_fma_peak(int threads, int quick);
+
+/* oneDNN convolution (onednn.c): K x K, stride 1, zero padding K/2, with bias; src, weights and
+ * dst in the layouts oneDNN chooses (format_tag any). Creation reorders the NCHW input and the
+ * OIHW weights into those layouts once; bench_onednn_run executes the convolution only. */
+typedef struct bench_onednn bench_onednn;
+/* NULL with *why set when oneDNN is not built in or refuses. */
+bench_onednn *bench_onednn_create(const float *inp, const float *w, const float *b, int N,
+                                  int cin, int cout, int H, int W, int K, const char **why);
+void bench_onednn_run(void *ctx);
+/* The last run's output, reordered to NCHW, into out. */
+void bench_onednn_output(bench_onednn *c, float *out);
+/* "oneDNN 2.6.3 (jit:avx2)": version and the implementation it chose. */
+const char *bench_onednn_name(const bench_onednn *c);
+void bench_onednn_free(bench_onednn *c);
+
+/* ---------------------------------------------------------------- the network (model.c) */
+
+/* The benchmark network with its inference input and a training batch: EDSR+NSR x2 as published
+ * (B16 F64 wm1 k4 d16, reference init from seed 1) on a 256x256 test picture and a batch of 16
+ * LR patches of 48x48 (--quick: B1 F8 wm1 k2 d2, 192x192, which still tiles, and 2 of 16x16). */
+typedef struct bench_net {
+    nsr_model *model;
+    nsr_image image;            /* the inference input (the built-in test picture) */
+    nsr_infer_options infer;    /* soft selection, the reference's tiles */
+    eng_workspace ws;           /* training workspace for the batch */
+    float *x, *target, *dout, *grads;
+    nn_adam adam;
+    double loss;                /* the last training step's loss */
+} bench_net;
+
+int bench_net_create(bench_net *net, const bench_opts *o);
+void bench_net_free(bench_net *net);
+/* One tiled inference of the image (output made and freed). */
+void bench_net_infer(void *net);
+/* One training step: forward, L1 loss, backward, Adam (lr 1e-3). */
+void bench_net_train(void *net);
+
+/* ---------------------------------------------------------------- benchmarks */
+
+int bench_conv(const bench_opts *o);     /* conv.c */
+int bench_rebuttal(const bench_opts *o); /* conv.c */
+int bench_model(const bench_opts *o);    /* model.c */
+int bench_scaling(const bench_opts *o);  /* scaling.c */
+
+#endif

@@ -1,0 +1,60 @@
+/* peak.c - the machine's FMA throughput, measured in the same run as the convolutions it is
+ * compared with (clock speed under load changes from run to run).
+ *
+ * Each thread runs CHAINS independent dependency chains acc = acc * m + c on 256-bit registers.
+ * An FMA has a latency of about 4 cycles and two of them can start per cycle (Zen 3, and Intel
+ * cores since Haswell), so at least 8 chains are needed to keep both units busy; 12 leave room
+ * and still fit the 16 ymm registers with m and c. m < 1 keeps the values bounded (they tend to
+ * c / (1 - m)), so no overflow or denormal slows the loop down. The build targets x86-64-v2, so
+ * the loop is compiled for AVX2+FMA on its own and only run when the CPU has both. */
+#include <immintrin.h>
+#include <omp.h>
+
+#include "bench.h"
+
+#define CHAINS 12
+
+/* iters rounds of CHAINS FMAs; returns a sum of the chains so that none can be dropped. */
+__attribute__((target("avx2,fma"))) static float fma_chains(long iters, float seed) {
+    const __m256 m = _mm256_set1_ps(0.9999f), c = _mm256_set1_ps(1e-4f);
+    __m256 a0 = _mm256_set1_ps(seed), a1 = _mm256_set1_ps(seed + 1), a2 = _mm256_set1_ps(seed + 2);
+    __m256 a3 = _mm256_set1_ps(seed + 3), a4 = _mm256_set1_ps(seed + 4), a5 = _mm256_set1_ps(seed + 5);
+    __m256 a6 = _mm256_set1_ps(seed + 6), a7 = _mm256_set1_ps(seed + 7), a8 = _mm256_set1_ps(seed + 8);
+    __m256 a9 = _mm256_set1_ps(seed + 9), a10 = _mm256_set1_ps(seed + 10), a11 = _mm256_set1_ps(seed + 11);
+    for (long t = 0; t < iters; t++) {
+        a0 = _mm256_fmadd_ps(a0, m, c), a1 = _mm256_fmadd_ps(a1, m, c), a2 = _mm256_fmadd_ps(a2, m, c);
+        a3 = _mm256_fmadd_ps(a3, m, c), a4 = _mm256_fmadd_ps(a4, m, c), a5 = _mm256_fmadd_ps(a5, m, c);
+        a6 = _mm256_fmadd_ps(a6, m, c), a7 = _mm256_fmadd_ps(a7, m, c), a8 = _mm256_fmadd_ps(a8, m, c);
+        a9 = _mm256_fmadd_ps(a9, m, c), a10 = _mm256_fmadd_ps(a10, m, c), a11 = _mm256_fmadd_ps(a11, m, c);
+    }
+    const __m256 s = _mm256_add_ps(
+        _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)),
+                      _mm256_add_ps(_mm256_add_ps(a4, a5), _mm256_add_ps(a6, a7))),
+        _mm256_add_ps(_mm256_add_ps(a8, a9), _mm256_add_ps(a10, a11)));
+    float lanes[8];
+    _mm256_storeu_ps(lanes, s);
+    return lanes[0] + lanes[7];
+}
+
+double bench_fma_peak(int threads, int quick) {
+    __builtin_cpu_init();
+    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) return 0;
+    /* about 60 ms per run at 3 GHz: long enough to hide the team's start-up */
+    const long iters = quick ? 200000 : 15000000;
+    const int reps = quick ? 2 : 7;
+    volatile float sink = 0;
+    double best = 1e300;
+    for (int r = 0; r < reps; r++) {
+        const double t0 = bench_now_ms();
+#pragma omp parallel num_threads(threads)
+        {
+            const float v = fma_chains(iters, (float)omp_get_thread_num());
+#pragma omp atomic
+            sink += v;
+        }
+        const double t = bench_now_ms() - t0;
+        if (t < best) best = t;
+    }
+    (void)sink;
+    return (double)threads * iters * CHAINS * 8 * 2 / (best * 1e-3) * 1e-9;
+}
