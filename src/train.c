@@ -51,7 +51,7 @@ typedef struct trainer {
     nn_adam adam;
     long iter;               /* steps done */
     long saved_iter;         /* the iteration of the newest checkpoint, -1 when none */
-    double seconds;          /* training time of the earlier sessions */
+    double seconds;          /* training time up to the last step, all sessions together */
     double loss, val_psnr;   /* the last ones, NAN until known */
     char *checkpoint_path, *model_path, *log_path;
     FILE *log;
@@ -376,7 +376,7 @@ static int run(trainer *t, nsr_error *err) {
         goto done;
     }
     const long milestones[2] = {o->iterations * 2 / 3, o->iterations * 5 / 6};
-    const double start = now_seconds();
+    const double earlier = t->seconds, start = now_seconds();
     while (t->iter < o->iterations) {
         const float *x, *y;
         if (tr_loader_get(&loader, t->iter, &x, &y, err)) goto done;
@@ -398,25 +398,17 @@ static int run(trainer *t, nsr_error *err) {
             if (validate(t, &val, err)) goto done;
             t->val_psnr = val;
         }
-        const double seconds = t->seconds + (now_seconds() - start);
-        if (log_row(t, loss, lr, seconds, val, err)) goto done;
+        t->seconds = earlier + (now_seconds() - start);
+        if (log_row(t, loss, lr, t->seconds, val, err)) goto done;
         const int checkpoint = last || (o->checkpoint_every && t->iter % o->checkpoint_every == 0);
-        if (checkpoint) {
-            /* the saved time includes this step */
-            const double before = t->seconds;
-            t->seconds = seconds;
-            int failed = save_checkpoint(t, err) || (last && save(t, t->model_path, 0, err));
-            t->seconds = before;
-            if (failed) goto done;
-        }
+        if (checkpoint && (save_checkpoint(t, err) || (last && save(t, t->model_path, 0, err))))
+            goto done;
         p = progress(t, NSR_TRAIN_STEP);
         p.loss = loss;
         p.lr = lr;
-        p.seconds = seconds;
         p.val_psnr = val;
         p.checkpointed = checkpoint;
         if (report(t, &p) && !last) {
-            t->seconds = seconds;
             if (!checkpoint && save_checkpoint(t, err)) goto done;
             rc = NSR_TRAIN_STOPPED;
             goto done;
