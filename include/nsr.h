@@ -413,11 +413,15 @@ int nsr_model_infer_tiled(const nsr_model *m, const nsr_image *in, nsr_image *ou
  * carried. out is created. */
 int nsr_model_restore(const nsr_model *m, const nsr_image *in, nsr_image *out,
                       const nsr_infer_options *opts, nsr_error *err);
+/* 0 when m fits task (x s super-resolution for a model of scale s > 1; denoising or JPEG for
+ * scale 1), else fails with the line the restorer would give; label names the model (NULL:
+ * "the model"). */
+int nsr_model_check_task(const nsr_model *m, const nsr_task *task, const char *label,
+                         nsr_error *err);
 /* A restorer (for nsr_eval_image) running m by nsr_model_restore. It fits the tasks of the
- * model's scale: x s super-resolution for scale s > 1, denoising and JPEG for scale 1; any other
- * task fails with a line naming the model by label ("nsr_x2.nsr is a x2 super-resolution
- * network; it cannot do x3 super-resolution"). Its name is "label (tiling, selection)". m must
- * outlive it; opts is copied (NULL: the defaults). */
+ * model's scale (nsr_model_check_task); any other task fails with a line naming the model by
+ * label ("nsr_x2.nsr is a x2 super-resolution network; it cannot do x3 super-resolution"). Its
+ * name is "label (tiling, selection)". m must outlive it; opts is copied (NULL: the defaults). */
 int nsr_model_restorer_create(nsr_restorer **r, const nsr_model *m, const char *label,
                               const nsr_infer_options *opts, nsr_error *err);
 void nsr_model_restorer_free(nsr_restorer *r);

@@ -310,18 +310,25 @@ typedef struct model_restorer {
     char name[160]; /* label and mode, for result tables */
 } model_restorer;
 
+int nsr_model_check_task(const nsr_model *m, const nsr_task *task, const char *label,
+                         nsr_error *err) {
+    const int s = m->arch.scale;
+    char what[64];
+    if (!label) label = "the model";
+    if (s == 1 && task->kind == NSR_TASK_SR)
+        return nsr_fail(err, "%s restores at the same size (denoising, JPEG); it cannot do %s",
+                        label, nsr_task_describe(task, what, sizeof what));
+    if (s > 1 && (task->kind != NSR_TASK_SR || task->scale != s))
+        return nsr_fail(err, "%s is a x%d super-resolution network; it cannot do %s", label, s,
+                        nsr_task_describe(task, what, sizeof what));
+    return 0;
+}
+
 static int restore_model(void *ctx, const nsr_task *task, const nsr_image *in, nsr_image *out,
                          nsr_error *err) {
     const model_restorer *r = ctx;
-    const int s = r->model->arch.scale;
-    char what[64];
     memset(out, 0, sizeof *out);
-    if (s == 1 && task->kind == NSR_TASK_SR)
-        return nsr_fail(err, "%s restores at the same size (denoising, JPEG); it cannot do %s",
-                        r->label, nsr_task_describe(task, what, sizeof what));
-    if (s > 1 && (task->kind != NSR_TASK_SR || task->scale != s))
-        return nsr_fail(err, "%s is a x%d super-resolution network; it cannot do %s", r->label, s,
-                        nsr_task_describe(task, what, sizeof what));
+    if (nsr_model_check_task(r->model, task, r->label, err)) return -1;
     return nsr_model_restore(r->model, in, out, &r->opts, err);
 }
 

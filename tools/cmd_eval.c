@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_model.h"
 #include "commands.h"
 
 static const char eval_help[] =
@@ -14,8 +15,12 @@ static const char eval_help[] =
     "name; or a JPEG round trip at quality Q), restores it, and prints PSNR and SSIM per image and\n"
     "their mean.\n"
     "\n"
-    "  --model M          bicubic (default: MATLAB bicubic upscaling, or the degraded input itself\n"
-    "                     for noise and JPEG)\n"
+    "  --model M          a model file (.nsr) fitting the task (a x S model for --scale S, a\n"
+    "                     scale-1 model for noise and JPEG), or bicubic (default: MATLAB\n"
+    "                     bicubic upscaling, or the degraded input itself for noise and JPEG)\n"
+    "  --tile T           reference (default: 48x48 tiles on inputs of at least 192x192, as the\n"
+    "                     published numbers were made) or whole (each image in one piece)\n"
+    "  --hard             hard sparsity selection (argmax group) instead of the soft one\n"
     "  --protocol P       Y convention: pt_ir (the NSR reference: luma weights on the difference,\n"
     "                     default) or matlab (rgb2ycbcr rounded to 8 bit, as most published tables)\n"
     "  --seed N           added to every image's noise seed (default 0)\n"
@@ -47,6 +52,7 @@ int cmd_eval(int argc, char **argv) {
     long scale = 0, quality = 0, limit = 0, seed = 0;
     double sigma = -1;
     int json = 0, kinds = 0;
+    nsr_infer_options iopts = {NSR_SELECT_SOFT, NSR_TILE_REFERENCE, NULL, NULL};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -55,12 +61,18 @@ int cmd_eval(int argc, char **argv) {
         } else if (!strcmp(a, "--json")) {
             json = 1;
             continue;
+        } else if (!strcmp(a, "--hard")) {
+            iopts.selection = NSR_SELECT_HARD;
+            continue;
         }
         if (!v) return cli_usage_error("eval", "unknown option or missing value: %s", a);
         i++;
         if (!strcmp(a, "--data")) data_dir = v;
         else if (!strcmp(a, "--model") || !strcmp(a, "-m")) model = v;
         else if (!strcmp(a, "--protocol")) protocol = v;
+        else if (!strcmp(a, "--tile")) {
+            if (nsr_tiling_parse(v, &iopts.tiling)) return cli_usage_error("eval", "--tile must be reference or whole, not '%s'", v);
+        }
         else if (!strcmp(a, "-j")) threads = v;
         else if (!strcmp(a, "--scale") || !strcmp(a, "-s")) {
             if (cli_parse_int(v, 2, 8, &scale)) return cli_usage_error("eval", "--scale must be 2..8, not '%s'", v);
@@ -83,8 +95,6 @@ int cmd_eval(int argc, char **argv) {
     if (nsr_y_convention_parse(protocol, &y))
         return cli_usage_error("eval", "unknown protocol '%s' (pt_ir or matlab)", protocol);
     if (cli_set_threads(threads)) return cli_usage_error("eval", "-j must be a thread count, not '%s'", threads);
-    if (strcmp(model, "bicubic")) return cli_error("%s: only --model bicubic is available so far", model);
-    const nsr_restorer *restorer = &nsr_bicubic_restorer;
 
     nsr_task task = {NSR_TASK_SR, 1, 0, 0};
     if (scale) task.kind = NSR_TASK_SR, task.scale = (int)scale;
@@ -92,8 +102,15 @@ int cmd_eval(int argc, char **argv) {
     else task.kind = NSR_TASK_JPEG, task.jpeg_quality = (int)quality;
 
     nsr_error err;
+    cli_model cm;
+    if (cli_model_open(&cm, model, &iopts)) return 1;
+    const nsr_restorer *restorer = cm.restorer;
     nsr_path_list list;
-    if (nsr_list_images(&list, data_dir, &err)) return cli_error("%s", err.message);
+    if ((cm.model && nsr_model_check_task(cm.model, &task, model, &err)) ||
+        nsr_list_images(&list, data_dir, &err)) {
+        cli_model_close(&cm);
+        return cli_error("%s", err.message);
+    }
     size_t count = limit && (size_t)limit < list.count ? (size_t)limit : list.count;
     char what[64];
     nsr_task_describe(&task, what, sizeof what);
@@ -171,5 +188,6 @@ int cmd_eval(int argc, char **argv) {
         }
     }
     nsr_path_list_free(&list);
+    cli_model_close(&cm);
     return status;
 }

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_model.h"
 #include "commands.h"
 
 static const char upscale_help[] =
@@ -12,8 +13,15 @@ static const char upscale_help[] =
     "Without -i, upscales the built-in test picture. Grey stays grey, alpha and the ICC profile\n"
     "are kept, 16-bit input gives 16-bit PNG output.\n"
     "\n"
-    "  -m, --model M      bicubic (default; MATLAB-compatible)\n"
-    "  -s, --scale S      scale factor 2..8 (default 2)\n"
+    "  -m, --model M      a model file (.nsr), or bicubic (MATLAB-compatible). Default:\n"
+    "                     models/nsr_x2.nsr next to the program (../models/ or\n"
+    "                     ../share/nsr/models/ from its folder) when there is one, else bicubic\n"
+    "  -s, --scale S      scale factor 2..8 (default: the model's; 2 for bicubic); a model only\n"
+    "                     does its own scale. A scale-1 model (denoising, JPEG) restores at the\n"
+    "                     same size when -s is not given\n"
+    "  --tile T           reference (default: 48x48 tiles on inputs of at least 192x192, as the\n"
+    "                     published numbers; little memory) or whole (the image in one piece)\n"
+    "  --hard             hard sparsity selection (argmax group) instead of the trained soft one\n"
     "  -f, --format F     png, jpeg or webp (default: from OUT's extension)\n"
     "  -q, --quality Q    JPEG/WebP quality 1..100 (WebP default: lossless)\n"
     "  --max-pixels N     refuse inputs larger than N pixels (default 400000000)\n"
@@ -21,9 +29,10 @@ static const char upscale_help[] =
     "  -j N               threads (default: all cores)\n";
 
 int cmd_upscale(int argc, char **argv) {
-    const char *in_path = NULL, *out_path = NULL, *model = "bicubic", *threads = NULL;
-    long scale = 2, quality = 0, max_pixels = 0;
+    const char *in_path = NULL, *out_path = NULL, *model = NULL, *threads = NULL;
+    long scale = 0, quality = 0, max_pixels = 0;
     int overwrite = 0;
+    nsr_infer_options iopts = {NSR_SELECT_SOFT, NSR_TILE_REFERENCE, cli_model_progress, NULL};
     nsr_write_options wopts = {NSR_FORMAT_UNKNOWN, 0, 0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -33,12 +42,18 @@ int cmd_upscale(int argc, char **argv) {
         } else if (!strcmp(a, "--overwrite")) {
             overwrite = 1;
             continue;
+        } else if (!strcmp(a, "--hard")) {
+            iopts.selection = NSR_SELECT_HARD;
+            continue;
         }
         if (!v) return cli_usage_error("upscale", "unknown option or missing value: %s", a);
         i++;
         if (!strcmp(a, "-i") || !strcmp(a, "--input")) in_path = v;
         else if (!strcmp(a, "-o") || !strcmp(a, "--output")) out_path = v;
         else if (!strcmp(a, "-m") || !strcmp(a, "--model")) model = v;
+        else if (!strcmp(a, "--tile")) {
+            if (nsr_tiling_parse(v, &iopts.tiling)) return cli_usage_error("upscale", "--tile must be reference or whole, not '%s'", v);
+        }
         else if (!strcmp(a, "-j")) threads = v;
         else if (!strcmp(a, "-s") || !strcmp(a, "--scale")) {
             if (cli_parse_int(v, 2, 8, &scale)) return cli_usage_error("upscale", "scale must be 2..8, not '%s'", v);
@@ -56,19 +71,35 @@ int cmd_upscale(int argc, char **argv) {
     }
     if (!out_path) return cli_usage_error("upscale", "-o OUT is required");
     if (cli_set_threads(threads)) return cli_usage_error("upscale", "-j must be a thread count, not '%s'", threads);
-    if (strcmp(model, "bicubic")) return cli_error("%s: only --model bicubic is available so far", model);
     if (in_path && !overwrite && cli_same_file(in_path, out_path))
         return cli_error("%s: refusing to overwrite the input (use --overwrite)", out_path);
-
+    char default_model[4096];
+    if (!model) model = cli_default_model(default_model, sizeof default_model);
+    if (!model) model = "bicubic";
+    iopts.progress_ctx = (void *)(in_path ? in_path : "test picture");
+    cli_model m;
+    if (cli_model_open(&m, model, &iopts)) return 1;
+    /* The task: the scale asked, else the model's; a scale-1 model asked for nothing restores
+     * at the same size (its restorer takes any same-size task; denoising names it). */
+    const int model_scale = m.model ? nsr_model_arch(m.model)->scale : 2;
+    nsr_task task = {NSR_TASK_SR, scale ? (int)scale : model_scale, 0, 0};
+    if (!scale && model_scale == 1) task = (nsr_task){NSR_TASK_DENOISE, 1, 0, 0};
     nsr_error err;
+    if (m.model && nsr_model_check_task(m.model, &task, model, &err)) {
+        cli_model_close(&m);
+        return cli_error("%s", err.message);
+    }
+
     nsr_image in, out;
     nsr_read_options ropts = {(uint64_t)max_pixels};
-    if (in_path ? nsr_image_read(&in, in_path, &ropts, &err) : nsr_render_test_image(&in, 128, 96, &err))
+    if (in_path ? nsr_image_read(&in, in_path, &ropts, &err) : nsr_render_test_image(&in, 128, 96, &err)) {
+        cli_model_close(&m);
         return cli_error("%s", err.message);
+    }
     if (!in_path) fprintf(stderr, "nsr: no -i given: upscaling the built-in test picture (128x96)\n");
-    nsr_task task = {NSR_TASK_SR, (int)scale, 0, 0};
-    const nsr_restorer *restorer = &nsr_bicubic_restorer;
-    int rc = restorer->restore(restorer->ctx, &task, &in, &out, &err);
+    int rc = m.restorer->restore(m.restorer->ctx, &task, &in, &out, &err);
+    cli_progress_done();
+    cli_model_close(&m);
     nsr_image_free(&in);
     if (rc) return cli_error("%s: %s", in_path ? in_path : "test picture", err.message);
     rc = nsr_image_write(&out, out_path, &wopts, &err);

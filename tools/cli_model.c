@@ -1,0 +1,51 @@
+/* cli_model.c - the restorer of nsr upscale and nsr eval: bicubic or a model file. */
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "cli_model.h"
+
+#define DEFAULT_MODEL "nsr_x2.nsr"
+
+const char *cli_default_model(char *buf, size_t size) {
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) return NULL;
+    exe[n] = 0;
+    char *slash = strrchr(exe, '/');
+    if (!slash) return NULL;
+    *slash = 0; /* the program's folder */
+    const char *places[] = {"../models", "../share/nsr/models"};
+    for (size_t i = 0; i < sizeof places / sizeof places[0]; i++) {
+        int len = snprintf(buf, size, "%s/%s/%s", exe, places[i], DEFAULT_MODEL);
+        if (len > 0 && (size_t)len < size && access(buf, R_OK) == 0) return buf;
+    }
+    return NULL;
+}
+
+int cli_model_open(cli_model *cm, const char *spec, const nsr_infer_options *opts) {
+    nsr_error err;
+    memset(cm, 0, sizeof *cm);
+    if (!strcmp(spec, "bicubic")) {
+        cm->restorer = &nsr_bicubic_restorer;
+        return 0;
+    }
+    const char *label = strrchr(spec, '/') ? strrchr(spec, '/') + 1 : spec;
+    if (nsr_model_load(&cm->model, spec, &err) ||
+        nsr_model_restorer_create(&cm->owned, cm->model, label, opts, &err)) {
+        cli_model_close(cm);
+        return cli_error("%s", err.message);
+    }
+    cm->restorer = cm->owned;
+    return 0;
+}
+
+void cli_model_close(cli_model *cm) {
+    nsr_model_restorer_free(cm->owned);
+    nsr_model_free(cm->model);
+    memset(cm, 0, sizeof *cm);
+}
+
+void cli_model_progress(void *label, double fraction) { cli_progress(fraction, label); }
