@@ -54,14 +54,15 @@ static int load_pair(tr_pair *pair, int *kept, const char *path, const nsr_task 
         nsr_image_free(&pair->hr);
         return 0;
     }
-    if (tr_image_to_rgb(&pair->hr, err)) goto fail;
-    if (s > 1 && nsr_task_degrade(&pair->lr, &pair->hr, task, 0, err)) goto fail;
+    nsr_error why;
+    if (tr_image_to_rgb(&pair->hr, &why) ||
+        (s > 1 && nsr_task_degrade(&pair->lr, &pair->hr, task, 0, &why))) {
+        nsr_image_free(&pair->hr);
+        nsr_image_free(&pair->lr);
+        return nsr_fail(err, "%s: %s", path, why.message);
+    }
     *kept = 1;
     return 0;
-fail:
-    nsr_image_free(&pair->hr);
-    nsr_image_free(&pair->lr);
-    return -1;
 }
 
 int tr_dataset_load(tr_dataset *ds, const char *const *dirs, int ndirs, const nsr_task *task,
