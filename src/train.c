@@ -22,8 +22,8 @@
 #define MODEL_FILE "model.nsr"
 #define LOG_FILE "log.csv"
 #define LOG_HEADER "iteration,loss,lr,seconds,val_psnr\n"
-/* The folders of train.data are kept as one string, one folder per line. */
-#define DIR_SEPARATOR '\n'
+/* The folders of train.data are kept as one string, separated as in PATH. */
+#define DIR_SEPARATOR ':'
 #define MAX_ITERATIONS 1000000000000L
 
 void nsr_train_defaults(nsr_train_options *o) {
@@ -130,7 +130,9 @@ static int check_options(const nsr_train_options *o, int scale, nsr_error *err) 
     if (o->data_dir_count < 1 || !o->data_dirs) return nsr_fail(err, "no training data folder given");
     for (int i = 0; i < o->data_dir_count; i++)
         if (!o->data_dirs[i] || !*o->data_dirs[i] || strchr(o->data_dirs[i], DIR_SEPARATOR))
-            return nsr_fail(err, "invalid training data folder name");
+            return nsr_fail(err, "training data folder '%s': empty, or has a '%c' (the folders "
+                            "are saved as one '%c'-separated list)", o->data_dirs[i] ? o->data_dirs[i] : "",
+                            DIR_SEPARATOR, DIR_SEPARATOR);
     if (o->patch < 1 || o->patch > 1024) return nsr_fail(err, "patch size %d not in 1..1024", o->patch);
     if (o->batch < 1 || o->batch > 4096) return nsr_fail(err, "batch size %d not in 1..4096", o->batch);
     if (o->iterations < 1 || o->iterations > MAX_ITERATIONS)

@@ -431,6 +431,9 @@ static void test_tiny_network_learns(void) {
 static void test_resume_is_exact(void) {
     const char *a = folder("whole"), *b = folder("stopped");
     nsr_train_options o = tiny_options(a);
+    const char *dirs[2] = {train_dir(), val_dir()}; /* two folders, for the resume to restore */
+    o.data_dirs = dirs;
+    o.data_dir_count = 2;
     o.val_dir = val_dir();
     record whole = {0}, part = {0};
     nsr_error err;
@@ -565,15 +568,16 @@ static void test_stop_while_loading(void) {
 static void test_errors(void) {
     nsr_error err;
     nsr_train_options o = tiny_options(folder("errors"));
-    const char *missing[1] = {"/nonexistent/folder"};
+    const char *missing[1] = {"/nonexistent/folder"}, *colon[1] = {"a:b"};
     struct {
         const char *what, *expect;
         nsr_train_options o;
-    } cases[12];
+    } cases[13];
     int n = 0;
-    for (int i = 0; i < 12; i++) cases[i].o = o;
+    for (int i = 0; i < 13; i++) cases[i].o = o;
     cases[n].what = "no data", cases[n].expect = "no training data", cases[n].o.data_dir_count = 0, n++;
     cases[n].what = "missing data", cases[n].expect = "/nonexistent/folder", cases[n].o.data_dirs = missing, n++;
+    cases[n].what = "colon", cases[n].expect = "separated", cases[n].o.data_dirs = colon, n++;
     cases[n].what = "patch", cases[n].expect = "patch size", cases[n].o.patch = 0, n++;
     cases[n].what = "batch", cases[n].expect = "batch size", cases[n].o.batch = 0, n++;
     cases[n].what = "lr", cases[n].expect = "learning rate", cases[n].o.lr = -1, n++;
