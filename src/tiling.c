@@ -240,9 +240,9 @@ int nsr_tiling_parse(const char *name, nsr_tiling *tiling) {
 int nsr_model_restore(const nsr_model *m, const nsr_image *in, nsr_image *out,
                       const nsr_infer_options *opts, nsr_error *err) {
     const int s = m->arch.scale;
-    nsr_image rgb = {0}, net = {0}, alpha_in = {0}, alpha_out = {0};
+    nsr_image rgb = {0}, net = {0};
     memset(out, 0, sizeof *out);
-    if (in->channels != 1 && in->channels != 3)
+    if ((in->channels != 1 && in->channels != 3) || !in->data)
         return nsr_fail(err, "cannot restore an image of %d channels", in->channels);
     const nsr_image *x = in;
     if (in->channels == 1) { /* the network sees RGB: grey replicated to the three planes */
@@ -270,8 +270,6 @@ int nsr_model_restore(const nsr_model *m, const nsr_image *in, nsr_image *out,
     out->bit_depth = in->bit_depth;
     if (in->alpha) {
         /* alpha is not the network's business: MATLAB bicubic in float, as a grey image */
-        alpha_in = (nsr_image){.width = in->width, .height = in->height, .channels = 1,
-                               .bit_depth = in->bit_depth, .data = in->alpha};
         if (s == 1) {
             out->alpha = malloc(plane * sizeof(float));
             if (!out->alpha) {
@@ -280,6 +278,9 @@ int nsr_model_restore(const nsr_model *m, const nsr_image *in, nsr_image *out,
             }
             memcpy(out->alpha, in->alpha, plane * sizeof(float));
         } else {
+            const nsr_image alpha_in = {.width = in->width, .height = in->height, .channels = 1,
+                                        .bit_depth = in->bit_depth, .data = in->alpha};
+            nsr_image alpha_out;
             if (nsr_resize_bicubic(&alpha_out, &alpha_in, out->width, out->height, s, s, 0, err))
                 goto fail;
             out->alpha = alpha_out.data; /* taken over from alpha_out, which is not freed */
