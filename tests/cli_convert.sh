@@ -26,13 +26,6 @@ is_jpeg() { case $(magic "$1") in ffd8ff*) return 0 ;; esac; return 1; }
 is_webp() { case $(magic "$1") in 52494646????????57454250) return 0 ;; esac; return 1; }
 # The PNG bit depth: byte 24 of the file (in IHDR).
 png_depth() { od -An -tu1 -j24 -N1 "$1" | tr -d ' '; }
-# expect_usage NAME CMD...: exit status 2 with one line on stderr.
-expect_usage() {
-    name=$1; shift
-    "$@" >/dev/null 2>"$WORK/err"; rc=$?
-    if [ "$rc" -eq 2 ] && [ "$(wc -l <"$WORK/err")" -eq 1 ]; then pass "$name"
-    else fail "$name" "exit $rc, stderr: $(head -c 300 "$WORK/err")"; fi
-}
 # expect_failure NAME CMD...: expect_error, and the exit status is exactly 1.
 expect_failure() {
     expect_error "$@"

@@ -15,15 +15,6 @@ expect_info() {
     got=$(png_info "$2" 2>/dev/null)
     if [ "$got" = "$3" ]; then pass "$1"; else fail "$1" "expected '$3', got '$got'"; fi
 }
-# expect_out NAME PATTERN CMD...: the command exits 0 and its stdout matches the grep pattern.
-expect_out() {
-    name=$1 pattern=$2; shift 2
-    if out=$("$@" 2>&1) && echo "$out" | grep -q -- "$pattern"; then pass "$name"
-    else fail "$name" "no '$pattern' in: $(echo "$out" | head -c 300)"; fi
-}
-# expect_same NAME A B / expect_differ NAME A B: byte comparison of two files.
-expect_same() { if cmp -s "$2" "$3"; then pass "$1"; else fail "$1" "$2 and $3 differ"; fi; }
-expect_differ() { if cmp -s "$2" "$3"; then fail "$1" "$2 and $3 are equal"; else pass "$1"; fi; }
 
 for cmd in resize metrics degrade; do expect_out "$cmd --help" "usage: nsr $cmd" "$NSR" $cmd --help; done
 

@@ -23,3 +23,19 @@ expect_error() {
     elif [ "$lines" -ne 1 ]; then fail "$name" "stderr has $lines lines: $(head -c 300 "$WORK/err")"
     else pass "$name"; fi
 }
+# expect_usage NAME CMD...: exit status 2 (a usage error) with one line on stderr.
+expect_usage() {
+    name=$1; shift
+    "$@" >/dev/null 2>"$WORK/err"; rc=$?
+    if [ "$rc" -eq 2 ] && [ "$(wc -l <"$WORK/err")" -eq 1 ]; then pass "$name"
+    else fail "$name" "exit $rc, stderr: $(head -c 300 "$WORK/err")"; fi
+}
+# expect_out NAME PATTERN CMD...: the command exits 0 and its output matches the grep pattern.
+expect_out() {
+    name=$1 pattern=$2; shift 2
+    if out=$("$@" 2>&1) && echo "$out" | grep -q -- "$pattern"; then pass "$name"
+    else fail "$name" "no '$pattern' in: $(echo "$out" | head -c 300)"; fi
+}
+# expect_same NAME A B / expect_differ NAME A B: byte comparison of two files.
+expect_same() { if cmp -s "$2" "$3"; then pass "$1"; else fail "$1" "$2 and $3 differ"; fi; }
+expect_differ() { if cmp -s "$2" "$3"; then fail "$1" "$2 and $3 are equal"; else pass "$1"; fi; }

@@ -63,6 +63,22 @@ int cli_same_file(const char *a, const char *b) {
     return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
+void cli_json_string(const char *s) {
+    putchar('"');
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\') printf("\\%c", *p);
+        else if (*p < 0x20) printf("\\u%04x", *p);
+        else putchar(*p);
+    }
+    putchar('"');
+}
+
+void cli_json_field(const char *sep, const char *key, double value) {
+    printf("%s\"%s\": ", sep, key);
+    if (isfinite(value)) printf("%.6f", value);
+    else fputs("null", stdout);
+}
+
 static int progress_shown;
 
 void cli_progress(double fraction, const char *label) {

@@ -27,6 +27,11 @@ int cli_set_threads(const char *arg);
 /* True when both names refer to the same existing file (the input-overwrite guard). */
 int cli_same_file(const char *a, const char *b);
 
+/* JSON output: a string literal (quotes and control characters escaped), and a field
+ * `<sep>"key": value` whose non-finite values, which JSON cannot write, become null. */
+void cli_json_string(const char *s);
+void cli_json_field(const char *sep, const char *key, double value);
+
 /* Progress: on a terminal, one updating line "NN.NN% label" on stderr; silent when stderr is
  * not a terminal (GUIs that want it piped set NSR_PROGRESS=1). */
 void cli_progress(double fraction, const char *label);

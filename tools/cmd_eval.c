@@ -31,22 +31,6 @@ static const char eval_help[] =
     "Y metrics shave S pixels each side and RGB PSNR S + 6 (0 for noise and JPEG); SSIM is Wang\n"
     "et al.'s (11x11 Gaussian, sigma 1.5) on Y. An infinite PSNR prints as inf (null in JSON).\n";
 
-static void print_json_number(const char *key, double v) {
-    if (isfinite(v)) printf(", \"%s\": %.6f", key, v);
-    else printf(", \"%s\": null", key);
-}
-
-/* Prints a string as a JSON string literal. */
-static void print_json_string(const char *s) {
-    putchar('"');
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\') printf("\\%c", *p);
-        else if (*p < 0x20) printf("\\u%04x", *p);
-        else putchar(*p);
-    }
-    putchar('"');
-}
-
 int cmd_eval(int argc, char **argv) {
     const char *data_dir = NULL, *model = "bicubic", *protocol = "pt_ir", *threads = NULL;
     long scale = 0, quality = 0, limit = 0, seed = 0;
@@ -146,12 +130,12 @@ int cmd_eval(int argc, char **argv) {
         sum.psnr_b += m.psnr_b;
         if (json) {
             printf("{\"image\": ");
-            print_json_string(name);
+            cli_json_string(name);
             printf(", \"width\": %d, \"height\": %d", w, h);
-            print_json_number("psnr_y", m.psnr_y);
-            print_json_number("ssim_y", m.ssim_y);
-            print_json_number("psnr_rgb", m.psnr_rgb);
-            if (task.kind == NSR_TASK_JPEG) print_json_number("psnr_b", m.psnr_b);
+            cli_json_field(", ", "psnr_y", m.psnr_y);
+            cli_json_field(", ", "ssim_y", m.ssim_y);
+            cli_json_field(", ", "psnr_rgb", m.psnr_rgb);
+            if (task.kind == NSR_TASK_JPEG) cli_json_field(", ", "psnr_b", m.psnr_b);
             printf("}\n");
         } else {
             char size[24];
@@ -168,18 +152,18 @@ int cmd_eval(int argc, char **argv) {
         double n = (double)count;
         if (json) {
             printf("{\"summary\": true, \"dataset\": ");
-            print_json_string(data_dir);
+            cli_json_string(data_dir);
             printf(", \"images\": %zu, \"task\": \"%s\", \"scale\": %d",
                    count, task.kind == NSR_TASK_SR ? "sr" : task.kind == NSR_TASK_DENOISE ? "denoise" : "jpeg", task.scale);
             if (task.kind == NSR_TASK_DENOISE) printf(", \"noise\": %g", task.noise_sigma);
             if (task.kind == NSR_TASK_JPEG) printf(", \"quality\": %d", task.jpeg_quality);
             printf(", \"model\": ");
-            print_json_string(restorer->name);
+            cli_json_string(restorer->name);
             printf(", \"protocol\": \"%s\"", protocol);
-            print_json_number("psnr_y", sum.psnr_y / n);
-            print_json_number("ssim_y", sum.ssim_y / n);
-            print_json_number("psnr_rgb", sum.psnr_rgb / n);
-            if (task.kind == NSR_TASK_JPEG) print_json_number("psnr_b", sum.psnr_b / n);
+            cli_json_field(", ", "psnr_y", sum.psnr_y / n);
+            cli_json_field(", ", "ssim_y", sum.ssim_y / n);
+            cli_json_field(", ", "psnr_rgb", sum.psnr_rgb / n);
+            if (task.kind == NSR_TASK_JPEG) cli_json_field(", ", "psnr_b", sum.psnr_b / n);
             printf("}\n");
         } else {
             printf("%-28s %9zu %9.4f %8.4f %9.4f", "mean", count, sum.psnr_y / n, sum.ssim_y / n, sum.psnr_rgb / n);

@@ -32,16 +32,6 @@ static int is_task_key(const char *k) {
     return !strcmp(k, "task") || !strcmp(k, "noise") || !strcmp(k, "jpeg_quality");
 }
 
-static void json_string(const char *s) {
-    putchar('"');
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\') printf("\\%c", *p);
-        else if (*p < 0x20) printf("\\u%04x", *p);
-        else putchar(*p);
-    }
-    putchar('"');
-}
-
 /* A metadata value: as JSON (non-finite floats have no JSON form: null) or as text. */
 static void print_value(const nsr_model_file *f, const char *key, int json) {
     nsr_error err;
@@ -60,7 +50,7 @@ static void print_value(const nsr_model_file *f, const char *key, int json) {
         break;
     default:
         nsr_model_file_get_string(f, key, &s, &err);
-        if (json) json_string(s);
+        if (json) cli_json_string(s);
         else printf("%s", s);
     }
 }
@@ -119,7 +109,7 @@ static void print_text(const char *path, const nsr_model *m, const nsr_model_fil
 static void print_json(const char *path, const nsr_model *m, const nsr_model_file *f, int tensors) {
     const nsr_arch *a = nsr_model_arch(m);
     printf("{\"file\": ");
-    json_string(path);
+    cli_json_string(path);
     printf(", \"architecture\": \"wdsr_nsr\", \"blocks\": %d, \"features\": %d, \"width_mult\": %d, "
            "\"groups\": %d, \"cardinals\": %d, \"scale\": %d, \"shared_selection\": %s, \"params\": %zu, "
            "\"metadata\": {",
@@ -130,7 +120,7 @@ static void print_json(const char *path, const nsr_model *m, const nsr_model_fil
         const char *k = nsr_model_file_meta_key(f, i);
         if (is_arch_key(k)) continue;
         if (shown++) fputs(", ", stdout);
-        json_string(k);
+        cli_json_string(k);
         printf(": ");
         print_value(f, k, 1);
     }
@@ -140,7 +130,7 @@ static void print_json(const char *path, const nsr_model *m, const nsr_model_fil
         for (size_t i = 0; i < nsr_model_file_tensor_count(f); i++) {
             const nsr_model_tensor *t = nsr_model_file_tensor_at(f, i);
             printf("%s{\"name\": ", i ? ", " : "");
-            json_string(t->name);
+            cli_json_string(t->name);
             printf(", \"shape\": [");
             for (int d = 0; d < t->ndim; d++) printf("%s%d", d ? ", " : "", t->dims[d]);
             printf("]}");

@@ -25,24 +25,6 @@ static const char metrics_help[] =
     "Identical images have infinite PSNR: printed as inf, and as null in JSON. SSIM needs 11x11\n"
     "pixels after the shave; on smaller images it is n/a (null in JSON).\n";
 
-static void json_string(const char *s) {
-    putchar('"');
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\') printf("\\%c", *p);
-        else if (*p < 0x20) printf("\\u%04x", *p);
-        else putchar(*p);
-    }
-    putchar('"');
-}
-
-/* A number as JSON: infinite or NaN values have no JSON form and become null. */
-static void json_number(const char *key, double v, const char *after) {
-    printf("\"%s\": ", key);
-    if (isfinite(v)) printf("%.6f", v);
-    else fputs("null", stdout);
-    fputs(after, stdout);
-}
-
 static void text_value(const char *key, double v, const char *unit, const char *note) {
     if (isnan(v)) printf("%-9s n/a%s\n", key, note);
     else printf("%-9s %.4f%s%s\n", key, v, unit, note);
@@ -103,15 +85,16 @@ int cmd_metrics(int argc, char **argv) {
 
     if (json) {
         fputs("{\"reference\": ", stdout);
-        json_string(paths[0]);
+        cli_json_string(paths[0]);
         fputs(", \"test\": ", stdout);
-        json_string(paths[1]);
-        printf(", \"protocol\": \"%s\", \"shave\": %ld, \"shave_rgb\": %ld, ", nsr_y_convention_name(y),
+        cli_json_string(paths[1]);
+        printf(", \"protocol\": \"%s\", \"shave\": %ld, \"shave_rgb\": %ld", nsr_y_convention_name(y),
                shave, shave_rgb);
-        json_number("psnr_y", m.psnr_y, ", ");
-        json_number("ssim_y", m.ssim_y, ", ");
-        json_number("psnr_rgb", m.psnr_rgb, ", ");
-        json_number("psnr_b", m.psnr_b, "}\n");
+        cli_json_field(", ", "psnr_y", m.psnr_y);
+        cli_json_field(", ", "ssim_y", m.ssim_y);
+        cli_json_field(", ", "psnr_rgb", m.psnr_rgb);
+        cli_json_field(", ", "psnr_b", m.psnr_b);
+        fputs("}\n", stdout);
     } else {
         char note[96];
         snprintf(note, sizeof note, "  (Y: %s, shave %ld)", nsr_y_convention_name(y), shave);
