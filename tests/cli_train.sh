@@ -4,13 +4,6 @@
 # log is row for row (loss and learning rate to the last bit) that of a run never interrupted.
 . tests/clilib.sh
 
-# expect_usage NAME CMD...: exit status 2 with one line on stderr.
-expect_usage() {
-    name=$1; shift
-    "$@" >/dev/null 2>"$WORK/err"; rc=$?
-    if [ "$rc" -eq 2 ] && [ "$(wc -l <"$WORK/err")" -eq 1 ]; then pass "$name"
-    else fail "$name" "exit $rc, stderr: $(head -c 300 "$WORK/err")"; fi
-}
 check() {
     name=$1; shift
     if "$@"; then pass "$name"; else fail "$name" "check failed: $*"; fi
