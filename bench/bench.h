@@ -51,7 +51,7 @@ bench_stats bench_stats_of(double *ms, int n);
 typedef struct bench_result {
     const char *bench;     /* "conv", "rebuttal", "model", "scaling" */
     const char *name;      /* the case */
-    const char *unit;      /* "ms" (times) or "MB" (peak resident memory, MiB) */
+    const char *unit;      /* "ms" (times) or "mib" (peak resident memory, MiB) */
     bench_stats nsr;
     const char *reference; /* what nsr is compared with */
     bench_stats ref;       /* ignored when unavailable is set */
@@ -95,10 +95,17 @@ int bench_spawn(char *const argv[], int merge_stderr, char **out, struct rusage 
 
 /* ---------------------------------------------------------------- references */
 
-/* FMA throughput of this machine (peak.c): independent chains of 256-bit FMAs on every thread
- * of an OpenMP team of `threads`, best of reps runs; GFLOP/s counting 2 per lane. 0 when the
- * CPU has no AVX2+FMA. */
-double bench_fma_peak(int threads, int quick);
+/* The FMA peak (peak.c) as a timed case: independent chains of 256-bit FMAs on every thread of
+ * an OpenMP team of `threads`, about gflop GFLOP in all (2 per lane and FMA), so that its time is
+ * what that much work takes at the machine's peak. init fails (-1) when the CPU has no AVX2+FMA. */
+typedef struct bench_fma {
+    long iters;   /* loop rounds per thread */
+    int threads;
+    double gflop; /* the work exactly */
+    float sink;   /* the chains' sum: stored, so that the work cannot be left out */
+} bench_fma;
+int bench_fma_init(bench_fma *f, double gflop, int threads);
+void bench_fma_run(void *fma);
 
 /* oneDNN convolution (onednn.c): K x K, stride 1, zero padding K/2, with bias; src, weights and
  * dst in the layouts oneDNN chooses (format_tag any). Creation reorders the NCHW input and the

@@ -1,5 +1,5 @@
-/* peak.c - the machine's FMA throughput, measured in the same run as the convolutions it is
- * compared with (clock speed under load changes from run to run).
+/* peak.c - the machine's FMA throughput, timed in the same rounds as the convolutions it is
+ * compared with (what a shared machine gives a process changes from second to second).
  *
  * Each thread runs CHAINS independent dependency chains acc = acc * m + c on 256-bit registers.
  * An FMA has a latency of about 4 cycles and two of them can start per cycle (Zen 3, and Intel
@@ -36,25 +36,20 @@ __attribute__((target("avx2,fma"))) static float fma_chains(long iters, float se
     return lanes[0] + lanes[7];
 }
 
-double bench_fma_peak(int threads, int quick) {
+int bench_fma_init(bench_fma *f, double gflop, int threads) {
     __builtin_cpu_init();
-    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) return 0;
-    /* about 60 ms per run at 3 GHz: long enough to hide the team's start-up */
-    const long iters = quick ? 200000 : 15000000;
-    const int reps = quick ? 2 : 7;
-    volatile float sink = 0;
-    double best = 1e300;
-    for (int r = 0; r < reps; r++) {
-        const double t0 = bench_now_ms();
-#pragma omp parallel num_threads(threads)
-        {
-            const float v = fma_chains(iters, (float)omp_get_thread_num());
-#pragma omp atomic
-            sink += v;
-        }
-        const double t = bench_now_ms() - t0;
-        if (t < best) best = t;
-    }
-    (void)sink;
-    return (double)threads * iters * CHAINS * 8 * 2 / (best * 1e-3) * 1e-9;
+    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) return -1;
+    const double per_round = (double)threads * CHAINS * 8 * 2; /* flops of one loop round */
+    f->threads = threads;
+    f->iters = (long)(gflop * 1e9 / per_round) + 1;
+    f->gflop = (double)f->iters * per_round * 1e-9;
+    return 0;
+}
+
+void bench_fma_run(void *ctx) {
+    bench_fma *f = ctx;
+    float total = 0;
+#pragma omp parallel num_threads(f->threads) reduction(+ : total)
+    total += fma_chains(f->iters, (float)omp_get_thread_num());
+    f->sink = total;
 }

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../tools/cli.h"
 #include "bench.h"
 #include "nsr.h"
 
@@ -48,24 +49,6 @@ void bench_time(bench_case *cases, int ncases, int reps) {
 
 /* ---------------------------------------------------------------- results */
 
-/* s as a JSON string (quotes, backslashes and control bytes escaped). */
-static void json_string(FILE *f, const char *s) {
-    fputc('"', f);
-    for (; *s; s++) {
-        const unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
-        else if (c < 0x20) fprintf(f, "\\u%04x", c);
-        else fputc(c, f);
-    }
-    fputc('"', f);
-}
-
-/* A number, or null when it is not finite (JSON has no NaN). */
-static void json_number(FILE *f, double v) {
-    if (isfinite(v)) fprintf(f, "%.6g", v);
-    else fputs("null", f);
-}
-
 void bench_heading(const bench_opts *o, const char *title) {
     if (o->json) return;
     double load[3] = {0, 0, 0};
@@ -73,7 +56,7 @@ void bench_heading(const bench_opts *o, const char *title) {
     printf("\n%s  (%d thread%s, %d round%s, load average %.2f %.2f %.2f)\n", title, o->threads,
            o->threads == 1 ? "" : "s", o->reps, o->reps == 1 ? "" : "s", load[0], load[1],
            load[2]);
-    printf("%-30s %19s  %-40s %19s %8s %15s %7s\n", "case", "nsr min / median", "reference",
+    printf("%-42s %19s  %-36s %19s %8s %15s %7s\n", "case", "nsr min / median", "reference",
            "ref min / median", "ratio", "GFLOP/s nsr/ref", "target");
 }
 
@@ -92,7 +75,7 @@ void bench_report(const bench_opts *o, const bench_result *r) {
         else snprintf(gf, sizeof gf, "%15s", "");
         if (r->target > 0) snprintf(tgt, sizeof tgt, ">= %.2f%s", r->target, have_ref && ratio < r->target ? "!" : "");
         else tgt[0] = 0;
-        printf("%-30s %9.2f %9.2f  %-40.40s %s %7.2fx %s %7s\n", r->name, r->nsr.min_ms,
+        printf("%-42s %9.2f %9.2f  %-36.36s %s %7.2fx %s %7s\n", r->name, r->nsr.min_ms,
                r->nsr.median_ms, r->reference, ref_cell, ratio, gf, tgt);
         if (r->unavailable) printf("    reference unavailable: %s\n", r->unavailable);
         if (r->extra) printf("    %s\n", r->extra);
@@ -102,46 +85,39 @@ void bench_report(const bench_opts *o, const bench_result *r) {
     }
     double load[3] = {0, 0, 0};
     getloadavg(load, 3);
-    const char *u = r->unit;
+    char key[64];
+#define FIELD(fmt, value) (snprintf(key, sizeof key, fmt, r->unit), cli_json_field(", ", key, value))
     printf("{\"bench\": ");
-    json_string(stdout, r->bench);
+    cli_json_string(r->bench);
     printf(", \"case\": ");
-    json_string(stdout, r->name);
-    printf(", \"threads\": %d, \"reps\": %d, \"nsr_%s\": ", o->threads, o->reps, u);
-    json_number(stdout, r->nsr.min_ms);
-    printf(", \"nsr_median_%s\": ", u);
-    json_number(stdout, r->nsr.median_ms);
+    cli_json_string(r->name);
+    printf(", \"threads\": %d, \"reps\": %d", o->threads, o->reps);
+    FIELD("nsr_%s", r->nsr.min_ms);
+    FIELD("nsr_median_%s", r->nsr.median_ms);
     printf(", \"reference\": ");
-    json_string(stdout, r->reference);
-    printf(", \"reference_%s\": ", u);
-    json_number(stdout, have_ref ? r->ref.min_ms : NAN);
-    printf(", \"reference_median_%s\": ", u);
-    json_number(stdout, have_ref ? r->ref.median_ms : NAN);
-    printf(", \"ratio\": ");
-    json_number(stdout, ratio);
-    printf(", \"ratio_median\": ");
-    json_number(stdout, ratio_med);
+    cli_json_string(r->reference);
+    FIELD("reference_%s", have_ref ? r->ref.min_ms : NAN);
+    FIELD("reference_median_%s", have_ref ? r->ref.median_ms : NAN);
+#undef FIELD
+    cli_json_field(", ", "ratio", ratio);
+    cli_json_field(", ", "ratio_median", ratio_med);
     if (r->gflop > 0) {
-        printf(", \"gflop\": ");
-        json_number(stdout, r->gflop);
-        printf(", \"nsr_gflops\": ");
-        json_number(stdout, nsr_gf);
-        printf(", \"reference_gflops\": ");
-        json_number(stdout, ref_gf);
+        cli_json_field(", ", "gflop", r->gflop);
+        cli_json_field(", ", "nsr_gflops", nsr_gf);
+        cli_json_field(", ", "reference_gflops", ref_gf);
     }
     if (r->target > 0) {
-        printf(", \"target\": ");
-        json_number(stdout, r->target);
+        cli_json_field(", ", "target", r->target);
         printf(", \"meets_target\": %s", !have_ref ? "null" : ratio >= r->target ? "true" : "false");
     }
     if (r->unavailable) {
         printf(", \"unavailable\": ");
-        json_string(stdout, r->unavailable);
+        cli_json_string(r->unavailable);
     }
     if (r->extra) printf(", %s", r->extra);
     if (r->note) {
         printf(", \"note\": ");
-        json_string(stdout, r->note);
+        cli_json_string(r->note);
     }
     printf(", \"load\": [%.2f, %.2f, %.2f]}\n", load[0], load[1], load[2]);
     fflush(stdout);
