@@ -7,7 +7,8 @@
  * loaded feeds four multiply-adds (about twice as fast as one channel at a time); the order of
  * the additions into any one element is still the plain one (bias, then input channel by
  * channel, tap by tap). Threads split the batch and the output (or input) channels, so no two
- * threads write the same element. This stays as the oracle for faster kernels. */
+ * threads write the same element. This stays as the oracle for the fast kernels in conv_fast.c
+ * (nn_conv2d_forward and nn_conv2d_backward dispatch between the two). */
 #include <string.h>
 
 #include "engine.h"
@@ -78,9 +79,9 @@ static inline int block_size(int first, int count) {
 }
 
 /* out[n][o][y][x] = b[o] + sum_{c,ky,kx} w[o][c][ky][kx] inp[n][c][y+ky-pad][x+kx-pad] */
-void nn_conv2d_forward(float *out, const float *inp, const float *w, size_t wstride,
-                       const float *b, size_t bstride, int N, int cin, int cout, int H, int W,
-                       int K) {
+void nn_conv2d_forward_ref(float *out, const float *inp, const float *w, size_t wstride,
+                           const float *b, size_t bstride, int N, int cin, int cout, int H,
+                           int W, int K) {
     const int pad = K / 2, nblk = (cout + ROWS - 1) / ROWS;
     const size_t plane = (size_t)H * W, ksz = (size_t)K * K, ostride = (size_t)cin * ksz;
 #pragma omp parallel for collapse(2) schedule(static)
@@ -200,9 +201,9 @@ static void conv2d_backward_weights(float *dw, float *db, const float *dout, con
     }
 }
 
-void nn_conv2d_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
-                        const float *w, size_t wstride, size_t bstride, int N, int cin, int cout,
-                        int H, int W, int K) {
+void nn_conv2d_backward_ref(float *dinp, float *dw, float *db, const float *dout,
+                            const float *inp, const float *w, size_t wstride, size_t bstride,
+                            int N, int cin, int cout, int H, int W, int K) {
     if (dinp) conv2d_backward_input(dinp, dout, w, wstride, N, cin, cout, H, W, K);
     conv2d_backward_weights(dw, db, dout, inp, wstride, bstride, N, cin, cout, H, W, K);
 }

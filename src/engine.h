@@ -16,10 +16,9 @@
 #include "nsr.h"
 #include "tensor.h"
 
-/* ---------------------------------------------------------------- conv.c */
+/* ---------------------------------------------------------------- conv.c, conv_fast.c */
 
-/* 2-D convolution, K x K (K odd), stride 1, zero padding K/2, with bias: the plain reference that
- * later fast kernels are checked against.
+/* 2-D convolution, K x K (K odd), stride 1, zero padding K/2, with bias.
  *   out (N, cout, H, W) = conv(inp (N, cin, H, W), w) + b
  * Sample n uses the kernels w + n*wstride, (cout, cin, K, K), and the bias b + n*bstride, (cout):
  * strides of 0 share one set of weights across the batch; NSR's per-sample mixed kernels pass
@@ -33,6 +32,27 @@ void nn_conv2d_forward(float *out, const float *inp, const float *w, size_t wstr
 void nn_conv2d_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
                         const float *w, size_t wstride, size_t bstride, int N, int cin, int cout,
                         int H, int W, int K);
+/* nn_conv2d_forward and nn_conv2d_backward run the fast kernels of conv_fast.c (AVX2 + FMA,
+ * K = 1, 3, 5) when the CPU has them, and the reference otherwise, or when the environment
+ * variable NSR_KERNELS is "reference", or when the fast kernels' scratch memory cannot be
+ * allocated. Results are the same bit for bit for any number of threads; fast and reference
+ * differ by float rounding. nn_conv2d_kernels() names the path taken: "avx2" or "reference". */
+const char *nn_conv2d_kernels(void);
+/* The reference (conv.c): plain direct loops, the oracle the fast kernels are tested against. */
+void nn_conv2d_forward_ref(float *out, const float *inp, const float *w, size_t wstride,
+                           const float *b, size_t bstride, int N, int cin, int cout, int H,
+                           int W, int K);
+void nn_conv2d_backward_ref(float *dinp, float *dw, float *db, const float *dout,
+                            const float *inp, const float *w, size_t wstride, size_t bstride,
+                            int N, int cin, int cout, int H, int W, int K);
+/* The fast kernels alone (for tests and benchmarks): return 1 when they ran, 0 (having
+ * written nothing) when this CPU or K has none or scratch memory ran out. */
+int nn_conv2d_forward_fast(float *out, const float *inp, const float *w, size_t wstride,
+                           const float *b, size_t bstride, int N, int cin, int cout, int H,
+                           int W, int K);
+int nn_conv2d_backward_fast(float *dinp, float *dw, float *db, const float *dout,
+                            const float *inp, const float *w, size_t wstride, size_t bstride,
+                            int N, int cin, int cout, int H, int W, int K);
 
 /* ---------------------------------------------------------------- layers.c */
 

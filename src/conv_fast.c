@@ -1,0 +1,614 @@
+/* conv_fast.c - the fast convolutions (AVX2 + FMA, chosen at run time) behind nn_conv2d_forward
+ * and nn_conv2d_backward, and the dispatch between them and the reference in conv.c.
+ *
+ * Forward: direct convolution with register blocking. The micro-kernel keeps CO = 4 output
+ * channels x NV <= 3 vectors of 8 output pixels of one row (12 accumulators) in registers for
+ * the whole sum over input channels and taps: per tap it loads NV input vectors, broadcasts
+ * CO weights and issues CO*NV FMAs, so every input load feeds CO FMAs and every broadcast NV.
+ * The bias is the accumulators' initial value. Weights are repacked once per call (per sample
+ * for NSR's per-sample kernels) into [output block][input channel][tap][CO], the order in
+ * which the micro-kernel broadcasts them; a last block with fewer than CO channels is padded
+ * with zero kernels and its extra rows are not stored.
+ *
+ * Zero padding: each thread copies a band of input rows, for all input channels, into a
+ * buffer with K/2 zero rows and columns around it and each row rounded up to whole vectors,
+ * so the micro-kernel never tests an edge; the last vector of a row stores only its valid
+ * lanes (masked store). Loops: for each output row of the band, for each group of NV vectors,
+ * every output block in turn: the input the group reads (cin x K rows x 8*NV+K-1 floats, 20
+ * KB at 64 channels) stays in L1 while all the weights stream from L2.
+ *
+ * Input gradient: the same kernel on dout with the kernels transposed (in <-> out) and
+ * flipped (tap t -> K*K-1-t), storing with += instead of =.
+ *
+ * Weight gradient: dw[o][c][ky][kx] = sum over pixels of dout[o][q] * in[c][q + ky*Wp + kx],
+ * with q running over a chunk of rows flattened at the padded pitch Wp (dout's columns past W
+ * are copied as zeros, so the padding columns add nothing). The micro-kernel accumulates
+ * CO_W output channels x K taps kx (12 or 10 vector accumulators) over 8 pixels at a time;
+ * per 8 pixels it loads K input and CO_W dout vectors. Every SUB pixels the lanes are summed
+ * and added to a double accumulator per weight, as the reference does per row.
+ *
+ * Threads: the forward and the input gradient split (sample, band of rows) items, the weight
+ * gradient splits (output block, input channel group) items; in both every output element is
+ * computed by one thread in an order that does not depend on the split, so results are the
+ * same bit for bit for any number of threads. They differ from the reference's by float
+ * rounding only (the reference adds channel by channel, tap by tap too, but the weight
+ * gradient sums lanes in another order). */
+#include <stdlib.h>
+#include <string.h>
+
+#include <omp.h>
+
+#include "engine.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#define FAST_X86 1
+#include <immintrin.h>
+#else
+#define FAST_X86 0
+#endif
+
+/* ---------------------------------------------------------------- dispatch */
+
+/* 1 when the fast kernels may run: the CPU has AVX2 and FMA (x86 only), else 0. */
+static int cpu_has_avx2_fma(void) {
+#if FAST_X86
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+    return 0;
+#endif
+}
+
+/* NSR_KERNELS=reference forces the reference for tests and benchmarks. */
+static int fast_wanted(void) {
+    const char *k = getenv("NSR_KERNELS");
+    return !(k && strcmp(k, "reference") == 0) && cpu_has_avx2_fma();
+}
+
+const char *nn_conv2d_kernels(void) { return fast_wanted() ? "avx2" : "reference"; }
+
+void nn_conv2d_forward(float *out, const float *inp, const float *w, size_t wstride,
+                       const float *b, size_t bstride, int N, int cin, int cout, int H, int W,
+                       int K) {
+    if (fast_wanted() &&
+        nn_conv2d_forward_fast(out, inp, w, wstride, b, bstride, N, cin, cout, H, W, K))
+        return;
+    nn_conv2d_forward_ref(out, inp, w, wstride, b, bstride, N, cin, cout, H, W, K);
+}
+
+void nn_conv2d_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                        const float *w, size_t wstride, size_t bstride, int N, int cin, int cout,
+                        int H, int W, int K) {
+    if (fast_wanted() && nn_conv2d_backward_fast(dinp, dw, db, dout, inp, w, wstride, bstride, N,
+                                                 cin, cout, H, W, K))
+        return;
+    nn_conv2d_backward_ref(dinp, dw, db, dout, inp, w, wstride, bstride, N, cin, cout, H, W, K);
+}
+
+#if FAST_X86
+
+#define AVX2 __attribute__((target("avx2,fma")))
+#define INLINE static inline __attribute__((always_inline))
+
+#define CO 4              /* output channels per forward micro-kernel block */
+#define NVMAX 3           /* vectors of 8 output pixels per forward micro-kernel */
+#define BAND_FLOATS 65536 /* aim for the forward's per-thread input band (256 KB) */
+#define CHUNK_BYTES (32u << 20) /* aim for the weight gradient's buffers per chunk */
+#define SUB 1024                /* pixels per weight-gradient lane sum, 16 KB of dout per block */
+#define CGROUP 16               /* input channels per weight-gradient work item */
+
+static size_t round_up(size_t x, size_t m) { return (x + m - 1) / m * m; }
+
+/* A zeroed, 64-byte aligned block of n floats (n > 0), or NULL. */
+static float *alloc_floats(size_t n) {
+    const size_t bytes = round_up(n * sizeof(float), 64);
+    float *p = aligned_alloc(64, bytes);
+    if (p) memset(p, 0, bytes);
+    return p;
+}
+
+/* Row pitch of the padded copies: every vector a row's last group reads stays inside. */
+static int padded_pitch(int W, int K) { return (int)round_up((size_t)W, 8) + K - 1; }
+
+/* ---------------------------------------------------------------- weight packing */
+
+static size_t packed_size(int cin, int cout, int K) {
+    return round_up((size_t)cout, CO) * cin * K * K;
+}
+
+/* dst (ceil(cout/CO), cin, K*K, CO) from the kernels of a convolution cin -> cout: w itself,
+ * (cout, cin, K, K); or, with transposed, the forward kernels (cin, cout, K, K) of the
+ * convolution cout -> cin whose input gradient this is, read in <-> out and flipped. */
+static void pack_weights(float *dst, const float *w, int cin, int cout, int K, int transposed) {
+    const int KK = K * K;
+    const size_t blocks = round_up((size_t)cout, CO) / CO;
+    for (size_t blk = 0; blk < blocks; blk++)
+        for (int c = 0; c < cin; c++)
+            for (int t = 0; t < KK; t++)
+                for (int j = 0; j < CO; j++) {
+                    const size_t o = blk * CO + j;
+                    float v = 0.0f;
+                    if (o < (size_t)cout)
+                        v = transposed ? w[((size_t)c * cout + o) * KK + (KK - 1 - t)]
+                                       : w[(o * cin + c) * KK + t];
+                    *dst++ = v;
+                }
+}
+
+/* pw (sets, packed_size) for sets = N with per-sample kernels (wstride != 0), else 1. */
+static void pack_all(float *pw, const float *w, size_t wstride, int sets, int cin, int cout,
+                     int K, int transposed) {
+    const size_t psz = packed_size(cin, cout, K);
+#pragma omp parallel for schedule(static)
+    for (int s = 0; s < sets; s++)
+        pack_weights(pw + s * psz, w + s * wstride, cin, cout, K, transposed);
+}
+
+/* ---------------------------------------------------------------- padded copies */
+
+/* dst (cin, rows, Wp) = rows [y0 - K/2, y0 - K/2 + rows) of x (cin, H, W), shifted right by
+ * K/2 columns, zero outside the image. */
+static void copy_padded(float *dst, const float *x, int cin, int H, int W, int K, int y0,
+                        int rows, int Wp) {
+    const int p = K / 2;
+    for (int c = 0; c < cin; c++)
+        for (int r = 0; r < rows; r++) {
+            float *d = dst + ((size_t)c * rows + r) * Wp;
+            const int iy = y0 - p + r;
+            memset(d, 0, (size_t)Wp * sizeof *d);
+            if (iy >= 0 && iy < H) memcpy(d + p, x + ((size_t)c * H + iy) * W, W * sizeof *d);
+        }
+}
+
+/* The sum of a vector's 8 lanes. */
+INLINE AVX2 float hsum(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+/* ---------------------------------------------------------------- forward micro-kernel */
+
+/* Lane masks: mask_src + 8 - n as 8 ints has its first n lanes set. */
+static const int mask_src[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+
+/* CO output channels x NV vectors: dst[j*oplane + 8v + i] (=, or += with accumulate) =
+ * bias[j] + sum_{c,ky,kx} wp[(c*K*K + ky*K + kx)*CO + j] src[c*cplane + ky*Wp + kx + 8v + i]
+ * for j < nj; the last vector stores its first `lanes` lanes only. K and NV are constants
+ * after inlining, so the taps unroll and the accumulators live in registers. */
+INLINE AVX2 void fwd_micro(float *dst, size_t oplane, int nj, int lanes, const float *src,
+                           size_t cplane, int Wp, const float *wp, int cin, const float *bias,
+                           int accumulate, const int K, const int NV) {
+    __m256 acc[CO][NVMAX];
+#pragma GCC unroll 4
+    for (int j = 0; j < CO; j++) {
+        const __m256 b = _mm256_set1_ps(bias && j < nj ? bias[j] : 0.0f);
+#pragma GCC unroll 3
+        for (int v = 0; v < NV; v++) acc[j][v] = b;
+    }
+    for (int c = 0; c < cin; c++, src += cplane, wp += K * K * CO) {
+#pragma GCC unroll 5
+        for (int ky = 0; ky < K; ky++) {
+            const float *row = src + (size_t)ky * Wp;
+#pragma GCC unroll 5
+            for (int kx = 0; kx < K; kx++) {
+                __m256 x[NVMAX];
+#pragma GCC unroll 3
+                for (int v = 0; v < NV; v++) x[v] = _mm256_loadu_ps(row + kx + 8 * v);
+                const float *wt = wp + (ky * K + kx) * CO;
+#pragma GCC unroll 4
+                for (int j = 0; j < CO; j++) {
+                    const __m256 wb = _mm256_broadcast_ss(wt + j);
+#pragma GCC unroll 3
+                    for (int v = 0; v < NV; v++) acc[j][v] = _mm256_fmadd_ps(wb, x[v], acc[j][v]);
+                }
+            }
+        }
+    }
+    const __m256i tail = _mm256_loadu_si256((const __m256i *)(mask_src + 8 - lanes));
+#pragma GCC unroll 4
+    for (int j = 0; j < CO; j++) {
+        if (j >= nj) break;
+        float *d = dst + j * oplane;
+#pragma GCC unroll 3
+        for (int v = 0; v < NV; v++) {
+            __m256 a = acc[j][v];
+            if (v < NV - 1 || lanes == 8) {
+                if (accumulate) a = _mm256_add_ps(a, _mm256_loadu_ps(d + 8 * v));
+                _mm256_storeu_ps(d + 8 * v, a);
+            } else {
+                if (accumulate) a = _mm256_add_ps(a, _mm256_maskload_ps(d + 8 * v, tail));
+                _mm256_maskstore_ps(d + 8 * v, tail, a);
+            }
+        }
+    }
+}
+
+/* What one forward-style call computes: out (N, cout, H, W) (=, or += with accumulate) =
+ * conv(inp (N, cin, H, W)) + b, with packed kernels pw + n*pstride (pstride 0: shared). */
+typedef struct fwd_job {
+    float *out;
+    const float *inp, *pw, *b;
+    size_t pstride, bstride;
+    int N, cin, cout, H, W, K, accumulate;
+    /* set by fwd_plan: */
+    int Wp, band, nbands, threads; /* padded pitch, rows per band, bands per sample */
+    size_t band_floats;             /* per thread */
+    float *bands;
+} fwd_job;
+
+/* Output rows [y0, y0 + rows) of sample n, every output channel, from the padded band. */
+INLINE AVX2 void fwd_band(const fwd_job *jb, const float *band, int n, int y0, int rows,
+                          const int K) {
+    const int W = jb->W, H = jb->H, cout = jb->cout, cin = jb->cin, Wp = jb->Wp;
+    const size_t oplane = (size_t)H * W, cplane = (size_t)(rows + K - 1) * Wp;
+    const float *pw = jb->pw + n * jb->pstride;
+    const float *bias = jb->b ? jb->b + n * jb->bstride : NULL;
+    for (int r = 0; r < rows; r++) {
+        for (int x0 = 0; x0 < W; x0 += 8 * NVMAX) {
+            const int left = W - x0, nv = left >= 8 * NVMAX ? NVMAX : (left + 7) / 8;
+            const int lanes = left - 8 * (nv - 1) < 8 ? left - 8 * (nv - 1) : 8;
+            const float *src = band + (size_t)r * Wp + x0;
+            for (int o0 = 0; o0 < cout; o0 += CO) {
+                float *dst = jb->out + (((size_t)n * cout + o0) * H + y0 + r) * W + x0;
+                const int nj = cout - o0 < CO ? cout - o0 : CO;
+                const float *wb = pw + (size_t)o0 * cin * K * K, *bb = bias ? bias + o0 : NULL;
+                if (nv == 3)
+                    fwd_micro(dst, oplane, nj, lanes, src, cplane, Wp, wb, cin, bb,
+                              jb->accumulate, K, 3);
+                else if (nv == 2)
+                    fwd_micro(dst, oplane, nj, lanes, src, cplane, Wp, wb, cin, bb,
+                              jb->accumulate, K, 2);
+                else
+                    fwd_micro(dst, oplane, nj, lanes, src, cplane, Wp, wb, cin, bb,
+                              jb->accumulate, K, 1);
+            }
+        }
+    }
+}
+
+/* One instance per kernel size, so that K is a constant in the micro-kernel. */
+static AVX2 void fwd_band_k1(const fwd_job *jb, const float *band, int n, int y0, int rows) {
+    fwd_band(jb, band, n, y0, rows, 1);
+}
+static AVX2 void fwd_band_k3(const fwd_job *jb, const float *band, int n, int y0, int rows) {
+    fwd_band(jb, band, n, y0, rows, 3);
+}
+static AVX2 void fwd_band_k5(const fwd_job *jb, const float *band, int n, int y0, int rows) {
+    fwd_band(jb, band, n, y0, rows, 5);
+}
+
+/* Chooses the bands and allocates one padded band per thread; 0 when out of memory. */
+static int fwd_plan(fwd_job *jb) {
+    const int K = jb->K;
+    jb->threads = omp_get_max_threads();
+    jb->Wp = padded_pitch(jb->W, K);
+    /* Bands of about BAND_FLOATS of padded input, and at least four items per thread, so that
+     * a thread finishing early finds work; the split changes no result. */
+    const size_t per_row = (size_t)jb->cin * jb->Wp;
+    int rows = (int)(BAND_FLOATS / per_row) - (K - 1);
+    rows = rows < 1 ? 1 : rows > jb->H ? jb->H : rows;
+    int nb = (jb->H + rows - 1) / rows;
+    const int want = (4 * jb->threads + jb->N - 1) / jb->N;
+    if (nb < want) nb = want < jb->H ? want : jb->H;
+    jb->band = (jb->H + nb - 1) / nb;
+    jb->nbands = (jb->H + jb->band - 1) / jb->band;
+    jb->band_floats = round_up(per_row * (jb->band + K - 1), 16);
+    jb->bands = alloc_floats(jb->band_floats * jb->threads);
+    return jb->bands != NULL;
+}
+
+/* Runs a planned job and frees its bands. */
+static void fwd_exec(fwd_job *jb) {
+    void (*run)(const fwd_job *, const float *, int, int, int) =
+        jb->K == 1 ? fwd_band_k1 : jb->K == 3 ? fwd_band_k3 : fwd_band_k5;
+    const int items = jb->N * jb->nbands;
+#pragma omp parallel num_threads(jb->threads)
+    {
+        float *band = jb->bands + jb->band_floats * omp_get_thread_num();
+#pragma omp for schedule(dynamic, 1)
+        for (int it = 0; it < items; it++) {
+            const int n = it / jb->nbands, y0 = (it % jb->nbands) * jb->band;
+            const int rows = jb->H - y0 < jb->band ? jb->H - y0 : jb->band;
+            copy_padded(band, jb->inp + (size_t)n * jb->cin * jb->H * jb->W, jb->cin, jb->H,
+                        jb->W, jb->K, y0, rows + jb->K - 1, jb->Wp);
+            run(jb, band, n, y0, rows);
+        }
+    }
+    free(jb->bands);
+    jb->bands = NULL;
+}
+
+/* ---------------------------------------------------------------- weight gradient */
+
+/* Output channels per weight-gradient block: CO_W*K accumulators, K input vectors and one dout
+ * vector fill the 16 registers. */
+#define CO_W(K) ((K) == 1 ? 8 : (K) == 3 ? 4 : 2)
+
+/* sums[j*K + kx] = sum_{q < len} dout[j*dplane + q] * in[q + kx], len a multiple of 8. */
+INLINE AVX2 void wgrad_micro(float *sums, const float *dout, size_t dplane, const float *in,
+                             int len, const int K) {
+    enum { MAXACC = 12 };
+    const int COW = CO_W(K);
+    __m256 acc[MAXACC];
+#pragma GCC unroll 12
+    for (int i = 0; i < COW * K; i++) acc[i] = _mm256_setzero_ps();
+    for (int q = 0; q < len; q += 8) {
+        __m256 x[5];
+#pragma GCC unroll 5
+        for (int kx = 0; kx < K; kx++) x[kx] = _mm256_loadu_ps(in + q + kx);
+#pragma GCC unroll 8
+        for (int j = 0; j < COW; j++) {
+            const __m256 g = _mm256_loadu_ps(dout + j * dplane + q);
+#pragma GCC unroll 5
+            for (int kx = 0; kx < K; kx++)
+                acc[j * K + kx] = _mm256_fmadd_ps(g, x[kx], acc[j * K + kx]);
+        }
+    }
+#pragma GCC unroll 12
+    for (int i = 0; i < COW * K; i++) sums[i] = hsum(acc[i]);
+}
+
+/* sum_{q < len} g[q], len a multiple of 8 (a bias gradient's share of one sub-block), in
+ * double like the reference's: a gradient whose terms cancel exactly, as the L1 loss's +-1/n
+ * often do, then comes out exactly 0, and Adam's first step on it stays 0 rather than
+ * lr * tiny / (tiny + eps). */
+static AVX2 double vsum(const float *g, int len) {
+    __m256d lo = _mm256_setzero_pd(), hi = _mm256_setzero_pd();
+    for (int q = 0; q < len; q += 8) {
+        const __m256 v = _mm256_loadu_ps(g + q);
+        lo = _mm256_add_pd(lo, _mm256_cvtps_pd(_mm256_castps256_ps128(v)));
+        hi = _mm256_add_pd(hi, _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
+    }
+    double out[4];
+    _mm256_storeu_pd(out, _mm256_add_pd(lo, hi));
+    return (out[0] + out[1]) + (out[2] + out[3]);
+}
+
+/* The weight gradient of one call. The batch is cut into pieces, a band of rows of one sample
+ * each (the whole sample when it is small enough), and the pieces into chunks that share one
+ * buffer: per piece, the padded input (cin, iplane: rows + K - 1 rows of Wp and room for the
+ * last vector's reads) and dout (cout rounded up to CO_W, dplane: rows of Wp, zero columns
+ * past W and zero after the last row). Per chunk: copy (threads split the channels), sum
+ * (threads split items: a group of pieces x an output block x an input channel group) into
+ * double accumulators, one slot per weight set the chunk touches, then add those to dw. */
+typedef struct wgrad_job {
+    float *dw, *db;
+    const float *dout, *inp;
+    size_t wstride, bstride;
+    int N, cin, cout, H, W, K;
+    /* set by wgrad_plan: */
+    int Wp, rows, bands, pieces, slots; /* rows per piece, pieces per sample, per chunk */
+    size_t iplane, dplane, piece_floats, wset;
+    float *buf;
+    double *acc, *bacc; /* (slots, wset), (slots, cout) */
+} wgrad_job;
+
+static float *piece_inp(const wgrad_job *jb, int p) { return jb->buf + p * jb->piece_floats; }
+static float *piece_dout(const wgrad_job *jb, int p) {
+    return piece_inp(jb, p) + jb->cin * jb->iplane;
+}
+static int piece_rows(const wgrad_job *jb, int gp) {
+    const int y0 = gp % jb->bands * jb->rows;
+    return jb->H - y0 < jb->rows ? jb->H - y0 : jb->rows;
+}
+
+/* Copies channel ch (input channels first, then dout's) of global piece gp into chunk slot p. */
+static void wgrad_copy(const wgrad_job *jb, int p, int gp, int ch) {
+    const int n = gp / jb->bands, y0 = gp % jb->bands * jb->rows, r = piece_rows(jb, gp);
+    const size_t plane = (size_t)jb->H * jb->W;
+    if (ch < jb->cin) {
+        copy_padded(piece_inp(jb, p) + ch * jb->iplane,
+                    jb->inp + ((size_t)n * jb->cin + ch) * plane, 1, jb->H, jb->W, jb->K, y0,
+                    r + jb->K - 1, jb->Wp);
+        return;
+    }
+    const int o = ch - jb->cin;
+    float *d = piece_dout(jb, p) + o * jb->dplane;
+    for (int y = 0; y < r; y++)
+        memcpy(d + (size_t)y * jb->Wp,
+               jb->dout + ((size_t)n * jb->cout + o) * plane + (size_t)(y0 + y) * jb->W,
+               jb->W * sizeof *d);
+    /* a short last band: clear what a longer piece left past its rows */
+    memset(d + (size_t)r * jb->Wp, 0, (jb->dplane - (size_t)r * jb->Wp) * sizeof *d);
+}
+
+/* Item: chunk pieces [p0, p1) (global index gp0 for p0) x output block ob x input channel
+ * group cg, summed into accumulator slot `slot`; the items of channel group 0 also sum the
+ * bias gradient. */
+INLINE AVX2 void wgrad_item(const wgrad_job *jb, int p0, int p1, int gp0, int slot, int ob,
+                            int cg, const int K) {
+    const int COW = CO_W(K), o0 = ob * COW, c0 = cg * CGROUP;
+    const int c1 = c0 + CGROUP < jb->cin ? c0 + CGROUP : jb->cin;
+    const int nj = jb->cout - o0 < COW ? jb->cout - o0 : COW;
+    const size_t ksz = (size_t)K * K;
+    double *acc = jb->acc + slot * jb->wset, *bacc = jb->bacc + (size_t)slot * jb->cout;
+    float sums[12];
+    for (int p = p0; p < p1; p++) {
+        const int len = (int)round_up((size_t)piece_rows(jb, gp0 + p - p0) * jb->Wp, 8);
+        const float *inb = piece_inp(jb, p), *dob = piece_dout(jb, p) + o0 * jb->dplane;
+        /* sub-blocks of SUB pixels: the block's dout stays in L1 across the channels */
+        for (int q0 = 0; q0 < len; q0 += SUB) {
+            const int sub = len - q0 < SUB ? len - q0 : SUB;
+            for (int c = c0; c < c1; c++) {
+                for (int ky = 0; ky < K; ky++) {
+                    wgrad_micro(sums, dob + q0, jb->dplane,
+                                inb + c * jb->iplane + (size_t)ky * jb->Wp + q0, sub, K);
+                    for (int j = 0; j < nj; j++) {
+                        double *a = acc + ((size_t)(o0 + j) * jb->cin + c) * ksz + (size_t)ky * K;
+                        for (int kx = 0; kx < K; kx++) a[kx] += sums[j * K + kx];
+                    }
+                }
+            }
+            for (int j = 0; cg == 0 && j < nj; j++)
+                bacc[o0 + j] += vsum(dob + j * jb->dplane + q0, sub);
+        }
+    }
+}
+
+typedef void wgrad_item_fn(const wgrad_job *, int, int, int, int, int, int);
+static AVX2 void wgrad_item_k1(const wgrad_job *jb, int p0, int p1, int gp0, int slot, int ob,
+                               int cg) {
+    wgrad_item(jb, p0, p1, gp0, slot, ob, cg, 1);
+}
+static AVX2 void wgrad_item_k3(const wgrad_job *jb, int p0, int p1, int gp0, int slot, int ob,
+                               int cg) {
+    wgrad_item(jb, p0, p1, gp0, slot, ob, cg, 3);
+}
+static AVX2 void wgrad_item_k5(const wgrad_job *jb, int p0, int p1, int gp0, int slot, int ob,
+                               int cg) {
+    wgrad_item(jb, p0, p1, gp0, slot, ob, cg, 5);
+}
+
+/* Chooses pieces and chunks (a chunk's buffers and accumulators within CHUNK_BYTES, as long as
+ * one piece fits) and allocates them; 0 when out of memory. */
+static int wgrad_plan(wgrad_job *jb) {
+    const int K = jb->K, H = jb->H;
+    const size_t coutp = round_up((size_t)jb->cout, CO_W(K));
+    jb->Wp = padded_pitch(jb->W, K);
+    jb->wset = (size_t)jb->cout * jb->cin * K * K;
+    /* rows per piece: the whole sample, or bands whose copies fit in a quarter of the budget */
+    const size_t per_row = ((size_t)jb->cin + coutp) * jb->Wp;
+    int rows = (int)(CHUNK_BYTES / 4 / sizeof(float) / per_row);
+    rows = rows < 1 ? 1 : rows > H ? H : rows;
+    jb->bands = (H + rows - 1) / rows;
+    jb->rows = (H + jb->bands - 1) / jb->bands;
+    /* the sums run over whole vectors, up to 7 pixels past a piece's rows, and the input is
+     * read K - 1 rows and K - 1 pixels further */
+    jb->dplane = round_up((size_t)jb->rows * jb->Wp, 8);
+    jb->iplane = jb->dplane + (size_t)K * jb->Wp;
+    jb->piece_floats = jb->cin * jb->iplane + coutp * jb->dplane;
+    /* a piece's bytes, with a weight set's accumulators when each sample has its own */
+    const size_t acc_bytes = (jb->wset + jb->cout) * sizeof(double);
+    const size_t piece_bytes = jb->piece_floats * sizeof(float) + (jb->wstride ? acc_bytes : 0);
+    const size_t total = (size_t)jb->N * jb->bands;
+    size_t pieces = CHUNK_BYTES / piece_bytes;
+    pieces = pieces < 1 ? 1 : pieces > total ? total : pieces;
+    jb->pieces = (int)pieces;
+    /* per-sample kernels: a chunk of p consecutive pieces touches at most p samples */
+    jb->slots = jb->wstride ? (int)(pieces < (size_t)jb->N ? pieces : (size_t)jb->N) : 1;
+    jb->buf = alloc_floats(jb->piece_floats * pieces);
+    jb->acc = calloc(jb->slots, acc_bytes);
+    jb->bacc = jb->acc ? jb->acc + jb->slots * jb->wset : NULL;
+    if (jb->buf && jb->acc) return 1;
+    free(jb->buf), free(jb->acc);
+    return 0;
+}
+
+/* Runs a planned job and frees its buffers. */
+static void wgrad_exec(wgrad_job *jb) {
+    const int K = jb->K, cin = jb->cin, cout = jb->cout, bands = jb->bands;
+    const int nob = (int)(round_up((size_t)cout, CO_W(K)) / CO_W(K));
+    const int ncg = (cin + CGROUP - 1) / CGROUP, total = jb->N * bands;
+    wgrad_item_fn *item = K == 1 ? wgrad_item_k1 : K == 3 ? wgrad_item_k3 : wgrad_item_k5;
+    /* one team for the whole call; the implicit barrier after each omp for orders the phases */
+#pragma omp parallel
+    for (int g0 = 0; g0 < total; g0 += jb->pieces) {
+        const int np = total - g0 < jb->pieces ? total - g0 : jb->pieces;
+        const int n0 = g0 / bands, groups = jb->wstride ? (g0 + np - 1) / bands - n0 + 1 : 1;
+#pragma omp for schedule(static)
+        for (int i = 0; i < np * (cin + cout); i++) {
+            const int p = i / (cin + cout);
+            wgrad_copy(jb, p, g0 + p, i % (cin + cout));
+        }
+#pragma omp for schedule(dynamic, 1)
+        for (int it = 0; it < groups * nob * ncg; it++) {
+            const int grp = it / (nob * ncg), ob = it / ncg % nob, cg = it % ncg;
+            int gp0 = g0, gp1 = g0 + np; /* shared kernels: one group, every piece */
+            if (jb->wstride) {           /* per-sample: the pieces of sample n0 + grp */
+                gp0 = (n0 + grp) * bands > g0 ? (n0 + grp) * bands : g0;
+                gp1 = (n0 + grp + 1) * bands < g0 + np ? (n0 + grp + 1) * bands : g0 + np;
+            }
+            item(jb, gp0 - g0, gp1 - g0, gp0, grp, ob, cg);
+        }
+        /* add the chunk's sums to the gradients and clear them for the next chunk */
+#pragma omp for schedule(static)
+        for (size_t i = 0; i < (size_t)groups * jb->wset; i++) {
+            const size_t set = jb->wstride ? n0 + i / jb->wset : 0;
+            jb->dw[set * jb->wstride + i % jb->wset] += (float)jb->acc[i];
+            jb->acc[i] = 0;
+        }
+#pragma omp for schedule(static)
+        for (int i = 0; i < groups * cout; i++) {
+            const size_t set = jb->wstride ? (size_t)(n0 + i / cout) : 0;
+            if (jb->db) jb->db[set * jb->bstride + i % cout] += (float)jb->bacc[i];
+            jb->bacc[i] = 0;
+        }
+    }
+    free(jb->buf), free(jb->acc);
+}
+
+static int fast_shape(int K) { return K == 1 || K == 3 || K == 5; }
+
+int nn_conv2d_forward_fast(float *out, const float *inp, const float *w, size_t wstride,
+                           const float *b, size_t bstride, int N, int cin, int cout, int H,
+                           int W, int K) {
+    if (!cpu_has_avx2_fma() || !fast_shape(K)) return 0;
+    const int sets = wstride ? N : 1;
+    const size_t psz = packed_size(cin, cout, K);
+    fwd_job jb = {.out = out, .inp = inp, .b = b, .pstride = wstride ? psz : 0,
+                  .bstride = bstride, .N = N, .cin = cin, .cout = cout, .H = H, .W = W,
+                  .K = K, .accumulate = 0};
+    float *pw = alloc_floats(psz * sets);
+    if (!pw || !fwd_plan(&jb)) {
+        free(pw);
+        return 0;
+    }
+    pack_all(pw, w, wstride, sets, cin, cout, K, 0);
+    jb.pw = pw;
+    fwd_exec(&jb);
+    free(pw);
+    return 1;
+}
+
+int nn_conv2d_backward_fast(float *dinp, float *dw, float *db, const float *dout,
+                            const float *inp, const float *w, size_t wstride, size_t bstride,
+                            int N, int cin, int cout, int H, int W, int K) {
+    if (!cpu_has_avx2_fma() || !fast_shape(K)) return 0;
+    /* the input gradient is the forward of dout through the transposed, flipped kernels */
+    const int sets = wstride ? N : 1;
+    const size_t psz = packed_size(cout, cin, K);
+    fwd_job fj = {.out = dinp, .inp = dout, .b = NULL, .pstride = wstride ? psz : 0, .N = N,
+                  .cin = cout, .cout = cin, .H = H, .W = W, .K = K, .accumulate = 1};
+    wgrad_job wj = {.dw = dw, .db = db, .dout = dout, .inp = inp, .wstride = wstride,
+                    .bstride = bstride, .N = N, .cin = cin, .cout = cout, .H = H, .W = W,
+                    .K = K};
+    float *pw = NULL;
+    /* everything is allocated before anything is added, so failing leaves no half result */
+    if (dinp && (!(pw = alloc_floats(psz * sets)) || !fwd_plan(&fj))) {
+        free(pw);
+        return 0;
+    }
+    if (!wgrad_plan(&wj)) {
+        free(pw), free(fj.bands);
+        return 0;
+    }
+    wgrad_exec(&wj);
+    if (dinp) {
+        pack_all(pw, w, wstride, sets, cout, cin, K, 1);
+        fj.pw = pw;
+        fwd_exec(&fj);
+    }
+    free(pw);
+    return 1;
+}
+
+#else /* no x86: the reference everywhere */
+
+int nn_conv2d_forward_fast(float *out, const float *inp, const float *w, size_t wstride,
+                           const float *b, size_t bstride, int N, int cin, int cout, int H,
+                           int W, int K) {
+    (void)out, (void)inp, (void)w, (void)wstride, (void)b, (void)bstride, (void)N, (void)cin;
+    (void)cout, (void)H, (void)W, (void)K;
+    return 0;
+}
+
+int nn_conv2d_backward_fast(float *dinp, float *dw, float *db, const float *dout,
+                            const float *inp, const float *w, size_t wstride, size_t bstride,
+                            int N, int cin, int cout, int H, int W, int K) {
+    (void)dinp, (void)dw, (void)db, (void)dout, (void)inp, (void)w, (void)wstride, (void)bstride;
+    (void)N, (void)cin, (void)cout, (void)H, (void)W, (void)K;
+    return 0;
+}
+
+#endif

@@ -1,0 +1,244 @@
+/* test_conv_fast.c - the fast convolutions (conv_fast.c) against the reference (conv.c) on many
+ * shapes: sizes and channel counts that do not divide the vector width or the blocking, K 1, 3
+ * and 5, shared and per-sample kernels, with and without bias; forward, input gradient and
+ * weight gradient (the backward ones accumulating onto non-zero gradients). Also: the same
+ * bits for any number of threads, and the NSR_KERNELS=reference switch.
+ *
+ * Tolerance: |fast - reference| <= 1e-5 x the element's magnitude, the same sum taken over the
+ * absolute values of its terms (|w| * |x| + |b| for the forward, and so on), which bounds what
+ * reordering a float sum can change whatever the cancellation in it. */
+#include <omp.h>
+#include <stdint.h>
+
+#include "check.h"
+#include "engine.h"
+
+#define TOL 1e-5
+
+static uint64_t rng_state = 2024;
+static float urand(void) { /* [-1, 1) */
+    uint64_t z = (rng_state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return (float)((double)((z ^ (z >> 31)) >> 11) * 0x1p-52 - 1.0);
+}
+static float *rand_buf(size_t n) {
+    float *x = malloc((n ? n : 1) * sizeof *x);
+    for (size_t i = 0; i < n; i++) x[i] = urand();
+    return x;
+}
+static float *abs_copy(const float *x, size_t n) {
+    float *a = malloc((n ? n : 1) * sizeof *a);
+    for (size_t i = 0; i < n; i++) a[i] = fabsf(x[i]);
+    return a;
+}
+static float *copy_buf(const float *x, size_t n) {
+    float *c = malloc((n ? n : 1) * sizeof *c);
+    memcpy(c, x, n * sizeof *c);
+    return c;
+}
+
+/* Largest |a - b| / (mag + tiny) over n elements, where mag[i] - base[i] is the magnitude of
+ * what was added to element i (base: its value before, or NULL for 0). */
+static double worst_ratio(const float *a, const float *b, const float *mag, const float *base,
+                          size_t n, size_t *where) {
+    double worst = 0;
+    for (size_t i = 0; i < n; i++) {
+        const double m = fabs((double)mag[i] - (base ? base[i] : 0)) + 1e-30;
+        const double r = fabs((double)a[i] - b[i]) / m;
+        if (r > worst || r != r) worst = r, *where = i;
+    }
+    return worst;
+}
+
+typedef struct shape {
+    int N, cin, cout, H, W, K, per_sample, bias;
+    int sparse; /* dout zero past column 8: a few wrong terms stand out in a long sum */
+} shape;
+
+static void describe(char *s, size_t n, const shape *c) {
+    snprintf(s, n, "N%d %d->%d %dx%d K%d%s%s", c->N, c->cin, c->cout, c->H, c->W, c->K,
+             c->per_sample ? " per-sample" : "", c->bias ? "" : " no bias");
+}
+
+/* One shape: forward, then the backward with and without the input gradient, fast against
+ * reference. Returns 0 when the fast kernels are not available here. */
+static int check_shape(const shape *c) {
+    const size_t in_sz = (size_t)c->N * c->cin * c->H * c->W;
+    const size_t out_sz = (size_t)c->N * c->cout * c->H * c->W;
+    const size_t wset = (size_t)c->cout * c->cin * c->K * c->K;
+    const size_t w_sz = c->per_sample ? c->N * wset : wset;
+    const size_t b_sz = c->per_sample ? (size_t)c->N * c->cout : (size_t)c->cout;
+    const size_t ws = c->per_sample ? wset : 0, bs = c->per_sample ? (size_t)c->cout : 0;
+    const int N = c->N, ci = c->cin, co = c->cout, H = c->H, W = c->W, K = c->K;
+    float *x = rand_buf(in_sz), *w = rand_buf(w_sz), *b = c->bias ? rand_buf(b_sz) : NULL;
+    float *dy = rand_buf(out_sz), *ax = abs_copy(x, in_sz), *aw = abs_copy(w, w_sz);
+    for (size_t i = 0; c->sparse && i < out_sz; i++)
+        if (i % W >= 8) dy[i] = 0;
+    float *ab = b ? abs_copy(b, b_sz) : NULL, *ady = abs_copy(dy, out_sz);
+    float *y_fast = rand_buf(out_sz), *y_ref = rand_buf(out_sz), *y_mag = rand_buf(out_sz);
+    /* gradients start from the same non-zero values: the backward must add to them */
+    float *dx0 = rand_buf(in_sz), *dw0 = rand_buf(w_sz), *db0 = rand_buf(b_sz);
+    float *dx_fast = copy_buf(dx0, in_sz), *dw_fast = copy_buf(dw0, w_sz);
+    float *db_fast = copy_buf(db0, b_sz), *dx_ref = copy_buf(dx0, in_sz);
+    float *dw_ref = copy_buf(dw0, w_sz), *db_ref = copy_buf(db0, b_sz);
+    float *dx_mag = copy_buf(dx0, in_sz), *dw_mag = copy_buf(dw0, w_sz);
+    float *db_mag = copy_buf(db0, b_sz);
+    char name[96];
+    describe(name, sizeof name, c);
+    size_t at = 0;
+    int ran = nn_conv2d_forward_fast(y_fast, x, w, ws, b, bs, N, ci, co, H, W, K);
+    if (!ran) goto done;
+    nn_conv2d_forward_ref(y_ref, x, w, ws, b, bs, N, ci, co, H, W, K);
+    nn_conv2d_forward_ref(y_mag, ax, aw, ws, ab, bs, N, ci, co, H, W, K);
+    double e = worst_ratio(y_fast, y_ref, y_mag, NULL, out_sz, &at);
+    CHECK(e <= TOL, "%s forward: element %zu is %.9g, reference %.9g (%.2g of its magnitude)",
+          name, at, y_fast[at], y_ref[at], e);
+
+    /* full backward, then the weight gradient alone (dinp NULL) a second time */
+    for (int pass = 0; pass < 2; pass++) {
+        float *dx_f = pass ? NULL : dx_fast, *dx_r = pass ? NULL : dx_ref;
+        float *db_f = c->bias ? db_fast : NULL, *db_r = c->bias ? db_ref : NULL;
+        CHECK(nn_conv2d_backward_fast(dx_f, dw_fast, db_f, dy, x, w, ws, bs, N, ci, co, H, W, K),
+              "%s: the backward did not run", name);
+        nn_conv2d_backward_ref(dx_r, dw_ref, db_r, dy, x, w, ws, bs, N, ci, co, H, W, K);
+        nn_conv2d_backward_ref(pass ? NULL : dx_mag, dw_mag, c->bias ? db_mag : NULL, ady, ax,
+                               aw, ws, bs, N, ci, co, H, W, K);
+    }
+    e = worst_ratio(dx_fast, dx_ref, dx_mag, dx0, in_sz, &at);
+    CHECK(e <= TOL, "%s input gradient: element %zu is %.9g, reference %.9g (%.2g)", name, at,
+          dx_fast[at], dx_ref[at], e);
+    e = worst_ratio(dw_fast, dw_ref, dw_mag, dw0, w_sz, &at);
+    CHECK(e <= TOL, "%s weight gradient: element %zu is %.9g, reference %.9g (%.2g)", name, at,
+          dw_fast[at], dw_ref[at], e);
+    e = worst_ratio(db_fast, db_ref, db_mag, db0, b_sz, &at);
+    CHECK(e <= TOL, "%s bias gradient: element %zu is %.9g, reference %.9g (%.2g)", name, at,
+          db_fast[at], db_ref[at], e);
+done:
+    free(x), free(w), free(b), free(dy), free(ax), free(aw), free(ab), free(ady);
+    free(y_fast), free(y_ref), free(y_mag), free(dx0), free(dw0), free(db0);
+    free(dx_fast), free(dw_fast), free(db_fast), free(dx_ref), free(dw_ref), free(db_ref);
+    free(dx_mag), free(dw_mag), free(db_mag);
+    return ran;
+}
+
+/* Every kernel size with every awkward size or channel count, one at a time, around a small
+ * base shape; then a pseudo-random sample of the whole grid. */
+static void test_shapes(void) {
+    static const int sizes[] = {1, 2, 3, 7, 9, 17, 48}, chans[] = {1, 3, 5, 8, 13, 64};
+    static const int ks[] = {1, 3, 5};
+    int cases = 0;
+    for (int k = 0; k < 3; k++) {
+        for (int i = 0; i < 7; i++) {
+            const shape a = {2, 3, 5, sizes[i], 9, ks[k], i % 2, 1, 0};
+            const shape b = {1, 5, 3, 7, sizes[i], ks[k], 1 - i % 2, i % 3 != 0, 0};
+            if (!check_shape(&a)) SKIP("no fast kernels on this CPU");
+            check_shape(&b);
+            cases += 2;
+        }
+        for (int i = 0; i < 6; i++) {
+            const shape a = {3, chans[i], 13, 9, 17, ks[k], i % 2, 1, 0};
+            const shape b = {2, 13, chans[i], 17, 7, ks[k], 1 - i % 2, i % 2, 0};
+            check_shape(&a), check_shape(&b);
+            cases += 2;
+        }
+    }
+    for (int t = 0; t < 120; t++) {
+        uint64_t r = (uint64_t)(t + 1) * 0x9E3779B97F4A7C15ull;
+        const shape c = {1 + (int)(r % 3), chans[(r >> 8) % 6], chans[(r >> 16) % 6],
+                         sizes[(r >> 24) % 7], sizes[(r >> 32) % 7], ks[(r >> 40) % 3],
+                         (int)((r >> 48) & 1), (int)((r >> 49) % 4 != 0), 0};
+        /* keep the big ones few: the reference runs under the sanitizers too */
+        if ((size_t)c.cin * c.cout * c.H * c.W > 64 * 64 * 17 * 17) continue;
+        check_shape(&c);
+        cases++;
+    }
+    printf("  %d shapes\n", cases);
+}
+
+/* The shapes the networks run, scaled down to keep the reference quick: 64 channels on a 48x48
+ * training patch (pixel sums longer than one sub-block) and on smaller ones, a whole image cut
+ * into bands (N = 1), the head (3 ->), the tail (-> 3s^2), the 5x5 skip and a wide hidden
+ * layer. */
+static void test_network_shapes(void) {
+    const shape list[] = {
+        {1, 64, 64, 48, 48, 3, 0, 1, 0},   {2, 64, 64, 16, 16, 3, 1, 1, 0},
+        {1, 64, 64, 29, 43, 3, 0, 1, 0},   {2, 3, 64, 24, 40, 3, 0, 1, 0},
+        {2, 64, 12, 24, 24, 3, 0, 1, 0},   {2, 3, 12, 24, 24, 5, 0, 1, 0},
+        {2, 32, 128, 12, 12, 3, 1, 1, 0},  {2, 128, 32, 12, 12, 3, 1, 1, 0},
+    };
+    for (size_t i = 0; i < sizeof list / sizeof *list; i++)
+        if (!check_shape(&list[i])) SKIP("no fast kernels on this CPU");
+}
+
+/* Rows so wide that the weight gradient cuts each sample into bands of 2, 2 and 1 rows and
+ * the bands into chunks of 4, a sample's bands falling into two chunks. */
+static void test_weight_gradient_chunks(void) {
+    const shape a = {3, 1, 1, 5, 140001, 3, 1, 1, 1}, b = {3, 1, 2, 5, 140001, 3, 0, 1, 1};
+    if (!check_shape(&a)) SKIP("no fast kernels on this CPU");
+    check_shape(&b);
+}
+
+/* The same bits for 1, 2 and 3 threads. */
+static void test_threads_bit_identical(void) {
+    const int N = 2, ci = 13, co = 17, H = 23, W = 31, K = 3;
+    const size_t in_sz = (size_t)N * ci * H * W, out_sz = (size_t)N * co * H * W;
+    const size_t wset = (size_t)co * ci * K * K;
+    float *x = rand_buf(in_sz), *w = rand_buf(N * wset), *b = rand_buf((size_t)N * co);
+    float *dy = rand_buf(out_sz), *res[3][4];
+    const int saved = omp_get_max_threads();
+    for (int t = 0; t < 3; t++) {
+        omp_set_num_threads(t + 1);
+        res[t][0] = calloc(out_sz, sizeof(float));
+        res[t][1] = calloc(in_sz, sizeof(float));
+        res[t][2] = calloc(N * wset, sizeof(float));
+        res[t][3] = calloc((size_t)N * co, sizeof(float));
+        if (!nn_conv2d_forward_fast(res[t][0], x, w, wset, b, co, N, ci, co, H, W, K)) {
+            omp_set_num_threads(saved);
+            SKIP("no fast kernels on this CPU");
+        }
+        nn_conv2d_backward_fast(res[t][1], res[t][2], res[t][3], dy, x, w, wset, co, N, ci, co,
+                                H, W, K);
+    }
+    omp_set_num_threads(saved);
+    const size_t sz[4] = {out_sz, in_sz, N * wset, (size_t)N * co};
+    const char *what[4] = {"output", "input gradient", "weight gradient", "bias gradient"};
+    for (int t = 1; t < 3; t++)
+        for (int i = 0; i < 4; i++)
+            CHECK(memcmp(res[0][i], res[t][i], sz[i] * sizeof(float)) == 0,
+                  "%s differs between 1 and %d threads", what[i], t + 1);
+    for (int t = 0; t < 3; t++)
+        for (int i = 0; i < 4; i++) free(res[t][i]);
+    free(x), free(w), free(b), free(dy);
+}
+
+/* NSR_KERNELS=reference makes nn_conv2d_* the reference, bit for bit. */
+static void test_reference_switch(void) {
+    const int N = 2, ci = 5, co = 7, H = 9, W = 11, K = 3;
+    const size_t out_sz = (size_t)N * co * H * W;
+    float *x = rand_buf((size_t)N * ci * H * W), *w = rand_buf((size_t)co * ci * K * K);
+    float *b = rand_buf(co), *y = rand_buf(out_sz), *y_ref = rand_buf(out_sz);
+    const char *old = getenv("NSR_KERNELS");
+    char *saved = old ? strdup(old) : NULL;
+    setenv("NSR_KERNELS", "reference", 1);
+    CHECK(strcmp(nn_conv2d_kernels(), "reference") == 0, "kernels: %s", nn_conv2d_kernels());
+    nn_conv2d_forward(y, x, w, 0, b, 0, N, ci, co, H, W, K);
+    nn_conv2d_forward_ref(y_ref, x, w, 0, b, 0, N, ci, co, H, W, K);
+    CHECK(memcmp(y, y_ref, out_sz * sizeof *y) == 0, "forced reference differs from it");
+    unsetenv("NSR_KERNELS");
+    const int fast = nn_conv2d_forward_fast(y, x, w, 0, b, 0, N, ci, co, H, W, K);
+    CHECK(strcmp(nn_conv2d_kernels(), fast ? "avx2" : "reference") == 0, "kernels: %s",
+          nn_conv2d_kernels());
+    if (saved) setenv("NSR_KERNELS", saved, 1);
+    free(saved), free(x), free(w), free(b), free(y), free(y_ref);
+}
+
+int main(void) {
+    printf("  kernels: %s\n", nn_conv2d_kernels());
+    RUN(test_shapes);
+    RUN(test_network_shapes);
+    RUN(test_weight_gradient_chunks);
+    RUN(test_threads_bit_identical);
+    RUN(test_reference_switch);
+    return test_summary();
+}
