@@ -136,6 +136,8 @@ typedef struct bench_net {
     double loss;                /* the last training step's loss */
 } bench_net;
 
+/* Its architecture (the model is drawn from seed 1). */
+const nsr_arch *bench_net_arch(const bench_opts *o);
 int bench_net_create(bench_net *net, const bench_opts *o);
 void bench_net_free(bench_net *net);
 /* One tiled inference of the image (output made and freed). */

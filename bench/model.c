@@ -11,15 +11,19 @@
 
 /* ---------------------------------------------------------------- the network */
 
+const nsr_arch *bench_net_arch(const bench_opts *o) {
+    static const nsr_arch full = {16, 64, 1, 4, 16, 2, 0}, quick = {1, 8, 1, 2, 2, 2, 0};
+    return o->quick ? &quick : &full;
+}
+
 int bench_net_create(bench_net *net, const bench_opts *o) {
-    const nsr_arch full = {16, 64, 1, 4, 16, 2, 0}, quick = {1, 8, 1, 2, 2, 2, 0};
     const int side = o->quick ? 192 : 256, batch = o->quick ? 2 : 16, patch = o->quick ? 16 : 48;
     const int s = 2, hr = patch * s;
     const size_t in_sz = (size_t)batch * 3 * patch * patch, out_sz = in_sz * s * s;
     nsr_error err;
     memset(net, 0, sizeof *net);
     net->infer = (nsr_infer_options){NSR_SELECT_SOFT, NSR_TILE_REFERENCE, NULL, NULL};
-    if (nsr_model_create(&net->model, o->quick ? &quick : &full, 1, &err) ||
+    if (nsr_model_create(&net->model, bench_net_arch(o), 1, &err) ||
         nsr_render_test_image(&net->image, side, side, &err) ||
         eng_workspace_create(&net->ws, net->model, batch, patch, patch, 1, &err) ||
         nn_adam_init(&net->adam, nsr_model_param_count(net->model), &err)) {

@@ -53,9 +53,9 @@ void bench_heading(const bench_opts *o, const char *title) {
     if (o->json) return;
     double load[3] = {0, 0, 0};
     getloadavg(load, 3);
-    printf("\n%s  (%d thread%s, %d round%s, load average %.2f %.2f %.2f)\n", title, o->threads,
-           o->threads == 1 ? "" : "s", o->reps, o->reps == 1 ? "" : "s", load[0], load[1],
-           load[2]);
+    printf("\n%s\n(%d thread%s, %d round%s, nsr's %s convolution, load average %.2f %.2f %.2f)\n",
+           title, o->threads, o->threads == 1 ? "" : "s", o->reps, o->reps == 1 ? "" : "s",
+           nn_conv2d_kernels(), load[0], load[1], load[2]);
     printf("%-42s %19s  %-36s %19s %8s %15s %7s\n", "case", "nsr min / median", "reference",
            "ref min / median", "ratio", "GFLOP/s nsr/ref", "target");
 }
@@ -91,7 +91,8 @@ void bench_report(const bench_opts *o, const bench_result *r) {
     cli_json_string(r->bench);
     printf(", \"case\": ");
     cli_json_string(r->name);
-    printf(", \"threads\": %d, \"reps\": %d", o->threads, o->reps);
+    printf(", \"threads\": %d, \"reps\": %d, \"kernels\": ", o->threads, o->reps);
+    cli_json_string(nn_conv2d_kernels());
     FIELD("nsr_%s", r->nsr.min_ms);
     FIELD("nsr_median_%s", r->nsr.median_ms);
     printf(", \"reference\": ");

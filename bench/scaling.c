@@ -54,50 +54,56 @@ static void scale_case(const bench_opts *o, const char *name, void (*run)(void *
     scale_report(o, name, cases, gflop);
 }
 
-/* Peak resident MiB (wait4's ru_maxrss) of `nsr upscale -m model -i in.png -o out.jpg` (this
- * program, as a child) on a generated side x side picture; the child's seconds in *seconds.
- * Returns 0, or -1 with why. */
-static int child_peak(const nsr_model *m, int side, int threads, double *mb, double *seconds,
-                      char *why, size_t why_size) {
-    char dir[4096], model_path[4200], image_path[4200], out_path[4200], exe[4096], nthreads[16];
-    nsr_error err;
-    nsr_image img = {0};
-    int rc = -1;
-    const ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0 || bench_tmpdir(dir, sizeof dir)) {
-        snprintf(why, why_size, "cannot find this program or make a temporary folder");
-        return -1;
-    }
-    exe[n] = 0;
-    snprintf(model_path, sizeof model_path, "%s/model.nsr", dir);
-    snprintf(image_path, sizeof image_path, "%s/in.png", dir);
+/* Resident memory of this process now (VmRSS), MiB; 0 when unknown. */
+static double own_rss_mb(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    double kb = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "VmRSS: %lf kB", &kb) == 1) break;
+    if (f) fclose(f);
+    return kb / 1024.0;
+}
+
+/* Peak resident MiB (wait4's ru_maxrss) of `nsr upscale -m model -i image -o dir/out.jpg`, this
+ * program as a child, and its seconds. 0, or -1 with why. */
+static int child_peak(const char *exe, const char *model, const char *image, const char *dir,
+                      int threads, double *mb, double *seconds, char *why, size_t why_size) {
+    char out_path[4200], nthreads[16];
     snprintf(out_path, sizeof out_path, "%s/out.jpg", dir);
     snprintf(nthreads, sizeof nthreads, "%d", threads);
-    if (nsr_model_save(m, model_path, &err) || nsr_render_test_image(&img, side, side, &err) ||
-        nsr_image_write(&img, image_path, NULL, &err)) {
-        snprintf(why, why_size, "%s", err.message);
-    } else {
-        nsr_image_free(&img); /* before the child runs: the machine's memory is shared */
-        char *argv[] = {exe, "upscale", "-m", model_path, "-i", image_path, "-o", out_path,
-                        "-j", nthreads, NULL};
-        char *out;
-        struct rusage ru;
-        const double t0 = bench_now_ms();
-        const int status = bench_spawn(argv, 1, &out, &ru);
-        *seconds = (bench_now_ms() - t0) * 1e-3;
-        *mb = (double)ru.ru_maxrss / 1024.0; /* KiB */
-        if (status) {
-            char *last = out ? strrchr(out, '\n') : NULL; /* its last message line */
-            while (last && last > out && last[1] == 0) *last = 0, last = strrchr(out, '\n');
-            snprintf(why, why_size, "nsr upscale exited with status %d: %.300s", status,
-                     out ? (last ? last + 1 : out) : "");
-        } else {
-            rc = 0;
-        }
-        free(out);
+    char *argv[] = {(char *)exe, "upscale", "-m", (char *)model, "-i", (char *)image, "-o",
+                    out_path, "-j", nthreads, NULL};
+    char *out;
+    struct rusage ru;
+    const double t0 = bench_now_ms();
+    const int status = bench_spawn(argv, 1, &out, &ru);
+    *seconds = (bench_now_ms() - t0) * 1e-3;
+    *mb = (double)ru.ru_maxrss / 1024.0; /* KiB */
+    if (status) {
+        char *last = out ? strrchr(out, '\n') : NULL; /* its last message line */
+        while (last && last > out && last[1] == 0) *last = 0, last = strrchr(out, '\n');
+        snprintf(why, why_size, "nsr upscale exited with status %d: %.300s", status,
+                 out ? (last ? last + 1 : out) : "");
     }
+    free(out);
+    return status ? -1 : 0;
+}
+
+/* Writes a network drawn from seed 1 and a generated side x side picture into dir. */
+static int write_inputs(const char *dir, const char *name, const nsr_arch *arch, int side,
+                        nsr_error *err) {
+    char path[4200];
+    nsr_model *m;
+    nsr_image img;
+    snprintf(path, sizeof path, "%s/%s.nsr", dir, name);
+    if (nsr_model_create(&m, arch, 1, err)) return -1;
+    int rc = nsr_model_save(m, path, err);
+    nsr_model_free(m);
+    snprintf(path, sizeof path, "%s/%d.png", dir, side);
+    if (rc || nsr_render_test_image(&img, side, side, err)) return -1;
+    rc = nsr_image_write(&img, path, NULL, err);
     nsr_image_free(&img);
-    bench_rmdir(dir);
     return rc;
 }
 
@@ -105,25 +111,42 @@ static int child_peak(const nsr_model *m, int side, int threads, double *mb, dou
  * The network's compute at 4096x4096 would take many minutes, while the memory is mostly image
  * sized, so it is measured in parts: a small network of the same family (B1 F16) on the large
  * picture, plus what the benchmark network costs beyond the small one, both on the smallest
- * input that still tiles (192x192): peak = small(side) + net(192) - small(192). */
-static void memory_case(const bench_opts *o, const bench_net *net, int side) {
-    const nsr_arch small_arch = {1, 16, 1, 4, 4, net->model->arch.scale, 0};
-    nsr_model *small = NULL;
+ * input that still tiles (192x192): peak = small(side) + net(192) - small(192).
+ *
+ * Runs before anything large is allocated: Linux counts the pages a forked child shares with
+ * its parent, before it execs, in the child's ru_maxrss, so the parent must be smaller than
+ * what is measured (its size at the time is reported as parent_rss_mb). */
+static void memory_case(const bench_opts *o, int side) {
+    const nsr_arch *net_arch = bench_net_arch(o);
+    const nsr_arch small_arch = {1, 16, 1, 4, 4, net_arch->scale, 0};
     nsr_error err;
+    char dir[4096], exe[4096], small[4200], net[4200], big_png[4200], png192[4200];
     char name[96], extra[300], why[sizeof err.message] = "";
-    double big = 0, net192 = 0, small192 = 0, t_big = 0, t = 0;
-    if (nsr_model_create(&small, &small_arch, 1, &err))
-        snprintf(why, sizeof why, "%s", err.message);
-    else if (!child_peak(small, side, o->threads, &big, &t_big, why, sizeof why) &&
-             !child_peak(net->model, 192, o->threads, &net192, &t, why, sizeof why))
-        child_peak(small, 192, o->threads, &small192, &t, why, sizeof why);
-    nsr_model_free(small);
+    double big = 0, net192 = 0, small192 = 0, t_big = 0, t = 0, parent = 0;
+    const ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0 || bench_tmpdir(dir, sizeof dir)) {
+        snprintf(why, sizeof why, "cannot find this program or make a temporary folder");
+    } else {
+        exe[n] = 0;
+        snprintf(small, sizeof small, "%s/small.nsr", dir);
+        snprintf(net, sizeof net, "%s/net.nsr", dir);
+        snprintf(big_png, sizeof big_png, "%s/%d.png", dir, side);
+        snprintf(png192, sizeof png192, "%s/192.png", dir);
+        if (write_inputs(dir, "small", &small_arch, side, &err) ||
+            write_inputs(dir, "net", net_arch, 192, &err))
+            snprintf(why, sizeof why, "%s", err.message);
+        parent = own_rss_mb();
+        if (!why[0] && !child_peak(exe, small, big_png, dir, o->threads, &big, &t_big, why, sizeof why) &&
+            !child_peak(exe, net, png192, dir, o->threads, &net192, &t, why, sizeof why))
+            child_peak(exe, small, png192, dir, o->threads, &small192, &t, why, sizeof why);
+        bench_rmdir(dir);
+    }
     const double peak = big + net192 - small192, target_mb = 1536; /* 1.5 GiB */
-    snprintf(name, sizeof name, "upscale x%d %dx%d, tiled: peak RSS", net->model->arch.scale, side, side);
+    snprintf(name, sizeof name, "upscale x%d %dx%d, tiled: peak RSS", net_arch->scale, side, side);
     snprintf(extra, sizeof extra,
              "\"peak_small_net_mb\": %.1f, \"peak_bench_net_192_mb\": %.1f, "
-             "\"peak_small_net_192_mb\": %.1f, \"small_net_seconds\": %.3g",
-             big, net192, small192, t_big);
+             "\"peak_small_net_192_mb\": %.1f, \"parent_rss_mb\": %.1f, \"small_net_seconds\": %.3g",
+             big, net192, small192, parent, t_big);
     bench_report(o, &(bench_result){
         .bench = "scaling", .name = name, .unit = "mib", .nsr = {peak, peak},
         .reference = "target: 1.5 GiB", .ref = {target_mb, target_mb},
@@ -137,6 +160,7 @@ int bench_scaling(const bench_opts *o) {
     const int n = o->quick ? 2 : 16, hw = o->quick ? 16 : 48;
     const size_t act = (size_t)n * 64 * hw * hw, wsz = 64 * 64 * 9;
     bench_heading(o, "scaling: 1 thread against all, and peak memory of a large upscale");
+    memory_case(o, o->quick ? 256 : 4096); /* first, while this process is small */
     float *inp = bench_alloc(act), *out = bench_alloc(act), *w = bench_alloc(wsz), *b = bench_alloc(64);
     bench_net net;
     int rc = 1;
@@ -160,7 +184,6 @@ int bench_scaling(const bench_opts *o) {
         scale_case(o, name, bench_net_infer, &net, 0);
         snprintf(name, sizeof name, "train step N=%d %dx%d", net.ws.n, net.ws.h, net.ws.w);
         scale_case(o, name, bench_net_train, &net, 0);
-        memory_case(o, &net, o->quick ? 256 : 4096);
         rc = 0;
     }
     bench_net_free(&net);
