@@ -94,7 +94,7 @@ void nn_conv2d_backward(float *dinp, float *dw, float *db, const float *dout, co
 #define CO 6              /* output channels per forward micro-kernel block */
 #define NVMAX 2           /* vectors of 8 output pixels per forward micro-kernel */
 #define BAND_FLOATS 65536 /* aim for the forward's per-thread input band (256 KB) */
-#define CHUNK_BYTES (8u << 20) /* aim for the weight gradient's buffers per chunk */
+#define CHUNK_BYTES (8u << 20) /* the weight gradient's buffers per chunk: bigger ran slower */
 #define SUB 1024                /* pixels per weight-gradient lane sum, 16 KB of dout per block */
 #define CGROUP 16               /* input channels per weight-gradient work item */
 
@@ -322,6 +322,7 @@ static void fwd_exec(fwd_job *jb) {
  * vector within the 16 registers (3x3 rather than 4x3: at 16 live registers the compiler
  * reloads inputs, and 3x3 ran faster). */
 #define CO_W(K) ((K) == 1 ? 8 : (K) == 3 ? 3 : 2)
+#define WG_ACC (2 * CGROUP * 25) /* the largest CO_W(K) * CGROUP * K * K, at K = 5 */
 
 /* sums[j*K + kx] = sum_{q < len} dout[j*dplane + q] * in[q + kx], len a multiple of 8. */
 INLINE AVX2 void wgrad_micro(float *sums, const float *dout, size_t dplane, const float *in,
@@ -367,19 +368,20 @@ static AVX2 double vsum(const float *g, int len) {
  * each (the whole sample when it is small enough), and the pieces into chunks that share one
  * buffer: per piece, the padded input (cin, iplane: rows + K - 1 rows of Wp and room for the
  * last vector's reads) and dout (cout rounded up to CO_W, dplane: rows of Wp, zero columns
- * past W and zero after the last row). Per chunk: copy (threads split the channels), sum
- * (threads split items: a group of pieces x an output block x an input channel group) into
- * double accumulators, one slot per weight set the chunk touches, then add those to dw. */
+ * past W and zero after the last row). Per chunk: copy (threads split the channels), then sum
+ * (threads split items: a group of pieces, all of one weight set, x an output block x an input
+ * channel group), each item adding its own weights' chunk sums to dw. With shared kernels and
+ * several chunks a weight thus gets one float addition per chunk: a few per training batch
+ * (16 patches of 48x48 at 64 channels make three chunks). */
 typedef struct wgrad_job {
     float *dw, *db;
     const float *dout, *inp;
     size_t wstride, bstride;
     int N, cin, cout, H, W, K;
     /* set by wgrad_plan: */
-    int Wp, rows, bands, pieces, slots; /* rows per piece, pieces per sample, per chunk */
-    size_t iplane, dplane, piece_floats, wset;
+    int Wp, rows, bands, pieces; /* rows per piece, pieces per sample, per chunk */
+    size_t iplane, dplane, piece_floats;
     float *buf;
-    double *acc, *bacc; /* (slots, wset), (slots, cout) */
 } wgrad_job;
 
 static float *piece_inp(const wgrad_job *jb, int p) { return jb->buf + p * jb->piece_floats; }
@@ -417,15 +419,15 @@ static void wgrad_copy(const wgrad_job *jb, int p, int gp, int ch) {
 }
 
 /* Item: chunk pieces [p0, p1) (global index gp0 for p0) x output block ob x input channel
- * group cg, summed into accumulator slot `slot`; the items of channel group 0 also sum the
- * bias gradient. */
-INLINE AVX2 void wgrad_item(const wgrad_job *jb, int p0, int p1, int gp0, int slot, int ob,
+ * group cg, whose weight (and, for channel group 0, bias) gradients of weight set `set` it
+ * sums in double and then adds; no other item of the chunk touches them. */
+INLINE AVX2 void wgrad_item(const wgrad_job *jb, int p0, int p1, int gp0, int set, int ob,
                             int cg, const int K) {
-    const int COW = CO_W(K), o0 = ob * COW, c0 = cg * CGROUP;
-    const int c1 = c0 + CGROUP < jb->cin ? c0 + CGROUP : jb->cin;
+    const int COW = CO_W(K), o0 = ob * COW, c0 = cg * CGROUP, cin = jb->cin;
+    const int c1 = c0 + CGROUP < cin ? c0 + CGROUP : cin;
     const int nj = jb->cout - o0 < COW ? jb->cout - o0 : COW;
-    const size_t ksz = (size_t)K * K;
-    double *acc = jb->acc + slot * jb->wset, *bacc = jb->bacc + (size_t)slot * jb->cout;
+    double acc[WG_ACC], bacc[8] = {0}; /* [j][c - c0][ky][kx], [j] */
+    memset(acc, 0, (size_t)COW * CGROUP * K * K * sizeof *acc);
     float sums[12];
     for (int p = p0; p < p1; p++) {
         const int len = (int)round_up((size_t)piece_rows(jb, gp0 + p - p0) * jb->Wp, 8);
@@ -437,39 +439,45 @@ INLINE AVX2 void wgrad_item(const wgrad_job *jb, int p0, int p1, int gp0, int sl
                 for (int ky = 0; ky < K; ky++) {
                     wgrad_micro(sums, dob + q0, jb->dplane,
                                 inb + c * jb->iplane + (size_t)ky * jb->Wp + q0, sub, K);
-                    for (int j = 0; j < nj; j++) {
-                        double *a = acc + ((size_t)(o0 + j) * jb->cin + c) * ksz + (size_t)ky * K;
-                        for (int kx = 0; kx < K; kx++) a[kx] += sums[j * K + kx];
-                    }
+                    for (int j = 0; j < nj; j++)
+                        for (int kx = 0; kx < K; kx++)
+                            acc[((j * CGROUP + c - c0) * K + ky) * K + kx] += sums[j * K + kx];
                 }
             }
             for (int j = 0; cg == 0 && j < nj; j++)
-                bacc[o0 + j] += vsum(dob + j * jb->dplane + q0, sub);
+                bacc[j] += vsum(dob + j * jb->dplane + q0, sub);
         }
     }
+    float *dw = jb->dw + set * jb->wstride;
+    for (int j = 0; j < nj; j++)
+        for (int c = c0; c < c1; c++)
+            for (int t = 0; t < K * K; t++)
+                dw[((size_t)(o0 + j) * cin + c) * K * K + t] +=
+                    (float)acc[(j * CGROUP + c - c0) * K * K + t];
+    for (int j = 0; jb->db && cg == 0 && j < nj; j++)
+        jb->db[set * jb->bstride + o0 + j] += (float)bacc[j];
 }
 
 typedef void wgrad_item_fn(const wgrad_job *, int, int, int, int, int, int);
-static AVX2 void wgrad_item_k1(const wgrad_job *jb, int p0, int p1, int gp0, int slot, int ob,
+static AVX2 void wgrad_item_k1(const wgrad_job *jb, int p0, int p1, int gp0, int set, int ob,
                                int cg) {
-    wgrad_item(jb, p0, p1, gp0, slot, ob, cg, 1);
+    wgrad_item(jb, p0, p1, gp0, set, ob, cg, 1);
 }
-static AVX2 void wgrad_item_k3(const wgrad_job *jb, int p0, int p1, int gp0, int slot, int ob,
+static AVX2 void wgrad_item_k3(const wgrad_job *jb, int p0, int p1, int gp0, int set, int ob,
                                int cg) {
-    wgrad_item(jb, p0, p1, gp0, slot, ob, cg, 3);
+    wgrad_item(jb, p0, p1, gp0, set, ob, cg, 3);
 }
-static AVX2 void wgrad_item_k5(const wgrad_job *jb, int p0, int p1, int gp0, int slot, int ob,
+static AVX2 void wgrad_item_k5(const wgrad_job *jb, int p0, int p1, int gp0, int set, int ob,
                                int cg) {
-    wgrad_item(jb, p0, p1, gp0, slot, ob, cg, 5);
+    wgrad_item(jb, p0, p1, gp0, set, ob, cg, 5);
 }
 
-/* Chooses pieces and chunks (a chunk's buffers and accumulators within CHUNK_BYTES, as long as
- * one piece fits) and allocates them; 0 when out of memory. */
+/* Chooses pieces and chunks (a chunk's buffers within CHUNK_BYTES, as long as one piece
+ * fits) and allocates them; 0 when out of memory. */
 static int wgrad_plan(wgrad_job *jb) {
     const int K = jb->K, H = jb->H;
     const size_t coutp = round_up((size_t)jb->cout, CO_W(K));
     jb->Wp = padded_pitch(jb->W, K);
-    jb->wset = (size_t)jb->cout * jb->cin * K * K;
     /* rows per piece: the whole sample, or bands whose copies fit in a quarter of the budget */
     const size_t per_row = ((size_t)jb->cin + coutp) * jb->Wp;
     int rows = (int)(CHUNK_BYTES / 4 / sizeof(float) / per_row);
@@ -481,27 +489,16 @@ static int wgrad_plan(wgrad_job *jb) {
     jb->dplane = round_up((size_t)jb->rows * jb->Wp, 8);
     jb->iplane = jb->dplane + (size_t)K * jb->Wp;
     jb->piece_floats = jb->cin * jb->iplane + coutp * jb->dplane;
-    /* a piece's bytes, with a weight set's accumulators when each sample has its own */
-    const size_t acc_bytes = (jb->wset + jb->cout) * sizeof(double);
-    const size_t piece_bytes = jb->piece_floats * sizeof(float) + (jb->wstride ? acc_bytes : 0);
     const size_t total = (size_t)jb->N * jb->bands;
-    size_t pieces = CHUNK_BYTES / piece_bytes;
+    size_t pieces = CHUNK_BYTES / (jb->piece_floats * sizeof(float));
     pieces = pieces < 1 ? 1 : pieces > total ? total : pieces;
     jb->pieces = (int)pieces;
-    /* per-sample kernels: a chunk of p consecutive pieces touches at most p samples */
-    jb->slots = jb->wstride ? (int)(pieces < (size_t)jb->N ? pieces : (size_t)jb->N) : 1;
-    jb->buf = alloc_floats(jb->piece_floats * pieces);
-    jb->acc = calloc(jb->slots, acc_bytes);
-    jb->bacc = jb->acc ? jb->acc + jb->slots * jb->wset : NULL;
-    if (jb->buf && jb->acc) {
-        /* the dout rows of the channels past cout, summed and never copied */
-        for (size_t p = 0; p < pieces; p++)
-            memset(piece_dout(jb, (int)p) + jb->cout * jb->dplane, 0,
-                   (coutp - jb->cout) * jb->dplane * sizeof(float));
-        return 1;
-    }
-    free(jb->buf), free(jb->acc);
-    return 0;
+    if (!(jb->buf = alloc_floats(jb->piece_floats * pieces))) return 0;
+    /* the dout rows of the channels past cout, summed and never copied */
+    for (size_t p = 0; p < pieces; p++)
+        memset(piece_dout(jb, (int)p) + jb->cout * jb->dplane, 0,
+               (coutp - jb->cout) * jb->dplane * sizeof(float));
+    return 1;
 }
 
 /* Runs a planned job and frees its buffers. */
@@ -510,12 +507,13 @@ static void wgrad_exec(wgrad_job *jb) {
     const int nob = (int)(round_up((size_t)cout, CO_W(K)) / CO_W(K));
     const int ncg = (cin + CGROUP - 1) / CGROUP, total = jb->N * bands;
     wgrad_item_fn *item = K == 1 ? wgrad_item_k1 : K == 3 ? wgrad_item_k3 : wgrad_item_k5;
-    /* one team for the whole call; the implicit barrier after each omp for orders the phases */
+    /* one team for the whole call, two barriers per chunk: after the copies, and after the
+     * sums (before the next chunk's copies overwrite the buffers) */
 #pragma omp parallel
     for (int g0 = 0; g0 < total; g0 += jb->pieces) {
         const int np = total - g0 < jb->pieces ? total - g0 : jb->pieces;
         const int n0 = g0 / bands, groups = jb->wstride ? (g0 + np - 1) / bands - n0 + 1 : 1;
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 4)
         for (int i = 0; i < np * (cin + cout); i++) {
             const int p = i / (cin + cout);
             wgrad_copy(jb, p, g0 + p, i % (cin + cout));
@@ -528,23 +526,10 @@ static void wgrad_exec(wgrad_job *jb) {
                 gp0 = (n0 + grp) * bands > g0 ? (n0 + grp) * bands : g0;
                 gp1 = (n0 + grp + 1) * bands < g0 + np ? (n0 + grp + 1) * bands : g0 + np;
             }
-            item(jb, gp0 - g0, gp1 - g0, gp0, grp, ob, cg);
-        }
-        /* add the chunk's sums to the gradients and clear them for the next chunk */
-#pragma omp for schedule(static)
-        for (size_t i = 0; i < (size_t)groups * jb->wset; i++) {
-            const size_t set = jb->wstride ? n0 + i / jb->wset : 0;
-            jb->dw[set * jb->wstride + i % jb->wset] += (float)jb->acc[i];
-            jb->acc[i] = 0;
-        }
-#pragma omp for schedule(static)
-        for (int i = 0; i < groups * cout; i++) {
-            const size_t set = jb->wstride ? (size_t)(n0 + i / cout) : 0;
-            if (jb->db) jb->db[set * jb->bstride + i % cout] += (float)jb->bacc[i];
-            jb->bacc[i] = 0;
+            item(jb, gp0 - g0, gp1 - g0, gp0, jb->wstride ? n0 + grp : 0, ob, cg);
         }
     }
-    free(jb->buf), free(jb->acc);
+    free(jb->buf);
 }
 
 static int fast_shape(int K) { return K == 1 || K == 3 || K == 5; }

@@ -171,8 +171,9 @@ static void test_network_shapes(void) {
         if (!check_shape(&list[i])) SKIP("no fast kernels on this CPU");
 }
 
-/* Rows so wide that the weight gradient cuts each sample into bands of 2, 2 and 1 rows and
- * the bands into chunks of 4, a sample's bands falling into two chunks. */
+/* Rows so wide that the weight gradient cuts each sample into bands (a longer one, then a
+ * shorter one in a buffer a longer one used) and the bands into chunks, a sample's bands
+ * falling into two chunks. */
 static void test_weight_gradient_chunks(void) {
     const shape a = {3, 1, 1, 5, 140001, 3, 1, 1, 1}, b = {3, 1, 2, 5, 140001, 3, 0, 1, 1};
     if (!check_shape(&a)) SKIP("no fast kernels on this CPU");
