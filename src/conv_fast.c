@@ -40,14 +40,8 @@
 
 #include <omp.h>
 
+#include "conv_fast.h"
 #include "engine.h"
-
-#if defined(__x86_64__) || defined(__i386__)
-#define FAST_X86 1
-#include <immintrin.h>
-#else
-#define FAST_X86 0
-#endif
 
 /* ---------------------------------------------------------------- dispatch */
 
@@ -60,13 +54,18 @@ static int cpu_has_avx2_fma(void) {
 #endif
 }
 
-/* NSR_KERNELS=reference forces the reference for tests and benchmarks. */
-static int fast_wanted(void) {
+/* NSR_KERNELS, for tests and benchmarks: "reference" forces the reference, "direct" the fast
+ * kernels without Winograd. */
+static int kernels_are(const char *name) {
     const char *k = getenv("NSR_KERNELS");
-    return !(k && strcmp(k, "reference") == 0) && cpu_has_avx2_fma();
+    return k && strcmp(k, name) == 0;
 }
+static int fast_wanted(void) { return !kernels_are("reference") && cpu_has_avx2_fma(); }
+static int winograd_wanted(void) { return !kernels_are("direct"); }
 
-const char *nn_conv2d_kernels(void) { return fast_wanted() ? "avx2" : "reference"; }
+const char *nn_conv2d_kernels(void) {
+    return !fast_wanted() ? "reference" : winograd_wanted() ? "avx2" : "avx2-direct";
+}
 
 void nn_conv2d_forward(float *out, const float *inp, const float *w, size_t wstride,
                        const float *b, size_t bstride, int N, int cin, int cout, int H, int W,
@@ -88,23 +87,10 @@ void nn_conv2d_backward(float *dinp, float *dw, float *db, const float *dout, co
 
 #if FAST_X86
 
-#define AVX2 __attribute__((target("avx2,fma")))
-#define INLINE static inline __attribute__((always_inline))
-
-#define CO 6              /* output channels per forward micro-kernel block */
-#define NVMAX 2           /* vectors of 8 output pixels per forward micro-kernel */
 #define BAND_FLOATS 65536 /* aim for the forward's per-thread input band (256 KB) */
 #define CHUNK_BYTES (8u << 20) /* the weight gradient's buffers per chunk: bigger ran slower */
 #define SUB 1024                /* pixels per weight-gradient lane sum, 16 KB of dout per block */
 #define CGROUP 16               /* input channels per weight-gradient work item */
-
-static size_t round_up(size_t x, size_t m) { return (x + m - 1) / m * m; }
-
-/* A 64-byte aligned block of n floats (n > 0), or NULL. Not cleared: every float the kernels
- * read is written first (clearing megabytes per call would cost more than some convolutions). */
-static float *alloc_floats(size_t n) {
-    return aligned_alloc(64, round_up(n * sizeof(float), 64));
-}
 
 /* Row pitch of the padded copies: every vector a row's last group reads stays inside. */
 static int padded_pitch(int W, int K) { return (int)round_up((size_t)W, 8) + K - 1; }
@@ -168,61 +154,6 @@ INLINE AVX2 float hsum(__m256 v) {
 }
 
 /* ---------------------------------------------------------------- forward micro-kernel */
-
-/* Lane masks: mask_src + 8 - n as 8 ints has its first n lanes set. */
-static const int mask_src[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
-
-/* CO output channels x NV vectors: dst[j*oplane + 8v + i] (=, or += with accumulate) =
- * bias[j] + sum_{c,ky,kx} wp[(c*K*K + ky*K + kx)*CO + j] src[c*cplane + ky*Wp + kx + 8v + i]
- * for j < nj; the last vector stores its first `lanes` lanes only. K and NV are constants
- * after inlining, so the taps unroll and the accumulators live in registers. */
-INLINE AVX2 void fwd_micro(float *dst, size_t oplane, int nj, int lanes, const float *src,
-                           size_t cplane, int Wp, const float *wp, int cin, const float *bias,
-                           int accumulate, const int K, const int NV) {
-    __m256 acc[CO][NVMAX];
-#pragma GCC unroll 8
-    for (int j = 0; j < CO; j++) {
-        const __m256 b = _mm256_set1_ps(bias && j < nj ? bias[j] : 0.0f);
-#pragma GCC unroll 8
-        for (int v = 0; v < NV; v++) acc[j][v] = b;
-    }
-    for (int c = 0; c < cin; c++, src += cplane, wp += K * K * CO) {
-#pragma GCC unroll 5
-        for (int ky = 0; ky < K; ky++) {
-            const float *row = src + (size_t)ky * Wp;
-#pragma GCC unroll 5
-            for (int kx = 0; kx < K; kx++) {
-                __m256 x[NVMAX];
-#pragma GCC unroll 8
-                for (int v = 0; v < NV; v++) x[v] = _mm256_loadu_ps(row + kx + 8 * v);
-                const float *wt = wp + (ky * K + kx) * CO;
-#pragma GCC unroll 8
-                for (int j = 0; j < CO; j++) {
-                    const __m256 wb = _mm256_broadcast_ss(wt + j);
-#pragma GCC unroll 8
-                    for (int v = 0; v < NV; v++) acc[j][v] = _mm256_fmadd_ps(wb, x[v], acc[j][v]);
-                }
-            }
-        }
-    }
-    const __m256i tail = _mm256_loadu_si256((const __m256i *)(mask_src + 8 - lanes));
-#pragma GCC unroll 8
-    for (int j = 0; j < CO; j++) {
-        if (j >= nj) break;
-        float *d = dst + j * oplane;
-#pragma GCC unroll 8
-        for (int v = 0; v < NV; v++) {
-            __m256 a = acc[j][v];
-            if (v < NV - 1 || lanes == 8) {
-                if (accumulate) a = _mm256_add_ps(a, _mm256_loadu_ps(d + 8 * v));
-                _mm256_storeu_ps(d + 8 * v, a);
-            } else {
-                if (accumulate) a = _mm256_add_ps(a, _mm256_maskload_ps(d + 8 * v, tail));
-                _mm256_maskstore_ps(d + 8 * v, tail, a);
-            }
-        }
-    }
-}
 
 /* What one forward-style call computes: out (N, cout, H, W) (=, or += with accumulate) =
  * conv(inp (N, cin, H, W)) + b, with packed kernels pw + n*pstride (pstride 0: shared). */
@@ -534,56 +465,56 @@ static void wgrad_exec(wgrad_job *jb) {
 
 static int fast_shape(int K) { return K == 1 || K == 3 || K == 5; }
 
-int nn_conv2d_forward_fast(float *out, const float *inp, const float *w, size_t wstride,
-                           const float *b, size_t bstride, int N, int cin, int cout, int H,
-                           int W, int K) {
-    if (!cpu_has_avx2_fma() || !fast_shape(K)) return 0;
+/* A forward-style convolution (the forward, or with transposed and accumulate the input
+ * gradient): by Winograd where it suits and NSR_KERNELS is not "direct", else by the direct
+ * kernels. 0 when out of memory, having written nothing. */
+static int forward_style(float *out, const float *inp, const float *w, size_t wstride,
+                         int transposed, const float *b, size_t bstride, int N, int cin,
+                         int cout, int H, int W, int K, int accumulate) {
+    if (K == 3 && winograd_wanted() && wino_suits(cin, cout, H, W) &&
+        wino_conv3x3(out, inp, w, wstride, transposed, b, bstride, N, cin, cout, H, W,
+                     accumulate))
+        return 1;
     const int sets = wstride ? N : 1;
     const size_t psz = packed_size(cin, cout, K);
     fwd_job jb = {.out = out, .inp = inp, .b = b, .pstride = wstride ? psz : 0,
                   .bstride = bstride, .N = N, .cin = cin, .cout = cout, .H = H, .W = W,
-                  .K = K, .accumulate = 0};
+                  .K = K, .accumulate = accumulate};
     float *pw = alloc_floats(psz * sets);
     if (!pw || !fwd_plan(&jb)) {
         free(pw);
         return 0;
     }
-    pack_all(pw, w, wstride, sets, cin, cout, K, 0);
+    pack_all(pw, w, wstride, sets, cin, cout, K, transposed);
     jb.pw = pw;
     fwd_exec(&jb);
     free(pw);
     return 1;
 }
 
+int nn_conv2d_forward_fast(float *out, const float *inp, const float *w, size_t wstride,
+                           const float *b, size_t bstride, int N, int cin, int cout, int H,
+                           int W, int K) {
+    if (!cpu_has_avx2_fma() || !fast_shape(K)) return 0;
+    return forward_style(out, inp, w, wstride, 0, b, bstride, N, cin, cout, H, W, K, 0);
+}
+
 int nn_conv2d_backward_fast(float *dinp, float *dw, float *db, const float *dout,
                             const float *inp, const float *w, size_t wstride, size_t bstride,
                             int N, int cin, int cout, int H, int W, int K) {
     if (!cpu_has_avx2_fma() || !fast_shape(K)) return 0;
-    /* the input gradient is the forward of dout through the transposed, flipped kernels */
-    const int sets = wstride ? N : 1;
-    const size_t psz = packed_size(cout, cin, K);
-    fwd_job fj = {.out = dinp, .inp = dout, .b = NULL, .pstride = wstride ? psz : 0, .N = N,
-                  .cin = cout, .cout = cin, .H = H, .W = W, .K = K, .accumulate = 1};
     wgrad_job wj = {.dw = dw, .db = db, .dout = dout, .inp = inp, .wstride = wstride,
                     .bstride = bstride, .N = N, .cin = cin, .cout = cout, .H = H, .W = W,
                     .K = K};
-    float *pw = NULL;
-    /* everything is allocated before anything is added, so failing leaves no half result */
-    if (dinp && (!(pw = alloc_floats(psz * sets)) || !fwd_plan(&fj))) {
-        free(pw);
-        return 0;
-    }
-    if (!wgrad_plan(&wj)) {
-        free(pw), free(fj.bands);
+    /* the weight gradient's buffers first and its sums last, so that running out of memory
+     * leaves no half result; the input gradient is the forward of dout through the
+     * transposed, flipped kernels */
+    if (!wgrad_plan(&wj)) return 0;
+    if (dinp && !forward_style(dinp, dout, w, wstride, 1, NULL, 0, N, cout, cin, H, W, K, 1)) {
+        free(wj.buf);
         return 0;
     }
     wgrad_exec(&wj);
-    if (dinp) {
-        pack_all(pw, w, wstride, sets, cout, cin, K, 1);
-        fj.pw = pw;
-        fwd_exec(&fj);
-    }
-    free(pw);
     return 1;
 }
 

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "check.h"
+#include "conv_fast.h"
 #include "engine.h"
 
 #define TOL 1e-5
@@ -61,9 +62,40 @@ static void describe(char *s, size_t n, const shape *c) {
              c->per_sample ? " per-sample" : "", c->bias ? "" : " no bias");
 }
 
-/* One shape: forward, then the backward with and without the input gradient, fast against
- * reference. Returns 0 when the fast kernels are not available here. */
-static int check_shape(const shape *c) {
+/* A set of kernels under test, with nn_conv2d_*_fast's signatures and return values. */
+typedef struct kernels {
+    int (*forward)(float *, const float *, const float *, size_t, const float *, size_t, int,
+                   int, int, int, int, int);
+    int (*backward)(float *, float *, float *, const float *, const float *, const float *,
+                    size_t, size_t, int, int, int, int, int, int);
+} kernels;
+
+static const kernels fast = {nn_conv2d_forward_fast, nn_conv2d_backward_fast};
+
+#if FAST_X86
+/* Winograd alone, even where the dispatch would not choose it (any channel count, tiny
+ * images): its forward, and its input gradient beside the fast weight gradient. */
+static int have_avx2(void) { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
+static int wino_forward(float *out, const float *inp, const float *w, size_t wstride,
+                        const float *b, size_t bstride, int N, int cin, int cout, int H, int W,
+                        int K) {
+    return K == 3 && have_avx2() &&
+           wino_conv3x3(out, inp, w, wstride, 0, b, bstride, N, cin, cout, H, W, 0);
+}
+static int wino_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                         const float *w, size_t wstride, size_t bstride, int N, int cin,
+                         int cout, int H, int W, int K) {
+    return K == 3 && have_avx2() &&
+           nn_conv2d_backward_fast(NULL, dw, db, dout, inp, w, wstride, bstride, N, cin, cout,
+                                   H, W, K) &&
+           (!dinp || wino_conv3x3(dinp, dout, w, wstride, 1, NULL, 0, N, cout, cin, H, W, 1));
+}
+static const kernels winograd = {wino_forward, wino_backward};
+#endif
+
+/* One shape: forward, then the backward with and without the input gradient, kernels k
+ * against the reference. Returns 0 when k is not available here. */
+static int check_shape(const shape *c, const kernels *k) {
     const size_t in_sz = (size_t)c->N * c->cin * c->H * c->W;
     const size_t out_sz = (size_t)c->N * c->cout * c->H * c->W;
     const size_t wset = (size_t)c->cout * c->cin * c->K * c->K;
@@ -87,7 +119,7 @@ static int check_shape(const shape *c) {
     char name[96];
     describe(name, sizeof name, c);
     size_t at = 0;
-    int ran = nn_conv2d_forward_fast(y_fast, x, w, ws, b, bs, N, ci, co, H, W, K);
+    int ran = k->forward(y_fast, x, w, ws, b, bs, N, ci, co, H, W, K);
     if (!ran) goto done;
     nn_conv2d_forward_ref(y_ref, x, w, ws, b, bs, N, ci, co, H, W, K);
     nn_conv2d_forward_ref(y_mag, ax, aw, ws, ab, bs, N, ci, co, H, W, K);
@@ -99,7 +131,7 @@ static int check_shape(const shape *c) {
     for (int pass = 0; pass < 2; pass++) {
         float *dx_f = pass ? NULL : dx_fast, *dx_r = pass ? NULL : dx_ref;
         float *db_f = c->bias ? db_fast : NULL, *db_r = c->bias ? db_ref : NULL;
-        CHECK(nn_conv2d_backward_fast(dx_f, dw_fast, db_f, dy, x, w, ws, bs, N, ci, co, H, W, K),
+        CHECK(k->backward(dx_f, dw_fast, db_f, dy, x, w, ws, bs, N, ci, co, H, W, K),
               "%s: the backward did not run", name);
         nn_conv2d_backward_ref(dx_r, dw_ref, db_r, dy, x, w, ws, bs, N, ci, co, H, W, K);
         nn_conv2d_backward_ref(pass ? NULL : dx_mag, dw_mag, c->bias ? db_mag : NULL, ady, ax,
@@ -122,44 +154,87 @@ done:
     return ran;
 }
 
-/* Every kernel size with every awkward size or channel count, one at a time, around a small
- * base shape; then a pseudo-random sample of the whole grid. */
-static void test_shapes(void) {
-    static const int sizes[] = {1, 2, 3, 7, 9, 17, 48}, chans[] = {1, 3, 5, 8, 13, 64};
-    static const int ks[] = {1, 3, 5};
+/* Every kernel size in ks with every awkward size or channel count, one at a time, around a
+ * small base shape; then a pseudo-random sample of the whole grid. Returns the number of
+ * shapes, 0 when the kernels are not available. */
+static int grid(const kernels *k, const int *ks, int nks, const int *sizes, int nsizes,
+                const int *chans, int nchans) {
     int cases = 0;
-    for (int k = 0; k < 3; k++) {
-        for (int i = 0; i < 7; i++) {
-            const shape a = {2, 3, 5, sizes[i], 9, ks[k], i % 2, 1, 0};
-            const shape b = {1, 5, 3, 7, sizes[i], ks[k], 1 - i % 2, i % 3 != 0, 0};
-            if (!check_shape(&a)) SKIP("no fast kernels on this CPU");
-            check_shape(&b);
+    for (int i = 0; i < nks; i++) {
+        for (int j = 0; j < nsizes; j++) {
+            const shape a = {2, 3, 5, sizes[j], 9, ks[i], j % 2, 1, 0};
+            const shape b = {1, 5, 3, 7, sizes[j], ks[i], 1 - j % 2, j % 3 != 0, 0};
+            if (!check_shape(&a, k)) return 0;
+            check_shape(&b, k);
             cases += 2;
         }
-        for (int i = 0; i < 6; i++) {
-            const shape a = {3, chans[i], 13, 9, 17, ks[k], i % 2, 1, 0};
-            const shape b = {2, 13, chans[i], 17, 7, ks[k], 1 - i % 2, i % 2, 0};
-            check_shape(&a), check_shape(&b);
+        for (int j = 0; j < nchans; j++) {
+            const shape a = {3, chans[j], 13, 9, 17, ks[i], j % 2, 1, 0};
+            const shape b = {2, 13, chans[j], 17, 7, ks[i], 1 - j % 2, j % 2, 0};
+            check_shape(&a, k), check_shape(&b, k);
             cases += 2;
         }
     }
     for (int t = 0; t < 120; t++) {
         uint64_t r = (uint64_t)(t + 1) * 0x9E3779B97F4A7C15ull;
-        const shape c = {1 + (int)(r % 3), chans[(r >> 8) % 6], chans[(r >> 16) % 6],
-                         sizes[(r >> 24) % 7], sizes[(r >> 32) % 7], ks[(r >> 40) % 3],
-                         (int)((r >> 48) & 1), (int)((r >> 49) % 4 != 0), 0};
+        const shape c = {1 + (int)(r % 3), chans[(r >> 8) % nchans], chans[(r >> 16) % nchans],
+                         sizes[(r >> 24) % nsizes], sizes[(r >> 32) % nsizes],
+                         ks[(r >> 40) % nks], (int)((r >> 48) & 1), (int)((r >> 49) % 4 != 0),
+                         0};
         /* keep the big ones few: the reference runs under the sanitizers too */
         if ((size_t)c.cin * c.cout * c.H * c.W > 64 * 64 * 17 * 17) continue;
-        check_shape(&c);
+        check_shape(&c, k);
         cases++;
     }
+    return cases;
+}
+
+/* NSR_KERNELS for one test, then back to what the test run started with. */
+static const char *kernels_at_start;
+static void set_kernels(const char *value) {
+    if (value) setenv("NSR_KERNELS", value, 1);
+    else if (kernels_at_start) setenv("NSR_KERNELS", kernels_at_start, 1);
+    else unsetenv("NSR_KERNELS");
+}
+
+static const int sizes[] = {1, 2, 3, 7, 9, 17, 48}, chans[] = {1, 3, 5, 8, 13, 64};
+static const int ks[] = {1, 3, 5};
+
+/* The fast kernels as dispatched (Winograd where it suits), and the direct ones alone
+ * (NSR_KERNELS=direct), over the grid. */
+static void test_shapes(void) {
+    const int cases = grid(&fast, ks, 3, sizes, 7, chans, 6);
+    if (!cases) SKIP("no fast kernels on this CPU");
     printf("  %d shapes\n", cases);
+}
+static void test_shapes_direct(void) {
+    set_kernels("direct");
+    const int cases = grid(&fast, ks, 3, sizes, 7, chans, 6);
+    set_kernels(NULL);
+    if (!cases) SKIP("no fast kernels on this CPU");
+}
+
+/* Winograd on its own grid: odd sizes (a last tile half outside the image), rows of more
+ * than one block segment (130 pixels: 65 tiles), channel counts around the output blocking,
+ * some of each below the dispatch's threshold. */
+static void test_winograd(void) {
+#if FAST_X86
+    static const int wsizes[] = {1, 2, 3, 4, 5, 9, 17, 48, 130}, wchans[] = {1, 3, 6, 7, 16, 17, 64};
+    static const int k3[] = {3};
+    const int cases = grid(&winograd, k3, 1, wsizes, 9, wchans, 7);
+    if (!cases) SKIP("no AVX2 on this CPU");
+    const shape wide = {1, 17, 13, 6, 300, 3, 1, 1, 0};
+    check_shape(&wide, &winograd);
+    printf("  %d shapes\n", cases + 1);
+#else
+    SKIP("no Winograd kernels on this CPU");
+#endif
 }
 
 /* The shapes the networks run, scaled down to keep the reference quick: 64 channels on a 48x48
  * training patch (pixel sums longer than one sub-block) and on smaller ones, a whole image cut
  * into bands (N = 1), the head (3 ->), the tail (-> 3s^2), the 5x5 skip and a wide hidden
- * layer. */
+ * layer; as dispatched, and direct. */
 static void test_network_shapes(void) {
     const shape list[] = {
         {1, 64, 64, 48, 48, 3, 0, 1, 0},   {2, 64, 64, 16, 16, 3, 1, 1, 0},
@@ -167,8 +242,15 @@ static void test_network_shapes(void) {
         {2, 64, 12, 24, 24, 3, 0, 1, 0},   {2, 3, 12, 24, 24, 5, 0, 1, 0},
         {2, 32, 128, 12, 12, 3, 1, 1, 0},  {2, 128, 32, 12, 12, 3, 1, 1, 0},
     };
-    for (size_t i = 0; i < sizeof list / sizeof *list; i++)
-        if (!check_shape(&list[i])) SKIP("no fast kernels on this CPU");
+    for (int direct = 0; direct < 2; direct++) {
+        if (direct) set_kernels("direct");
+        for (size_t i = 0; i < sizeof list / sizeof *list; i++)
+            if (!check_shape(&list[i], &fast)) {
+                set_kernels(NULL);
+                SKIP("no fast kernels on this CPU");
+            }
+        set_kernels(NULL);
+    }
 }
 
 /* Rows so wide that the weight gradient cuts each sample into bands (a longer one, then a
@@ -176,44 +258,48 @@ static void test_network_shapes(void) {
  * falling into two chunks. */
 static void test_weight_gradient_chunks(void) {
     const shape a = {3, 1, 1, 5, 140001, 3, 1, 1, 1}, b = {3, 1, 2, 5, 140001, 3, 0, 1, 1};
-    if (!check_shape(&a)) SKIP("no fast kernels on this CPU");
-    check_shape(&b);
+    if (!check_shape(&a, &fast)) SKIP("no fast kernels on this CPU");
+    check_shape(&b, &fast);
 }
 
-/* The same bits for 1, 2 and 3 threads. */
+/* The same bits for 1, 2 and 3 threads: direct kernels (13 -> 17 channels) and Winograd
+ * (17 -> 19). */
 static void test_threads_bit_identical(void) {
-    const int N = 2, ci = 13, co = 17, H = 23, W = 31, K = 3;
-    const size_t in_sz = (size_t)N * ci * H * W, out_sz = (size_t)N * co * H * W;
-    const size_t wset = (size_t)co * ci * K * K;
-    float *x = rand_buf(in_sz), *w = rand_buf(N * wset), *b = rand_buf((size_t)N * co);
-    float *dy = rand_buf(out_sz), *res[3][4];
-    const int saved = omp_get_max_threads();
-    for (int t = 0; t < 3; t++) {
-        omp_set_num_threads(t + 1);
-        res[t][0] = calloc(out_sz, sizeof(float));
-        res[t][1] = calloc(in_sz, sizeof(float));
-        res[t][2] = calloc(N * wset, sizeof(float));
-        res[t][3] = calloc((size_t)N * co, sizeof(float));
-        if (!nn_conv2d_forward_fast(res[t][0], x, w, wset, b, co, N, ci, co, H, W, K)) {
-            omp_set_num_threads(saved);
-            SKIP("no fast kernels on this CPU");
+    for (int wide = 0; wide < 2; wide++) {
+        const int N = 2, ci = wide ? 17 : 13, co = wide ? 19 : 17, H = 23, W = 31, K = 3;
+        const size_t in_sz = (size_t)N * ci * H * W, out_sz = (size_t)N * co * H * W;
+        const size_t wset = (size_t)co * ci * K * K;
+        float *x = rand_buf(in_sz), *w = rand_buf(N * wset), *b = rand_buf((size_t)N * co);
+        float *dy = rand_buf(out_sz), *res[3][4];
+        const int saved = omp_get_max_threads();
+        for (int t = 0; t < 3; t++) {
+            omp_set_num_threads(t + 1);
+            res[t][0] = calloc(out_sz, sizeof(float));
+            res[t][1] = calloc(in_sz, sizeof(float));
+            res[t][2] = calloc(N * wset, sizeof(float));
+            res[t][3] = calloc((size_t)N * co, sizeof(float));
+            if (!nn_conv2d_forward_fast(res[t][0], x, w, wset, b, co, N, ci, co, H, W, K)) {
+                omp_set_num_threads(saved);
+                SKIP("no fast kernels on this CPU");
+            }
+            nn_conv2d_backward_fast(res[t][1], res[t][2], res[t][3], dy, x, w, wset, co, N, ci,
+                                    co, H, W, K);
         }
-        nn_conv2d_backward_fast(res[t][1], res[t][2], res[t][3], dy, x, w, wset, co, N, ci, co,
-                                H, W, K);
+        omp_set_num_threads(saved);
+        const size_t sz[4] = {out_sz, in_sz, N * wset, (size_t)N * co};
+        const char *what[4] = {"output", "input gradient", "weight gradient", "bias gradient"};
+        for (int t = 1; t < 3; t++)
+            for (int i = 0; i < 4; i++)
+                CHECK(memcmp(res[0][i], res[t][i], sz[i] * sizeof(float)) == 0,
+                      "%d -> %d channels: %s differs between 1 and %d threads", ci, co, what[i],
+                      t + 1);
+        for (int t = 0; t < 3; t++)
+            for (int i = 0; i < 4; i++) free(res[t][i]);
+        free(x), free(w), free(b), free(dy);
     }
-    omp_set_num_threads(saved);
-    const size_t sz[4] = {out_sz, in_sz, N * wset, (size_t)N * co};
-    const char *what[4] = {"output", "input gradient", "weight gradient", "bias gradient"};
-    for (int t = 1; t < 3; t++)
-        for (int i = 0; i < 4; i++)
-            CHECK(memcmp(res[0][i], res[t][i], sz[i] * sizeof(float)) == 0,
-                  "%s differs between 1 and %d threads", what[i], t + 1);
-    for (int t = 0; t < 3; t++)
-        for (int i = 0; i < 4; i++) free(res[t][i]);
-    free(x), free(w), free(b), free(dy);
 }
 
-/* NSR_KERNELS=reference makes nn_conv2d_* the reference, bit for bit. */
+/* NSR_KERNELS=reference makes nn_conv2d_* the reference, bit for bit; =direct is named. */
 static void test_reference_switch(void) {
     const int N = 2, ci = 5, co = 7, H = 9, W = 11, K = 3;
     const size_t out_sz = (size_t)N * co * H * W;
@@ -226,8 +312,11 @@ static void test_reference_switch(void) {
     nn_conv2d_forward(y, x, w, 0, b, 0, N, ci, co, H, W, K);
     nn_conv2d_forward_ref(y_ref, x, w, 0, b, 0, N, ci, co, H, W, K);
     CHECK(memcmp(y, y_ref, out_sz * sizeof *y) == 0, "forced reference differs from it");
-    unsetenv("NSR_KERNELS");
+    setenv("NSR_KERNELS", "direct", 1);
     const int fast = nn_conv2d_forward_fast(y, x, w, 0, b, 0, N, ci, co, H, W, K);
+    CHECK(strcmp(nn_conv2d_kernels(), fast ? "avx2-direct" : "reference") == 0, "kernels: %s",
+          nn_conv2d_kernels());
+    unsetenv("NSR_KERNELS");
     CHECK(strcmp(nn_conv2d_kernels(), fast ? "avx2" : "reference") == 0, "kernels: %s",
           nn_conv2d_kernels());
     if (saved) setenv("NSR_KERNELS", saved, 1);
@@ -235,8 +324,11 @@ static void test_reference_switch(void) {
 }
 
 int main(void) {
+    kernels_at_start = getenv("NSR_KERNELS") ? strdup(getenv("NSR_KERNELS")) : NULL;
     printf("  kernels: %s\n", nn_conv2d_kernels());
     RUN(test_shapes);
+    RUN(test_shapes_direct);
+    RUN(test_winograd);
     RUN(test_network_shapes);
     RUN(test_weight_gradient_chunks);
     RUN(test_threads_bit_identical);
