@@ -134,20 +134,12 @@ size_t nsr_arch_param_count(const nsr_arch *a) {
 
 /* ---------------------------------------------------------------- model */
 
-/* splitmix64 (Steele, Lea, Flood 2014): a small, well-mixed generator, enough for an init. */
-static uint64_t splitmix64(uint64_t *state) {
-    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-/* Fills n values uniform in [-bound, bound). */
-static void fill_uniform(float *x, size_t n, float bound, uint64_t *state) {
-    for (size_t i = 0; i < n; i++) {
-        const double u = (double)(splitmix64(state) >> 11) * 0x1p-53; /* [0, 1) */
-        x[i] = (float)((2.0 * u - 1.0) * bound);
-    }
+/* Fills n values uniform in (-bound, bound), drawn from the project's counter-based generator
+ * (src/rng.c); stream is the tensor's offset in the parameter block, so every tensor has its own
+ * stream and a model is a pure function of (architecture, seed). */
+static void fill_uniform(float *x, size_t n, float bound, uint64_t seed, size_t stream) {
+    for (size_t i = 0; i < n; i++)
+        x[i] = (float)((2.0 * nsr_rng_uniform(seed, stream, i) - 1.0) * bound);
 }
 
 static void fill_const(float *x, size_t n, float value) {
@@ -161,7 +153,6 @@ static void fill_const(float *x, size_t n, float value) {
  * and skip, 2 for a block's first conv, 1/sqrt(B) for its second. Side layer: PyTorch's Linear
  * default, U(-1/sqrt(c_in), 1/sqrt(c_in)) for both A and a. */
 static void init_params(nsr_model *m, uint64_t seed) {
-    uint64_t state = seed;
     const int B = m->arch.blocks;
     for (int ci = 0; ci < m->nconv; ci++) {
         const eng_conv *c = &m->conv[ci];
@@ -170,14 +161,14 @@ static void init_params(nsr_model *m, uint64_t seed) {
         float g = 1.0f;
         if (ci >= ENG_BLOCK_CONV(0, 0) && ci < ENG_TAIL(B))
             g = (ci - ENG_BLOCK_CONV(0, 0)) % 2 == 0 ? 2.0f : (float)(1.0 / sqrt((double)B));
-        fill_uniform(m->params + c->v, stored * fan_in, (float)(1.0 / sqrt((double)fan_in)), &state);
+        fill_uniform(m->params + c->v, stored * fan_in, (float)(1.0 / sqrt((double)fan_in)), seed, c->v);
         fill_const(m->params + c->g, stored, g);
         fill_const(m->params + c->b, stored, 0.0f);
         if (c->side) {
             const size_t kd = (size_t)c->groups * c->cards;
             const float bound = (float)(1.0 / sqrt((double)c->cin));
-            fill_uniform(m->params + c->A, kd * c->cin, bound, &state);
-            fill_uniform(m->params + c->a, kd, bound, &state);
+            fill_uniform(m->params + c->A, kd * c->cin, bound, seed, c->A);
+            fill_uniform(m->params + c->a, kd, bound, seed, c->a);
         }
     }
 }
