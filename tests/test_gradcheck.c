@@ -11,20 +11,8 @@
 
 #include "check.h"
 #include "engine.h"
+#include "testdata.h"
 
-static uint64_t rng_state = 777;
-static double urand(void) {
-    uint64_t z = (rng_state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return (double)((z ^ (z >> 31)) >> 11) * 0x1p-53;
-}
-static float *rand_buf(size_t n, float lo, float hi) {
-    float *x = malloc(n * sizeof *x);
-    for (size_t i = 0; i < n; i++) x[i] = (float)(lo + (hi - lo) * urand());
-    return x;
-}
-static float *zero_buf(size_t n) { return calloc(n, sizeof(float)); }
 
 static double dot_d(const float *a, const float *b, size_t n) {
     double s = 0;
@@ -82,9 +70,9 @@ static void conv_case(int K, int per_sample) {
     const size_t wsz = per_sample ? c.N * wset : wset, bsz = per_sample ? (size_t)c.N * c.cout : (size_t)c.cout;
     c.wstride = per_sample ? wset : 0;
     c.bstride = per_sample ? (size_t)c.cout : 0;
-    c.x = rand_buf(in_sz, -1, 1), c.w = rand_buf(wsz, -1, 1), c.b = rand_buf(bsz, -1, 1);
-    c.R = rand_buf(out_sz, -1, 1), c.out = zero_buf(out_sz);
-    float *dx = zero_buf(in_sz), *dw = zero_buf(wsz), *db = zero_buf(bsz);
+    c.x = test_rand_buf(in_sz, -1, 1), c.w = test_rand_buf(wsz, -1, 1), c.b = test_rand_buf(bsz, -1, 1);
+    c.R = test_rand_buf(out_sz, -1, 1), c.out = test_zero_buf(out_sz);
+    float *dx = test_zero_buf(in_sz), *dw = test_zero_buf(wsz), *db = test_zero_buf(bsz);
     nn_conv2d_backward(dx, dw, db, c.R, c.x, c.w, c.wstride, c.bstride, c.N, c.cin, c.cout, c.H,
                        c.W, K);
     char what[64];
@@ -116,8 +104,8 @@ static double wn_loss(void *p) {
 static void test_weightnorm_gradients(void) {
     wn_ctx c = {.rows = 4, .cols = 9};
     const size_t n = (size_t)c.rows * c.cols;
-    c.v = rand_buf(n, -1, 1), c.g = rand_buf(c.rows, 0.5f, 2), c.R = rand_buf(n, -1, 1), c.w = zero_buf(n);
-    float *dv = zero_buf(n), *dg = zero_buf(c.rows);
+    c.v = test_rand_buf(n, -1, 1), c.g = test_rand_buf(c.rows, 0.5f, 2), c.R = test_rand_buf(n, -1, 1), c.w = test_zero_buf(n);
+    float *dv = test_zero_buf(n), *dg = test_zero_buf(c.rows);
     nn_weightnorm_backward(dv, dg, c.R, c.v, c.g, c.rows, c.cols);
     report("weight norm", "V", fd_error(wn_loss, &c, c.v, dv, n, 1e-2));
     report("weight norm", "g", fd_error(wn_loss, &c, c.g, dg, c.rows, 0.25));
@@ -152,17 +140,17 @@ static void nsr_case(int k, int d, int K) {
     const size_t wcols = (size_t)dm->cin * K * K, stored = (size_t)k * dm->cout, kd = (size_t)k * d;
     const size_t wsz = stored * wcols, msz = (size_t)dm->n * dm->cout * wcols;
     /* a non-zero mean input, so that the path through the mean matters */
-    c.x = rand_buf(in_sz, -0.5f, 1.5f), c.v = rand_buf(wsz, -1, 1), c.g = rand_buf(stored, 0.5f, 2);
-    c.b = rand_buf(stored, -1, 1), c.A = rand_buf(kd * dm->cin, -2, 2), c.a = rand_buf(kd, -1, 1);
-    c.R = rand_buf(out_sz, -1, 1);
-    c.w = zero_buf(wsz), c.gamma = zero_buf((size_t)dm->n * kd), c.pooled = zero_buf((size_t)dm->n * dm->cin);
-    c.out = zero_buf(out_sz);
-    c.sc = (nn_mix_scratch){zero_buf(msz), zero_buf((size_t)dm->n * dm->cout), zero_buf(msz),
-                            zero_buf((size_t)dm->n * dm->cout)};
+    c.x = test_rand_buf(in_sz, -0.5f, 1.5f), c.v = test_rand_buf(wsz, -1, 1), c.g = test_rand_buf(stored, 0.5f, 2);
+    c.b = test_rand_buf(stored, -1, 1), c.A = test_rand_buf(kd * dm->cin, -2, 2), c.a = test_rand_buf(kd, -1, 1);
+    c.R = test_rand_buf(out_sz, -1, 1);
+    c.w = test_zero_buf(wsz), c.gamma = test_zero_buf((size_t)dm->n * kd), c.pooled = test_zero_buf((size_t)dm->n * dm->cin);
+    c.out = test_zero_buf(out_sz);
+    c.sc = (nn_mix_scratch){test_zero_buf(msz), test_zero_buf((size_t)dm->n * dm->cout), test_zero_buf(msz),
+                            test_zero_buf((size_t)dm->n * dm->cout)};
     nsr_loss(&c);
-    float *dx = zero_buf(in_sz), *dw = zero_buf(wsz), *dv = zero_buf(wsz), *dg = zero_buf(stored);
-    float *db = zero_buf(stored), *dA = zero_buf(kd * dm->cin), *da = zero_buf(kd);
-    float *dgamma = zero_buf((size_t)dm->n * kd);
+    float *dx = test_zero_buf(in_sz), *dw = test_zero_buf(wsz), *dv = test_zero_buf(wsz), *dg = test_zero_buf(stored);
+    float *db = test_zero_buf(stored), *dA = test_zero_buf(kd * dm->cin), *da = test_zero_buf(kd);
+    float *dgamma = test_zero_buf((size_t)dm->n * kd);
     nn_mixconv_backward(dx, dw, db, dgamma, c.R, c.x, c.w, c.b, c.gamma, dm, &c.sc);
     nn_select_backward(dx, dA, da, dgamma, c.gamma, c.pooled, c.A, dm);
     nn_weightnorm_backward(dv, dg, dw, c.v, c.g, (int)stored, (int)wcols);
@@ -203,8 +191,8 @@ static void test_pixel_shuffle_gradients(void) {
     for (int s = 2; s <= 3; s++) {
         ps_ctx c = {.N = 2, .C = 3, .H = 2, .W = 3, .s = s};
         const size_t n = (size_t)c.N * c.C * s * s * c.H * c.W;
-        c.x = rand_buf(n, -1, 1), c.R = rand_buf(n, -1, 1), c.out = zero_buf(n);
-        float *dx = zero_buf(n);
+        c.x = test_rand_buf(n, -1, 1), c.R = test_rand_buf(n, -1, 1), c.out = test_zero_buf(n);
+        float *dx = test_zero_buf(n);
         nn_pixel_shuffle_backward(dx, c.R, c.N, c.C, c.H, c.W, s);
         report(s == 2 ? "pixel shuffle x2" : "pixel shuffle x3", "input",
                fd_error(ps_loss, &c, c.x, dx, n, 0.25));
@@ -225,9 +213,9 @@ static double relu_loss(void *p) {
 
 static void test_relu_gradients(void) {
     relu_ctx c = {.n = 40};
-    c.x = rand_buf(c.n, -1, 1), c.R = rand_buf(c.n, -1, 1), c.out = zero_buf(c.n);
+    c.x = test_rand_buf(c.n, -1, 1), c.R = test_rand_buf(c.n, -1, 1), c.out = test_zero_buf(c.n);
     for (size_t i = 0; i < c.n; i++) c.x[i] += c.x[i] > 0 ? 0.05f : -0.05f; /* away from the kink */
-    float *dx = zero_buf(c.n);
+    float *dx = test_zero_buf(c.n);
     relu_loss(&c);
     nn_relu_backward(dx, c.R, c.out, c.n);
     report("relu", "input", fd_error(relu_loss, &c, c.x, dx, c.n, 1e-2));
@@ -246,10 +234,10 @@ static double l1_loss(void *p) {
 
 static void test_l1_gradients(void) {
     l1_ctx c = {.n = 30};
-    c.target = rand_buf(c.n, 0, 1), c.pred = zero_buf(c.n);
+    c.target = test_rand_buf(c.n, 0, 1), c.pred = test_zero_buf(c.n);
     for (size_t i = 0; i < c.n; i++) /* at least 0.05 from the kink */
-        c.pred[i] = c.target[i] + (float)((urand() < 0.5 ? -1 : 1) * (0.05 + 0.5 * urand()));
-    float *dp = zero_buf(c.n);
+        c.pred[i] = c.target[i] + (float)((test_urand() < 0.5 ? -1 : 1) * (0.05 + 0.5 * test_urand()));
+    float *dp = test_zero_buf(c.n);
     nn_l1_backward(dp, c.pred, c.target, c.n, 1.0f);
     report("L1 loss", "pred", fd_error(l1_loss, &c, c.pred, dp, c.n, 1e-2));
     free(c.pred), free(c.target), free(dp);

@@ -4,20 +4,8 @@
 
 #include "check.h"
 #include "engine.h"
+#include "testdata.h"
 
-static uint64_t rng_state = 12345;
-static double urand(void) { /* [0, 1) */
-    uint64_t z = (rng_state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return (double)((z ^ (z >> 31)) >> 11) * 0x1p-53;
-}
-static float *rand_buf(size_t n, float lo, float hi) {
-    float *x = malloc(n * sizeof *x);
-    for (size_t i = 0; i < n; i++) x[i] = (float)(lo + (hi - lo) * urand());
-    return x;
-}
-static float *zero_buf(size_t n) { return calloc(n, sizeof(float)); }
 
 /* Largest |a - b| relative to the largest |b| (a whole-tensor relative error). */
 static double rel_err_d(const float *a, const double *b, size_t n) {
@@ -69,9 +57,9 @@ static void conv_case(int N, int cin, int cout, int H, int W, int K, int per_sam
     const size_t in_sz = (size_t)N * cin * H * W, out_sz = (size_t)N * cout * H * W;
     const size_t wset = (size_t)cout * cin * K * K, wsz = per_sample ? N * wset : wset;
     const size_t bsz = per_sample ? (size_t)N * cout : (size_t)cout;
-    float *x = rand_buf(in_sz, -1, 1), *w = rand_buf(wsz, -1, 1), *b = rand_buf(bsz, -1, 1);
-    float *dout = rand_buf(out_sz, -1, 1), *out = zero_buf(out_sz);
-    float *dx = zero_buf(in_sz), *dw = zero_buf(wsz), *db = zero_buf(bsz);
+    float *x = test_rand_buf(in_sz, -1, 1), *w = test_rand_buf(wsz, -1, 1), *b = test_rand_buf(bsz, -1, 1);
+    float *dout = test_rand_buf(out_sz, -1, 1), *out = test_zero_buf(out_sz);
+    float *dx = test_zero_buf(in_sz), *dw = test_zero_buf(wsz), *db = test_zero_buf(bsz);
     double *rout = calloc(out_sz, sizeof(double)), *rdx = calloc(in_sz, sizeof(double));
     double *rdw = calloc(wsz, sizeof(double)), *rdb = calloc(bsz, sizeof(double));
     const size_t ws = per_sample ? wset : 0, bs = per_sample ? (size_t)cout : 0;
@@ -108,7 +96,7 @@ static void test_conv_matches_definition(void) {
 
 static void test_weightnorm(void) {
     const int rows = 5, cols = 7;
-    float *v = rand_buf(rows * cols, -1, 1), *g = rand_buf(rows, 0.5f, 2), *w = zero_buf(rows * cols);
+    float *v = test_rand_buf(rows * cols, -1, 1), *g = test_rand_buf(rows, 0.5f, 2), *w = test_zero_buf(rows * cols);
     nn_weightnorm_forward(w, v, g, rows, cols);
     for (int o = 0; o < rows; o++) {
         double nw = 0, nv = 0, dot = 0;
@@ -140,7 +128,7 @@ static void test_relu_and_shift(void) {
 static void test_pixel_shuffle_order(void) {
     const int N = 2, C = 3, H = 2, W = 3, s = 2;
     const size_t n = (size_t)N * C * s * s * H * W;
-    float *in = zero_buf(n), *out = zero_buf(n), *back = zero_buf(n);
+    float *in = test_zero_buf(n), *out = test_zero_buf(n), *back = test_zero_buf(n);
     for (size_t i = 0; i < n; i++) in[i] = (float)i;
     nn_pixel_shuffle_forward(out, in, N, C, H, W, s);
     for (int b = 0; b < N; b++)
@@ -175,7 +163,7 @@ static void test_l1(void) {
 static void test_select_softmax(void) {
     const nn_nsr_dims dm = {.n = 2, .cin = 3, .cout = 4, .h = 3, .w = 2, .ksize = 3, .groups = 3, .cards = 2};
     const size_t in_sz = (size_t)dm.n * dm.cin * dm.h * dm.w, kd = 6;
-    float *x = rand_buf(in_sz, -1, 1), *A = rand_buf(kd * dm.cin, -2, 2), *a = rand_buf(kd, -1, 1);
+    float *x = test_rand_buf(in_sz, -1, 1), *A = test_rand_buf(kd * dm.cin, -2, 2), *a = test_rand_buf(kd, -1, 1);
     float gamma[12], hard[12], pooled[6];
     nn_select_forward(gamma, pooled, x, A, a, &dm, 0);
     nn_select_forward(hard, pooled, x, A, a, &dm, 1);
@@ -215,11 +203,11 @@ static void identity_case(int hard) {
     const int k = dm.groups, d = dm.cards, per = dm.cout / d;
     const size_t in_sz = (size_t)dm.n * dm.cin * dm.h * dm.w, out_sz = (size_t)dm.n * dm.cout * dm.h * dm.w;
     const size_t wg = (size_t)dm.cout * dm.cin * 9, plane = (size_t)dm.h * dm.w;
-    float *x = rand_buf(in_sz, -1, 1), *w = rand_buf(k * wg, -1, 1), *b = rand_buf(k * dm.cout, -1, 1);
-    float *A = rand_buf((size_t)k * d * dm.cin, -3, 3), *a = rand_buf((size_t)k * d, -1, 1);
-    float *gamma = zero_buf((size_t)dm.n * k * d), *pooled = zero_buf((size_t)dm.n * dm.cin);
+    float *x = test_rand_buf(in_sz, -1, 1), *w = test_rand_buf(k * wg, -1, 1), *b = test_rand_buf(k * dm.cout, -1, 1);
+    float *A = test_rand_buf((size_t)k * d * dm.cin, -3, 3), *a = test_rand_buf((size_t)k * d, -1, 1);
+    float *gamma = test_zero_buf((size_t)dm.n * k * d), *pooled = test_zero_buf((size_t)dm.n * dm.cin);
     nn_select_forward(gamma, pooled, x, A, a, &dm, hard);
-    float *group = zero_buf(out_sz), *out = zero_buf(out_sz);
+    float *group = test_zero_buf(out_sz), *out = test_zero_buf(out_sz);
     double *sum = calloc(out_sz, sizeof(double));
     for (int i = 0; i < k; i++) {
         nn_conv2d_forward(group, x, w + i * wg, 0, b + i * dm.cout, 0, dm.n, dm.cin, dm.cout, dm.h,
@@ -231,7 +219,7 @@ static void identity_case(int hard) {
                     sum[e] += (double)gamma[(n * k + i) * d + o / per] * group[e];
                 }
     }
-    nn_mix_scratch sc = {zero_buf(dm.n * wg), zero_buf((size_t)dm.n * dm.cout), NULL, NULL};
+    nn_mix_scratch sc = {test_zero_buf(dm.n * wg), test_zero_buf((size_t)dm.n * dm.cout), NULL, NULL};
     nn_mixconv_forward(out, x, w, b, gamma, &dm, &sc);
     const double e = rel_err_d(out, sum, out_sz);
     printf("  identity (%s selection): relative error %.1e\n", hard ? "hard" : "soft", e);
@@ -350,10 +338,10 @@ static void test_batch_and_inference_agree(void) {
     nsr_error err;
     REQUIRE(nsr_model_create(&m, &arch, 3, &err) == 0, "%s", err.message);
     /* perturb the init so that biases and groups differ */
-    for (size_t i = 0; i < m->nparams; i++) m->params[i] += (float)(0.05 * (urand() - 0.5));
+    for (size_t i = 0; i < m->nparams; i++) m->params[i] += (float)(0.05 * (test_urand() - 0.5));
     eng_workspace batch;
     REQUIRE(eng_workspace_create(&batch, m, 2, h, w, 1, &err) == 0, "%s", err.message);
-    float *x = rand_buf((size_t)2 * 3 * h * w, 0, 1);
+    float *x = test_rand_buf((size_t)2 * 3 * h * w, 0, 1);
     eng_forward(m, &batch, x, 0);
     const size_t out1 = (size_t)3 * h * s * w * s;
     for (int n = 0; n < 2; n++) {

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "testdata.h"
 #include "nsr.h"
 
 /* ---------------------------------------------------------------- helpers */
@@ -24,23 +25,9 @@ static size_t rng_below(size_t n) { return n ? (size_t)(rng_next() % n) : 0; }
 static void put_le(uint8_t *p, uint64_t v, int width) {
     for (int i = 0; i < width; i++) p[i] = (uint8_t)(v >> (8 * i));
 }
-/* CRC-32 as docs/model-format.md defines it, written out here (not zlib's) so that the test
- * pins the documented algorithm rather than whatever the library calls. */
-static uint32_t crc_table[256];
-static uint32_t crc32_doc(const uint8_t *p, size_t n) {
-    if (!crc_table[1])
-        for (uint32_t i = 0; i < 256; i++) {
-            uint32_t c = i;
-            for (int k = 0; k < 8; k++) c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
-            crc_table[i] = c;
-        }
-    uint32_t c = 0xffffffffu;
-    for (size_t i = 0; i < n; i++) c = crc_table[(c ^ p[i]) & 0xff] ^ (c >> 8);
-    return c ^ 0xffffffffu;
-}
 /* Rewrites the trailing CRC-32 so that only the structural checks can object. */
 static void fix_checksum(uint8_t *b, size_t n) {
-    if (n >= 4) put_le(b + n - 4, crc32_doc(b, n - 4), 4);
+    if (n >= 4) put_le(b + n - 4, test_crc32(b, n - 4), 4);
 }
 static int starts_with(const char *s, const char *prefix) {
     return !strncmp(s, prefix, strlen(prefix));
@@ -327,8 +314,8 @@ static void test_broken_fields(void) {
     float t2;
     memcpy(&t2, good + 160 + 8, 4);
     CHECK(t2 == 2 && good[190] == 0 && good[223] == 0, "data and padding where documented");
-    CHECK(crc32_doc((const uint8_t *)"123456789", 9) == 0xcbf43926u, "the test's CRC-32 is the standard one");
-    CHECK(crc32_doc(good, 224) == (uint32_t)(good[224] | good[225] << 8 | good[226] << 16 | (uint32_t)good[227] << 24),
+    CHECK(test_crc32((const uint8_t *)"123456789", 9) == 0xcbf43926u, "the test's CRC-32 is the standard one");
+    CHECK(test_crc32(good, 224) == (uint32_t)(good[224] | good[225] << 8 | good[226] << 16 | (uint32_t)good[227] << 24),
           "stored checksum is the documented CRC-32");
     CHECK(!try_load(good, n, "small.nsr", msg, sizeof msg), "the unbroken file: %s", msg);
     uint8_t *b = malloc(n + 32);

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "testdata.h"
 #include "nsr.h"
 
 /* splitmix64: the test's own generator, fixed seed, same sequence everywhere. */
@@ -325,18 +326,6 @@ static void test_file_errors(void) {
 
 /* ---------------------------------------------------------------- fuzzing */
 
-static uint32_t crc_table[256];
-static uint32_t crc32_le(const uint8_t *p, size_t n) {
-    if (!crc_table[1])
-        for (uint32_t i = 0; i < 256; i++) {
-            uint32_t c = i;
-            for (int k = 0; k < 8; k++) c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
-            crc_table[i] = c;
-        }
-    uint32_t c = 0xffffffffu;
-    for (size_t i = 0; i < n; i++) c = crc_table[(c ^ p[i]) & 0xff] ^ (c >> 8);
-    return c ^ 0xffffffffu;
-}
 
 /* Loads bytes as a network; a success must give a model that runs. Returns 1 if it loaded. */
 static int fuzz_one(const uint8_t *bytes, size_t size, int *bad) {
@@ -384,7 +373,7 @@ static void test_fuzz_bytes(void) {
                 }
             }
         }
-        uint32_t crc = crc32_le(buf, size - 4);
+        uint32_t crc = test_crc32(buf, size - 4);
         for (int k = 0; k < 4; k++) buf[size - 4 + k] = (uint8_t)(crc >> (8 * k));
         loaded += fuzz_one(buf, size, &bad);
     }
