@@ -24,7 +24,7 @@ typedef struct bench_opts {
 /* ---------------------------------------------------------------- timing (report.c) */
 
 typedef struct bench_stats {
-    double min_ms, median_ms;
+    double min_ms, median_ms; /* (MiB in the memory row) */
 } bench_stats;
 
 /* A piece of work to time: run(ctx) does it once. */
@@ -41,9 +41,6 @@ void bench_time(bench_case *cases, int ncases, int reps);
 
 /* Milliseconds on a monotonic clock. */
 double bench_now_ms(void);
-
-/* Min and median of n values (sorts them). */
-bench_stats bench_stats_of(double *ms, int n);
 
 /* ---------------------------------------------------------------- results (report.c) */
 
@@ -85,6 +82,9 @@ double bench_conv_gflop(int N, int cin, int cout, int H, int W, int K);
  * removes it with the files bench put there (a flat folder). */
 int bench_tmpdir(char *buf, size_t size);
 void bench_rmdir(const char *dir);
+
+/* This program's path (/proc/self/exe) into buf; 0 on success. */
+int bench_self_exe(char *buf, size_t size);
 
 /* Runs argv[0] (searched in PATH when it has no '/') with argv, collecting its standard output
  * (and its standard error too when merge_stderr) into *out, a malloc'd NUL-terminated string
@@ -144,6 +144,16 @@ void bench_net_free(bench_net *net);
 void bench_net_infer(void *net);
 /* One training step: forward, L1 loss, backward, Adam (lr 1e-3). */
 void bench_net_train(void *net);
+
+/* ---------------------------------------------------------------- nsr's conv as a case (conv.c) */
+
+/* nn_conv2d_forward with shared weights, 3x3: out (n, cout, h, width) = conv(inp, w) + b. */
+typedef struct bench_conv_job {
+    float *out;
+    const float *inp, *w, *b;
+    int n, cin, cout, h, width;
+} bench_conv_job;
+void bench_conv_run(void *job);
 
 /* ---------------------------------------------------------------- benchmarks */
 

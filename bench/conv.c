@@ -15,15 +15,9 @@ typedef struct shape {
 
 /* ---------------------------------------------------------------- nsr's plain conv */
 
-typedef struct conv_job {
-    float *out;
-    const float *inp, *w, *b;
-    int n, cin, cout, h, w_;
-} conv_job;
-
-static void run_conv(void *ctx) {
-    const conv_job *j = ctx;
-    nn_conv2d_forward(j->out, j->inp, j->w, 0, j->b, 0, j->n, j->cin, j->cout, j->h, j->w_, 3);
+void bench_conv_run(void *ctx) {
+    const bench_conv_job *j = ctx;
+    nn_conv2d_forward(j->out, j->inp, j->w, 0, j->b, 0, j->n, j->cin, j->cout, j->h, j->width, 3);
 }
 
 /* ---------------------------------------------------------------- conv */
@@ -39,14 +33,14 @@ static int conv_shape(const bench_opts *o, shape sh) {
     bench_fill(inp, in_sz, 1.0f, 1);
     bench_fill(w, w_sz, 1.0f / 24, 2); /* 1/sqrt(fan_in): activations keep their scale */
     bench_fill(b, CH, 0.1f, 3);
-    conv_job job = {out, inp, w, b, sh.n, CH, CH, sh.h, sh.w};
+    bench_conv_job job = {out, inp, w, b, sh.n, CH, CH, sh.h, sh.w};
     const char *why = o->no_reference ? "skipped (--no-reference)" : NULL;
     bench_onednn *dnn = o->no_reference ? NULL
                                         : bench_onednn_create(inp, w, b, sh.n, CH, CH, sh.h, sh.w, 3, &why);
     const double gflop = bench_conv_gflop(sh.n, CH, CH, sh.h, sh.w, 3);
     bench_fma fma = {0, 0, 0, 0};
     const int have_fma = !bench_fma_init(&fma, gflop, o->threads);
-    bench_case cases[3] = {{run_conv, &job, {0, 0}}, {bench_fma_run, &fma, {0, 0}}};
+    bench_case cases[3] = {{bench_conv_run, &job, {0, 0}}, {bench_fma_run, &fma, {0, 0}}};
     int ncases = have_fma ? 2 : 1;
     if (dnn) cases[ncases++] = (bench_case){bench_onednn_run, dnn, {0, 0}};
     bench_time(cases, ncases, o->reps);
@@ -137,9 +131,9 @@ static int rebuttal_shape(const bench_opts *o, shape sh, int published) {
     bench_fill(w, CH * ksz, 1.0f / 24, 2);
     bench_fill(b, CH, 0.1f, 3);
     const nn_mix_scratch sc = {wmix, bmix, NULL, NULL};
-    conv_job plain = {out, inp, w, b, sh.n, CH, CH, sh.h, sh.w};
+    bench_conv_job plain = {out, inp, w, b, sh.n, CH, CH, sh.h, sh.w};
     nsr_job fms[NK], ff[NK];
-    bench_case cases[1 + 2 * NK] = {{run_conv, &plain, {0, 0}}};
+    bench_case cases[1 + 2 * NK] = {{bench_conv_run, &plain, {0, 0}}};
     for (int i = 0; i < NK; i++) {
         const nn_nsr_dims d = {sh.n, CH, CH, sh.h, sh.w, 3, ks[i], 1};
         /* fixed model size: the 64 stored channels in k groups of 64/k; hard selection */

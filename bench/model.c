@@ -93,9 +93,7 @@ static int find_script(char *path, size_t size) {
     const char *env = getenv("NSR_BENCH_SCRIPT");
     if (env && *env) return snprintf(path, size, "%s", env) < (int)size ? 0 : -1;
     char exe[4096];
-    const ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n > 0) {
-        exe[n] = 0;
+    if (!bench_self_exe(exe, sizeof exe)) {
         char *slash = strrchr(exe, '/');
         if (slash) {
             *slash = 0;
@@ -136,9 +134,9 @@ static void run_torch(const bench_opts *o, const char *model_path, const char *d
                                 &t->train.median_ms, &t->loss_diff, &t->grad_diff,
                                 &t->grad_max) == 5;
     }
-    if (!t->why[0] && rc)
-        snprintf(t->why, sizeof t->why, "%.60s %.100s exited with status %d%s%.100s", python, script, rc,
-                 rc < 0 ? ": " : "", rc < 0 && out ? out : "");
+    if (!t->why[0] && rc) /* its first line, when it failed: why it could not start, say */
+        snprintf(t->why, sizeof t->why, "%.60s %.100s exited with status %d%s%.100s", python,
+                 script, rc, out && *out ? ": " : "", out ? out : "");
     free(out);
 }
 
@@ -209,7 +207,7 @@ int bench_model(const bench_opts *o) {
     }
     bench_rmdir(dir);
     char ref[64], infer_name[64], train_name[64], infer_extra[160], train_extra[200];
-    snprintf(ref, sizeof ref, "PyTorch %s, same model and weights", t.version[0] ? t.version : "");
+    snprintf(ref, sizeof ref, "PyTorch%s%s, same model and weights", t.version[0] ? " " : "", t.version);
     snprintf(infer_name, sizeof infer_name, "inference %dx%d, tiled", net.image.width, net.image.height);
     snprintf(train_name, sizeof train_name, "train step N=%d %dx%d", net.ws.n, net.ws.h, net.ws.w);
     snprintf(infer_extra, sizeof infer_extra, "\"max_abs_diff\": %.3g, \"max_abs_output\": %.3g",

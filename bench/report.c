@@ -24,7 +24,8 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-bench_stats bench_stats_of(double *ms, int n) {
+/* Min and median of n values (sorts them). */
+static bench_stats stats_of(double *ms, int n) {
     qsort(ms, (size_t)n, sizeof *ms, cmp_double);
     const double median = n % 2 ? ms[n / 2] : 0.5 * (ms[n / 2 - 1] + ms[n / 2]);
     return (bench_stats){ms[0], median};
@@ -43,7 +44,7 @@ void bench_time(bench_case *cases, int ncases, int reps) {
             cases[c].run(cases[c].ctx);
             ms[(size_t)c * reps + r] = bench_now_ms() - t0;
         }
-    for (int c = 0; c < ncases; c++) cases[c].stats = bench_stats_of(ms + (size_t)c * reps, reps);
+    for (int c = 0; c < ncases; c++) cases[c].stats = stats_of(ms + (size_t)c * reps, reps);
     free(ms);
 }
 
@@ -68,15 +69,18 @@ void bench_report(const bench_opts *o, const bench_result *r) {
     const double ref_gflop = r->ref_gflop > 0 ? r->ref_gflop : r->gflop;
     const double ref_gf = r->gflop > 0 && have_ref ? ref_gflop / (r->ref.min_ms * 1e-3) : NAN;
     if (!o->json) {
-        char ref_cell[48], gf[32], tgt[16];
+        char ref_cell[48], ratio_cell[16], gf[32], tgt[16];
         if (have_ref) snprintf(ref_cell, sizeof ref_cell, "%9.2f %9.2f", r->ref.min_ms, r->ref.median_ms);
         else snprintf(ref_cell, sizeof ref_cell, "%19s", "unavailable");
+        if (have_ref) snprintf(ratio_cell, sizeof ratio_cell, "%7.2fx", ratio);
+        else snprintf(ratio_cell, sizeof ratio_cell, "%8s", "-");
         if (r->gflop > 0) snprintf(gf, sizeof gf, "%6.1f / %6.1f", nsr_gf, ref_gf);
         else snprintf(gf, sizeof gf, "%15s", "");
+        /* a missed target is marked with '!' */
         if (r->target > 0) snprintf(tgt, sizeof tgt, ">= %.2f%s", r->target, have_ref && ratio < r->target ? "!" : "");
         else tgt[0] = 0;
-        printf("%-42s %9.2f %9.2f  %-36.36s %s %7.2fx %s %7s\n", r->name, r->nsr.min_ms,
-               r->nsr.median_ms, r->reference, ref_cell, ratio, gf, tgt);
+        printf("%-42s %9.2f %9.2f  %-36.36s %s %s %s %7s\n", r->name, r->nsr.min_ms,
+               r->nsr.median_ms, r->reference, ref_cell, ratio_cell, gf, tgt);
         if (r->unavailable) printf("    reference unavailable: %s\n", r->unavailable);
         if (r->extra) printf("    %s\n", r->extra);
         if (r->note) printf("    %s\n", r->note);
@@ -168,6 +172,13 @@ void bench_rmdir(const char *dir) {
     }
     if (d) closedir(d);
     rmdir(dir);
+}
+
+int bench_self_exe(char *buf, size_t size) {
+    const ssize_t n = readlink("/proc/self/exe", buf, size - 1);
+    if (n <= 0) return -1;
+    buf[n] = 0;
+    return 0;
 }
 
 int bench_spawn(char *const argv[], int merge_stderr, char **out, struct rusage *ru) {

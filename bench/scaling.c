@@ -22,17 +22,6 @@ static void run_threaded(void *ctx) {
     t->run(t->ctx);
 }
 
-typedef struct conv_job {
-    float *out;
-    const float *inp, *w, *b;
-    int n, h, w_;
-} conv_job;
-
-static void run_conv(void *ctx) {
-    const conv_job *j = ctx;
-    nn_conv2d_forward(j->out, j->inp, j->w, 0, j->b, 0, j->n, 64, 64, j->h, j->w_, 3);
-}
-
 /* Times cases[0] (on o->threads threads) and cases[1] (the same work on 1) interleaved, and
  * reports the speed-up. */
 static void scale_report(const bench_opts *o, const char *name, bench_case cases[2], double gflop) {
@@ -123,11 +112,9 @@ static void memory_case(const bench_opts *o, int side) {
     char dir[4096], exe[4096], small[4200], net[4200], big_png[4200], png192[4200];
     char name[96], extra[300], why[sizeof err.message] = "";
     double big = 0, net192 = 0, small192 = 0, t_big = 0, t = 0, parent = 0;
-    const ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0 || bench_tmpdir(dir, sizeof dir)) {
+    if (bench_self_exe(exe, sizeof exe) || bench_tmpdir(dir, sizeof dir)) {
         snprintf(why, sizeof why, "cannot find this program or make a temporary folder");
     } else {
-        exe[n] = 0;
         snprintf(small, sizeof small, "%s/small.nsr", dir);
         snprintf(net, sizeof net, "%s/net.nsr", dir);
         snprintf(big_png, sizeof big_png, "%s/%d.png", dir, side);
@@ -169,7 +156,7 @@ int bench_scaling(const bench_opts *o) {
         bench_fill(inp, act, 1.0f, 1);
         bench_fill(w, wsz, 1.0f / 24, 2);
         bench_fill(b, 64, 0.1f, 3);
-        conv_job job = {out, inp, w, b, n, hw, hw};
+        bench_conv_job job = {out, inp, w, b, n, 64, 64, hw, hw};
         char name[64];
         const double gflop = bench_conv_gflop(n, 64, 64, hw, hw, 3);
         bench_fma fma_one, fma_all;
@@ -179,7 +166,7 @@ int bench_scaling(const bench_opts *o) {
             scale_report(o, "FMA peak loop, the conv's FLOPs", cases, fma_all.gflop);
         }
         snprintf(name, sizeof name, "conv N=%d %dx%d 64->64", n, hw, hw);
-        scale_case(o, name, run_conv, &job, gflop);
+        scale_case(o, name, bench_conv_run, &job, gflop);
         snprintf(name, sizeof name, "inference %dx%d, tiled", net.image.width, net.image.height);
         scale_case(o, name, bench_net_infer, &net, 0);
         snprintf(name, sizeof name, "train step N=%d %dx%d", net.ws.n, net.ws.h, net.ws.w);
