@@ -35,11 +35,14 @@
  *    output is accumulator / weight sum ("average overlaps"), computed on the 3s^2 channels before
  *    the pixel shuffle. Then, as in the whole-image network, the skip branch of the whole image is
  *    added, the channels are shuffled into the s-times larger image and 0.5 is added back.
+ *    (Shuffling only moves values, so the accumulator is kept in the output image's layout from
+ *    the start, and the skip branch is added band by band.)
  *
  * Memory: one workspace for a batch of TILE_BATCH tiles (48 x 48 each, whatever the image size),
- * the accumulator and weight sum (3s^2 + 1 floats per LR pixel), the shifted input and the
- * whole-image skip (3 + 3s^2), and the output; never a whole-image activation. The tiles are
- * independent samples, so the batch size changes how fast, not what, is computed. */
+ * the output image (3s^2 floats per LR pixel), which is also the accumulator, the weight sum (1)
+ * and a band of the skip branch's input and output (SKIP_BAND rows); never a whole-image
+ * activation. The tiles are independent samples, so the batch size changes how fast, not what,
+ * is computed. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,27 +101,34 @@ static void cut_tile(float *dst, const float *rgb, int h, int w, int ty, int tx)
         }
 }
 
-/* acc (C, h, w) += weight x the kept K x K of body (C, P, P); wsum (h, w) += weight there.
- * Serial: a few thousand additions against the body's millions of multiply-adds per tile. */
-static void add_tile(float *acc, float *wsum, const float *body, int C, int h, int w,
+/* The kept K x K of body (3s^2, P, P), times the tile's weight, added straight into out, the
+ * (3, h s, w s) output image, where the pixel shuffle puts it (channel (c s + i) s + j, pixel
+ * (y, x) goes to colour c, pixel (y s + i, x s + j)): accumulating in the output's own layout
+ * spares a second image-sized buffer. wsum (h, w) += weight there. Serial: a few thousand
+ * additions against the body's millions of multiply-adds per tile. */
+static void add_tile(float *out, float *wsum, const float *body, int s, int h, int w,
                      const tile *t) {
-    const size_t plane = (size_t)h * w;
+    const size_t out_w = (size_t)w * s, out_plane = out_w * h * s;
     for (int y = 0; y < TILE_KEEP; y++) {
-        const size_t at = (size_t)(t->y + y) * w + (size_t)t->x;
-        for (int x = 0; x < TILE_KEEP; x++) wsum[at + x] += t->weight;
-        for (int c = 0; c < C; c++) {
-            const float *src = body + ((size_t)c * TILE + TILE_PAD + y) * TILE + TILE_PAD;
-            float *dst = acc + (size_t)c * plane + at;
-            for (int x = 0; x < TILE_KEEP; x++) dst[x] += t->weight * src[x];
-        }
+        float *ws = wsum + (size_t)(t->y + y) * w + t->x;
+        for (int x = 0; x < TILE_KEEP; x++) ws[x] += t->weight;
+        for (int c = 0; c < 3; c++)
+            for (int i = 0; i < s; i++) {
+                float *dst = out + c * out_plane + ((size_t)(t->y + y) * s + i) * out_w +
+                             (size_t)t->x * s;
+                for (int j = 0; j < s; j++) {
+                    const float *src = body + (((size_t)(c * s + i) * s + j) * TILE + TILE_PAD + y) * TILE + TILE_PAD;
+                    for (int x = 0; x < TILE_KEEP; x++) dst[(size_t)x * s + j] += t->weight * src[x];
+                }
+            }
     }
 }
 
-/* The body of every tile, averaged into acc (3s^2, h, w) with wsum (h, w). */
-static int run_tiles(const nsr_model *m, const float *rgb, int h, int w, int hard, float *acc,
+/* The body of every tile, weighted into out (the output image's layout) with wsum (h, w). */
+static int run_tiles(const nsr_model *m, const float *rgb, int h, int w, int hard, float *out,
                      float *wsum, const nsr_infer_options *opts, nsr_error *err) {
-    const int C = 3 * m->arch.scale * m->arch.scale;
-    const size_t tile_in = (size_t)3 * TILE * TILE, tile_out = (size_t)C * TILE * TILE;
+    const int s = m->arch.scale;
+    const size_t tile_in = (size_t)3 * TILE * TILE, tile_out = (size_t)3 * s * s * TILE * TILE;
     int count;
     tile *tiles = list_tiles(h, w, &count);
     float *batch = malloc(TILE_BATCH * tile_in * sizeof(float));
@@ -138,7 +148,7 @@ static int run_tiles(const nsr_model *m, const float *rgb, int h, int w, int har
             cut_tile(batch + k * tile_in, rgb, h, w, tiles[first + k].y, tiles[first + k].x);
         eng_forward_body(m, &ws, batch, hard);
         for (int k = 0; k < n; k++)
-            add_tile(acc, wsum, ws.body + k * tile_out, C, h, w, &tiles[first + k]);
+            add_tile(out, wsum, ws.body + k * tile_out, s, h, w, &tiles[first + k]);
         if (opts->progress) opts->progress(opts->progress_ctx, (double)(first + n) / count);
     }
     rc = 0;
@@ -149,29 +159,59 @@ done:
     return rc;
 }
 
-/* sum (3s^2, h, w) += the skip branch of the whole image: the 5x5 conv of rgb - 0.5, or rgb - 0.5
- * itself when s = 1 (NSR.md section 3). The same conv call as eng_forward's. */
-static int add_skip(const nsr_model *m, const float *rgb, int h, int w, float *sum,
-                    nsr_error *err) {
+#define SKIP_BAND 64 /* LR rows of the skip branch computed at a time */
+
+/* out (3, h s, w s), holding the weighted sum of the tiles, becomes the image: per pixel
+ * (sum / weight + skip) + 0.5, the same operations in the same order as averaging, adding the
+ * whole-image skip branch (the 5x5 conv of rgb - 0.5, or rgb - 0.5 itself when s = 1; NSR.md
+ * section 3), shuffling and adding 0.5 back would do. The skip branch is computed SKIP_BAND rows
+ * at a time, each band's input with K/2 rows of the image above and below it (zero padding only
+ * at the image's own edges), so its buffers stay a few MiB whatever the image size. */
+static int finish_tiled(const nsr_model *m, const float *rgb, int h, int w, float *out,
+                        const float *wsum, nsr_error *err) {
     const int s = m->arch.scale;
-    const size_t in_sz = (size_t)3 * h * w, out_sz = in_sz * s * s;
     const eng_conv *c = &m->conv[ENG_SKIP(m->arch.blocks)];
-    float *x0 = malloc(in_sz * sizeof(float));
+    const int halo = s > 1 ? c->ksize / 2 : 0;
+    const size_t out_w = (size_t)w * s, out_plane = out_w * h * s;
+    const size_t in_rows = (size_t)SKIP_BAND + 2 * halo;
+    float *x0 = malloc((size_t)3 * in_rows * w * sizeof(float));
     float *wn = s > 1 ? malloc((size_t)c->cout * c->cin * c->ksize * c->ksize * sizeof(float)) : NULL;
-    float *skip = s > 1 ? malloc(out_sz * sizeof(float)) : x0;
+    float *skip = s > 1 ? malloc((size_t)3 * s * s * in_rows * w * sizeof(float)) : x0;
     int rc = 0;
     if (!x0 || (s > 1 && (!wn || !skip))) {
         rc = nsr_fail(err, "out of memory for the skip branch of a %dx%d image", w, h);
-    } else {
-        nn_add_scalar(x0, rgb, -0.5f, in_sz);
-        if (s > 1) {
-            nn_weightnorm_forward(wn, m->params + c->v, m->params + c->g, c->cout,
-                                  c->cin * c->ksize * c->ksize);
-            nn_conv2d_forward(skip, x0, wn, 0, m->params + c->b, 0, 1, c->cin, c->cout, h, w,
-                              c->ksize);
-        }
-        nn_add_inplace(sum, skip, out_sz);
+        goto done;
     }
+    if (s > 1)
+        nn_weightnorm_forward(wn, m->params + c->v, m->params + c->g, c->cout,
+                              c->cin * c->ksize * c->ksize);
+    for (int y0 = 0; y0 < h; y0 += SKIP_BAND) {
+        const int y1 = y0 + SKIP_BAND < h ? y0 + SKIP_BAND : h;
+        const int top = y0 - halo > 0 ? y0 - halo : 0, bottom = y1 + halo < h ? y1 + halo : h;
+        const int rows = bottom - top;
+        for (int ch = 0; ch < 3; ch++)
+            nn_add_scalar(x0 + (size_t)ch * rows * w, rgb + ((size_t)ch * h + top) * w, -0.5f,
+                          (size_t)rows * w);
+        if (s > 1)
+            nn_conv2d_forward(skip, x0, wn, 0, m->params + c->b, 0, 1, c->cin, c->cout, rows, w,
+                              c->ksize);
+        /* skip holds (3 s^2, rows, w) from image row top: pixel (y, x) of channel (ch s + i) s
+         * + j lands on out's colour ch, pixel (y s + i, x s + j) */
+        for (int y = y0; y < y1; y++)
+            for (int ch = 0; ch < 3; ch++)
+                for (int i = 0; i < s; i++) {
+                    float *dst = out + ch * out_plane + ((size_t)y * s + i) * out_w;
+                    const float *ws = wsum + (size_t)y * w;
+                    for (int j = 0; j < s; j++) {
+                        const float *sk = skip + (((size_t)(ch * s + i) * s + j) * rows + (y - top)) * w;
+                        for (int x = 0; x < w; x++) {
+                            float *o = dst + (size_t)x * s + j;
+                            *o = (*o / ws[x] + sk[x]) + 0.5f;
+                        }
+                    }
+                }
+    }
+done:
     if (skip != x0) free(skip);
     free(x0);
     free(wn);
@@ -181,30 +221,19 @@ static int add_skip(const nsr_model *m, const float *rgb, int h, int w, float *s
 static int infer_tiled(const nsr_model *m, const nsr_image *in, nsr_image *out,
                        const nsr_infer_options *opts, nsr_error *err) {
     const int h = in->height, w = in->width, s = m->arch.scale;
-    const size_t plane = (size_t)h * w, C = (size_t)3 * s * s;
-    float *acc = calloc(C * plane, sizeof(float)), *wsum = calloc(plane, sizeof(float));
-    int rc = -1;
-    if (!acc || !wsum) {
-        nsr_fail(err, "out of memory for the tiled output of a %dx%d image", w, h);
-        goto done;
+    float *wsum = calloc((size_t)h * w, sizeof(float));
+    if (!wsum) return nsr_fail(err, "out of memory for the tiled output of a %dx%d image", w, h);
+    if (nsr_image_create(out, w * s, h * s, 3, 0, err) ||
+        run_tiles(m, in->data, h, w, opts->selection == NSR_SELECT_HARD, out->data, wsum, opts,
+                  err) ||
+        finish_tiled(m, in->data, h, w, out->data, wsum, err)) {
+        nsr_image_free(out);
+        free(wsum);
+        return -1;
     }
-    if (run_tiles(m, in->data, h, w, opts->selection == NSR_SELECT_HARD, acc, wsum, opts, err))
-        goto done;
-    for (size_t c = 0; c < C; c++)
-        for (size_t i = 0; i < plane; i++) acc[c * plane + i] /= wsum[i];
     free(wsum);
-    wsum = NULL;
-    if (add_skip(m, in->data, h, w, acc, err) ||
-        nsr_image_create(out, w * s, h * s, 3, 0, err))
-        goto done;
-    nn_pixel_shuffle_forward(out->data, acc, 1, 3, h, w, s);
-    nn_add_scalar(out->data, out->data, 0.5f, C * plane);
     out->bit_depth = in->bit_depth;
-    rc = 0;
-done:
-    free(acc);
-    free(wsum);
-    return rc;
+    return 0;
 }
 
 int nsr_model_infer_tiled(const nsr_model *m, const nsr_image *in, nsr_image *out,
