@@ -8,19 +8,104 @@
 
 #include "engine.h"
 
+/* The loops below are written so that GCC vectorises them: fixed-width blocks of independent
+ * lanes, no reassociation needed (the build has no -ffast-math and, being ISO C, no FMA
+ * contraction). Each is compiled twice, for the build's baseline and for AVX2, and the AVX2 copy
+ * is taken when the CPU has it. Both copies do the same operations in the same order, so they give
+ * the same bits; and every output element is computed by one thread, so the thread count does
+ * not change them either. */
+#define NSR_AVX2 __attribute__((target("avx2,fma")))
+#define INLINE_BODY static inline __attribute__((always_inline))
+
+static int have_avx2(void) {
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+
+/* Terms per weighted_sum call: a whole mixture (k <= 64 in a model) or a chunk of a batch. */
+#define MAX_TERMS 64
+/* Floats per block of weighted_sum: 4 AVX registers of accumulators. */
+#define SUM_LANES 32
+
+/* dst[e] = (add ? dst[e] : 0) + sum over t < m of g[t] src[idx[t] stride + e], summed in
+ * increasing t, for e < len; m <= MAX_TERMS. One pass over dst: each block of SUM_LANES
+ * accumulates all m terms in registers before it is stored. */
+INLINE_BODY void weighted_sum_body(float *dst, int add, const float *src, size_t stride,
+                                   const int *idx, const float *g, int m, size_t len) {
+    size_t e = 0;
+    for (; e + SUM_LANES <= len; e += SUM_LANES) {
+        float acc[SUM_LANES];
+        /* fully unrolled, so that acc lives in registers and the SLP vectoriser packs it */
+#pragma GCC unroll 32
+        for (int l = 0; l < SUM_LANES; l++) acc[l] = add ? dst[e + l] : 0.0f;
+        for (int t = 0; t < m; t++) {
+            const float gt = g[t], *st = src + (size_t)idx[t] * stride + e;
+#pragma GCC unroll 32
+            for (int l = 0; l < SUM_LANES; l++) acc[l] += gt * st[l];
+        }
+#pragma GCC unroll 32
+        for (int l = 0; l < SUM_LANES; l++) dst[e + l] = acc[l];
+    }
+    for (; e < len; e++) {
+        float acc = add ? dst[e] : 0.0f;
+        for (int t = 0; t < m; t++) acc += g[t] * src[(size_t)idx[t] * stride + e];
+        dst[e] = acc;
+    }
+}
+
+static void weighted_sum_plain(float *dst, int add, const float *src, size_t stride,
+                               const int *idx, const float *g, int m, size_t len) {
+    weighted_sum_body(dst, add, src, stride, idx, g, m, len);
+}
+
+NSR_AVX2 static void weighted_sum_avx2(float *dst, int add, const float *src, size_t stride,
+                                       const int *idx, const float *g, int m, size_t len) {
+    weighted_sum_body(dst, add, src, stride, idx, g, m, len);
+}
+
+/* Double lanes of the sums below: 4 AVX registers, enough independent chains to hide the
+ * latency of the additions. */
+#define DOT_LANES 16
+
+/* sum of x[e] (y == NULL) or of x[e] y[e], e < len, in double: DOT_LANES partial sums, added in
+ * a fixed order, then the tail. */
+INLINE_BODY double lane_sum_body(const float *x, const float *y, size_t len) {
+    double part[DOT_LANES] = {0};
+    size_t e = 0;
+    /* fully unrolled, so that part lives in registers, as in weighted_sum_body */
+    if (y)
+        for (; e + DOT_LANES <= len; e += DOT_LANES)
+#pragma GCC unroll 16
+            for (int l = 0; l < DOT_LANES; l++) part[l] += (double)x[e + l] * y[e + l];
+    else
+        for (; e + DOT_LANES <= len; e += DOT_LANES)
+#pragma GCC unroll 16
+            for (int l = 0; l < DOT_LANES; l++) part[l] += x[e + l];
+    double sum = 0;
+    for (int l = 0; l < DOT_LANES; l++) sum += part[l];
+    for (; e < len; e++) sum += y ? (double)x[e] * y[e] : x[e];
+    return sum;
+}
+
+static double lane_sum_plain(const float *x, const float *y, size_t len) {
+    return lane_sum_body(x, y, len);
+}
+
+NSR_AVX2 static double lane_sum_avx2(const float *x, const float *y, size_t len) {
+    return lane_sum_body(x, y, len);
+}
+
 void nn_select_forward(float *gamma, float *pooled, const float *inp, const float *A,
                        const float *a, const nn_nsr_dims *dm, int hard) {
     const int cin = dm->cin, k = dm->groups, d = dm->cards;
     const size_t plane = (size_t)dm->h * dm->w;
+    double (*const lane_sum)(const float *, const float *, size_t) =
+        have_avx2() ? lane_sum_avx2 : lane_sum_plain;
+    /* 1. "p = spatial mean of the conv's own input x_n (length c_in)", for every (n, c) */
+#pragma omp parallel for schedule(static)
+    for (int nc = 0; nc < dm->n * cin; nc++)
+        pooled[nc] = (float)(lane_sum(inp + (size_t)nc * plane, NULL, plane) / (double)plane);
     for (int n = 0; n < dm->n; n++) {
-        /* 1. "p = spatial mean of the conv's own input x_n (length c_in)" */
-        float *p = pooled + (size_t)n * cin;
-        for (int c = 0; c < cin; c++) {
-            const float *xc = inp + ((size_t)n * cin + c) * plane;
-            double sum = 0;
-            for (size_t i = 0; i < plane; i++) sum += xc[i];
-            p[c] = (float)(sum / (double)plane);
-        }
+        const float *p = pooled + (size_t)n * cin;
         /* 2. "logits = A p + a, read as a k x d table, index i*d + j (group-major)" */
         float *gn = gamma + (size_t)n * k * d;
         for (int r = 0; r < k * d; r++) {
@@ -83,20 +168,30 @@ void nn_mix_forward(float *wmix, float *bmix, const float *w, const float *b, co
                     const nn_nsr_dims *dm) {
     const int cout = dm->cout, k = dm->groups, d = dm->cards, per_card = cout / d;
     const size_t wsz = (size_t)dm->cin * dm->ksize * dm->ksize;
+    void (*const wsum)(float *, int, const float *, size_t, const int *, const float *, int,
+                       size_t) = have_avx2() ? weighted_sum_avx2 : weighted_sum_plain;
 #pragma omp parallel for collapse(2) schedule(static)
     for (int n = 0; n < dm->n; n++) {
         for (int o = 0; o < cout; o++) {
             const float *gn = gamma + (size_t)n * k * d;
             const int j = o / per_card;
             float *wm = wmix + ((size_t)n * cout + o) * wsz;
+            /* only the groups with a weight: hard selection reads one group's kernels */
+            int idx[MAX_TERMS], m = 0, add = 0;
+            float g[MAX_TERMS];
             double bm = 0;
-            memset(wm, 0, wsz * sizeof *wm);
             for (int i = 0; i < k; i++) {
                 const float gi = gn[i * d + j];
-                if (gi == 0.0f) continue;
-                const float *wi = w + ((size_t)i * cout + o) * wsz;
-                for (size_t e = 0; e < wsz; e++) wm[e] += gi * wi[e];
-                bm += (double)gi * b[(size_t)i * cout + o];
+                if (gi != 0.0f) {
+                    idx[m] = i;
+                    g[m++] = gi;
+                    bm += (double)gi * b[(size_t)i * cout + o];
+                }
+                if (m == MAX_TERMS || (i == k - 1 && (m > 0 || !add))) {
+                    wsum(wm, add, w + (size_t)o * wsz, (size_t)cout * wsz, idx, g, m, wsz);
+                    add = 1;
+                    m = 0;
+                }
             }
             bmix[(size_t)n * cout + o] = (float)bm;
         }
@@ -107,18 +202,29 @@ void nn_mix_backward(float *dw, float *db, float *dgamma, const float *dwmix, co
                      const float *w, const float *b, const float *gamma, const nn_nsr_dims *dm) {
     const int N = dm->n, cout = dm->cout, k = dm->groups, d = dm->cards, per_card = cout / d;
     const size_t wsz = (size_t)dm->cin * dm->ksize * dm->ksize;
-    /* dW[i*c_out+o] += sum_n gamma[n][i][j] dWmix[n][o], and the same for the bias */
+    const int avx2 = have_avx2();
+    void (*const wsum)(float *, int, const float *, size_t, const int *, const float *, int,
+                       size_t) = avx2 ? weighted_sum_avx2 : weighted_sum_plain;
+    double (*const lane_sum)(const float *, const float *, size_t) =
+        avx2 ? lane_sum_avx2 : lane_sum_plain;
+    /* dW[i*c_out+o] += sum_n gamma[n][i][j] dWmix[n][o], and the same for the bias, summed in
+     * increasing n, MAX_TERMS samples per pass over dW[i*c_out+o] */
 #pragma omp parallel for collapse(2) schedule(static)
     for (int i = 0; i < k; i++) {
         for (int o = 0; o < cout; o++) {
             const int j = o / per_card;
             float *dwi = dw + ((size_t)i * cout + o) * wsz;
             double dbi = 0;
-            for (int n = 0; n < N; n++) {
-                const float gi = gamma[((size_t)n * k + i) * d + j];
-                const float *dwm = dwmix + ((size_t)n * cout + o) * wsz;
-                for (size_t e = 0; e < wsz; e++) dwi[e] += gi * dwm[e];
-                dbi += (double)gi * dbmix[(size_t)n * cout + o];
+            for (int n0 = 0; n0 < N; n0 += MAX_TERMS) {
+                const int m = N - n0 < MAX_TERMS ? N - n0 : MAX_TERMS;
+                int idx[MAX_TERMS];
+                float g[MAX_TERMS];
+                for (int t = 0; t < m; t++) {
+                    idx[t] = n0 + t;
+                    g[t] = gamma[((size_t)(n0 + t) * k + i) * d + j];
+                    dbi += (double)g[t] * dbmix[(size_t)(n0 + t) * cout + o];
+                }
+                wsum(dwi, 1, dwmix + (size_t)o * wsz, (size_t)cout * wsz, idx, g, m, wsz);
             }
             db[(size_t)i * cout + o] += (float)dbi;
         }
@@ -131,9 +237,8 @@ void nn_mix_backward(float *dw, float *db, float *dgamma, const float *dwmix, co
             for (int j = 0; j < d; j++) {
                 double acc = 0;
                 for (int o = j * per_card; o < (j + 1) * per_card; o++) {
-                    const float *dwm = dwmix + ((size_t)n * cout + o) * wsz;
-                    const float *wi = w + ((size_t)i * cout + o) * wsz;
-                    for (size_t e = 0; e < wsz; e++) acc += (double)dwm[e] * wi[e];
+                    acc += lane_sum(dwmix + ((size_t)n * cout + o) * wsz,
+                                    w + ((size_t)i * cout + o) * wsz, wsz);
                     acc += (double)dbmix[(size_t)n * cout + o] * b[(size_t)i * cout + o];
                 }
                 dgamma[((size_t)n * k + i) * d + j] += (float)acc;
