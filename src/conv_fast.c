@@ -89,7 +89,6 @@ void nn_conv2d_backward(float *dinp, float *dw, float *db, const float *dout, co
 
 #define BAND_FLOATS 65536 /* aim for the forward's per-thread input band (256 KB) */
 #define CHUNK_BYTES (8u << 20) /* the weight gradient's buffers per chunk: bigger ran slower */
-#define SUB 1024                /* pixels per weight-gradient lane sum, 16 KB of dout per block */
 #define CGROUP 16               /* input channels per weight-gradient work item */
 
 /* Row pitch of the padded copies: every vector a row's last group reads stays inside. */
@@ -143,14 +142,6 @@ static void copy_padded(float *dst, const float *x, int cin, int H, int W, int K
             memset(d, 0, (size_t)Wp * sizeof *d);
             if (iy >= 0 && iy < H) memcpy(d + p, x + ((size_t)c * H + iy) * W, W * sizeof *d);
         }
-}
-
-/* The sum of a vector's 8 lanes. */
-INLINE AVX2 float hsum(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
 }
 
 /* ---------------------------------------------------------------- forward micro-kernel */
@@ -255,46 +246,6 @@ static void fwd_exec(fwd_job *jb) {
 #define CO_W(K) ((K) == 1 ? 8 : (K) == 3 ? 3 : 2)
 #define WG_ACC (2 * CGROUP * 25) /* the largest CO_W(K) * CGROUP * K * K, at K = 5 */
 
-/* sums[j*K + kx] = sum_{q < len} dout[j*dplane + q] * in[q + kx], len a multiple of 8. */
-INLINE AVX2 void wgrad_micro(float *sums, const float *dout, size_t dplane, const float *in,
-                             int len, const int K) {
-    enum { MAXACC = 12 };
-    const int COW = CO_W(K);
-    __m256 acc[MAXACC];
-#pragma GCC unroll 12
-    for (int i = 0; i < COW * K; i++) acc[i] = _mm256_setzero_ps();
-    for (int q = 0; q < len; q += 8) {
-        __m256 x[5];
-#pragma GCC unroll 5
-        for (int kx = 0; kx < K; kx++) x[kx] = _mm256_loadu_ps(in + q + kx);
-#pragma GCC unroll 8
-        for (int j = 0; j < COW; j++) {
-            const __m256 g = _mm256_loadu_ps(dout + j * dplane + q);
-#pragma GCC unroll 5
-            for (int kx = 0; kx < K; kx++)
-                acc[j * K + kx] = _mm256_fmadd_ps(g, x[kx], acc[j * K + kx]);
-        }
-    }
-#pragma GCC unroll 12
-    for (int i = 0; i < COW * K; i++) sums[i] = hsum(acc[i]);
-}
-
-/* sum_{q < len} g[q], len a multiple of 8 (a bias gradient's share of one sub-block), in
- * double like the reference's: a gradient whose terms cancel exactly, as the L1 loss's +-1/n
- * often do, then comes out exactly 0, and Adam's first step on it stays 0 rather than
- * lr * tiny / (tiny + eps). */
-static AVX2 double vsum(const float *g, int len) {
-    __m256d lo = _mm256_setzero_pd(), hi = _mm256_setzero_pd();
-    for (int q = 0; q < len; q += 8) {
-        const __m256 v = _mm256_loadu_ps(g + q);
-        lo = _mm256_add_pd(lo, _mm256_cvtps_pd(_mm256_castps256_ps128(v)));
-        hi = _mm256_add_pd(hi, _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
-    }
-    double out[4];
-    _mm256_storeu_pd(out, _mm256_add_pd(lo, hi));
-    return (out[0] + out[1]) + (out[2] + out[3]);
-}
-
 /* The weight gradient of one call. The batch is cut into pieces, a band of rows of one sample
  * each (the whole sample when it is small enough), and the pieces into chunks that share one
  * buffer: per piece, the padded input (cin, iplane: rows + K - 1 rows of Wp and room for the
@@ -359,7 +310,7 @@ INLINE AVX2 void wgrad_item(const wgrad_job *jb, int p0, int p1, int gp0, int se
     const int nj = jb->cout - o0 < COW ? jb->cout - o0 : COW;
     double acc[WG_ACC], bacc[8] = {0}; /* [j][c - c0][ky][kx], [j] */
     memset(acc, 0, (size_t)COW * CGROUP * K * K * sizeof *acc);
-    float sums[12];
+    __m256 part[12];
     for (int p = p0; p < p1; p++) {
         const int len = (int)round_up((size_t)piece_rows(jb, gp0 + p - p0) * jb->Wp, 8);
         const float *inb = piece_inp(jb, p), *dob = piece_dout(jb, p) + o0 * jb->dplane;
@@ -368,11 +319,12 @@ INLINE AVX2 void wgrad_item(const wgrad_job *jb, int p0, int p1, int gp0, int se
             const int sub = len - q0 < SUB ? len - q0 : SUB;
             for (int c = c0; c < c1; c++) {
                 for (int ky = 0; ky < K; ky++) {
-                    wgrad_micro(sums, dob + q0, jb->dplane,
-                                inb + c * jb->iplane + (size_t)ky * jb->Wp + q0, sub, K);
+                    for (int i = 0; i < COW * K; i++) part[i] = _mm256_setzero_ps();
+                    dot_micro(part, dob + q0, jb->dplane,
+                              inb + c * jb->iplane + (size_t)ky * jb->Wp + q0, 1, sub, COW, K);
                     for (int j = 0; j < nj; j++)
                         for (int kx = 0; kx < K; kx++)
-                            acc[((j * CGROUP + c - c0) * K + ky) * K + kx] += sums[j * K + kx];
+                            acc[((j * CGROUP + c - c0) * K + ky) * K + kx] += hsum(part[j * K + kx]);
                 }
             }
             for (int j = 0; cg == 0 && j < nj; j++)
@@ -506,15 +458,20 @@ int nn_conv2d_backward_fast(float *dinp, float *dw, float *db, const float *dout
     wgrad_job wj = {.dw = dw, .db = db, .dout = dout, .inp = inp, .wstride = wstride,
                     .bstride = bstride, .N = N, .cin = cin, .cout = cout, .H = H, .W = W,
                     .K = K};
+    wino_wgrad *ww = NULL;
     /* the weight gradient's buffers first and its sums last, so that running out of memory
      * leaves no half result; the input gradient is the forward of dout through the
      * transposed, flipped kernels */
-    if (!wgrad_plan(&wj)) return 0;
+    if (K == 3 && winograd_wanted() && wino_suits(cin, cout, H, W))
+        ww = wino_wgrad_plan(dw, db, dout, inp, wstride, bstride, N, cin, cout, H, W);
+    if (!ww && !wgrad_plan(&wj)) return 0;
     if (dinp && !forward_style(dinp, dout, w, wstride, 1, NULL, 0, N, cout, cin, H, W, K, 1)) {
-        free(wj.buf);
+        if (ww) wino_wgrad_free(ww);
+        else free(wj.buf);
         return 0;
     }
-    wgrad_exec(&wj);
+    if (ww) wino_wgrad_run(ww);
+    else wgrad_exec(&wj);
     return 1;
 }
 

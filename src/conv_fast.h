@@ -1,5 +1,5 @@
 /* conv_fast.h - what the fast convolutions (conv_fast.c: direct kernels and dispatch;
- * conv_winograd.c: Winograd F(2x2, 3x3)) share: the AVX2 micro-kernel, which both the direct
+ * conv_winograd.c: Winograd F(2x2, 3x3)) share: the AVX2 micro-kernels, which both the direct
  * convolution and Winograd's per-frequency matrix products run, and small helpers. x86 only:
  * elsewhere FAST_X86 is 0 and nothing else here is defined. */
 #ifndef NSR_CONV_FAST_H
@@ -92,6 +92,61 @@ INLINE AVX2 void fwd_micro(float *dst, size_t oplane, int nj, int lanes, const f
     }
 }
 
+/* The sum of a vector's 8 lanes. */
+INLINE AVX2 float hsum(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+/* The weight gradients' micro-kernel, a block of dot products over pixels (or tiles):
+ *   acc[j*NX + i] += g[j*gstride + q] * x[i*xstride + q]  (lane q % 8), q < len
+ * for j < NG, i < NX (constants after inlining, NG*NX <= 12), len a multiple of 8. Each step
+ * loads NX x vectors and NG g vectors for NG*NX FMAs into the vector accumulators, which stay
+ * in registers through the loop. The direct weight gradient passes one input row shifted by kx
+ * as the x rows (xstride 1), Winograd's NX channels of one frequency. */
+INLINE AVX2 void dot_micro(__m256 *acc, const float *g, size_t gstride, const float *x,
+                           size_t xstride, int len, const int NG, const int NX) {
+    enum { MAXACC = 12, MAXX = 5 };
+    __m256 a[MAXACC];
+#pragma GCC unroll 12
+    for (int i = 0; i < NG * NX; i++) a[i] = acc[i];
+    for (int q = 0; q < len; q += 8) {
+        __m256 xv[MAXX];
+#pragma GCC unroll 5
+        for (int i = 0; i < NX; i++) xv[i] = _mm256_loadu_ps(x + i * xstride + q);
+#pragma GCC unroll 8
+        for (int j = 0; j < NG; j++) {
+            const __m256 gv = _mm256_loadu_ps(g + j * gstride + q);
+#pragma GCC unroll 5
+            for (int i = 0; i < NX; i++) a[j * NX + i] = _mm256_fmadd_ps(gv, xv[i], a[j * NX + i]);
+        }
+    }
+#pragma GCC unroll 12
+    for (int i = 0; i < NG * NX; i++) acc[i] = a[i];
+}
+
+/* Pixels (or tiles) per dot_micro call in the weight gradients: its lanes are summed into
+ * double every SUB, and the g rows (12 KB for 3) stay in L1 across the calls of a block. */
+#define SUB 1024
+
+/* sum_{q < len} g[q], len a multiple of 8 (a bias gradient's share), in double like the
+ * reference's: a gradient whose terms cancel exactly, as the L1 loss's +-1/n often do, then
+ * comes out exactly 0, and Adam's first step on it stays 0 rather than lr * tiny / (tiny +
+ * eps). */
+INLINE AVX2 double vsum(const float *g, int len) {
+    __m256d lo = _mm256_setzero_pd(), hi = _mm256_setzero_pd();
+    for (int q = 0; q < len; q += 8) {
+        const __m256 v = _mm256_loadu_ps(g + q);
+        lo = _mm256_add_pd(lo, _mm256_cvtps_pd(_mm256_castps256_ps128(v)));
+        hi = _mm256_add_pd(hi, _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
+    }
+    double out[4];
+    _mm256_storeu_pd(out, _mm256_add_pd(lo, hi));
+    return (out[0] + out[1]) + (out[2] + out[3]);
+}
+
 /* conv_winograd.c: whether Winograd should run this 3x3 convolution (enough channels to
  * amortise its transforms), and the convolution itself, forward-style like the direct one:
  *   out (N, cout, H, W) (=, or += with accumulate) = conv3x3(inp (N, cin, H, W)) + b
@@ -102,6 +157,15 @@ int wino_suits(int cin, int cout, int H, int W);
 int wino_conv3x3(float *out, const float *inp, const float *w, size_t wstride, int transposed,
                  const float *b, size_t bstride, int N, int cin, int cout, int H, int W,
                  int accumulate);
+/* And the weight gradient of a 3x3 convolution, like nn_conv2d_backward's (dw, db += ..., db
+ * may be NULL), in two steps so that a caller can allocate everything before adding anything:
+ * plan (NULL when out of memory), then run, which frees the plan (or free it unrun). */
+typedef struct wino_wgrad wino_wgrad;
+wino_wgrad *wino_wgrad_plan(float *dw, float *db, const float *dout, const float *inp,
+                            size_t wstride, size_t bstride, int N, int cin, int cout, int H,
+                            int W);
+void wino_wgrad_run(wino_wgrad *plan);
+void wino_wgrad_free(wino_wgrad *plan);
 
 #endif
 #endif
