@@ -462,7 +462,7 @@ int nn_conv2d_backward_fast(float *dinp, float *dw, float *db, const float *dout
     /* the weight gradient's buffers first and its sums last, so that running out of memory
      * leaves no half result; the input gradient is the forward of dout through the
      * transposed, flipped kernels */
-    if (K == 3 && winograd_wanted() && wino_suits(cin, cout, H, W))
+    if (K == 3 && winograd_wanted() && wino_wgrad_suits(cin, cout, H, W))
         ww = wino_wgrad_plan(dw, db, dout, inp, wstride, bstride, N, cin, cout, H, W);
     if (!ww && !wgrad_plan(&wj)) return 0;
     if (dinp && !forward_style(dinp, dout, w, wstride, 1, NULL, 0, N, cout, cin, H, W, K, 1)) {

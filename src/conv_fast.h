@@ -147,13 +147,15 @@ INLINE AVX2 double vsum(const float *g, int len) {
     return (out[0] + out[1]) + (out[2] + out[3]);
 }
 
-/* conv_winograd.c: whether Winograd should run this 3x3 convolution (enough channels to
- * amortise its transforms), and the convolution itself, forward-style like the direct one:
+/* conv_winograd.c: whether Winograd should run this 3x3 convolution's forward (or input
+ * gradient), or weight gradient (enough channels and pixels to amortise its transforms), and
+ * the convolution itself, forward-style like the direct one:
  *   out (N, cout, H, W) (=, or += with accumulate) = conv3x3(inp (N, cin, H, W)) + b
  * with kernels w + n*wstride, (cout, cin, 3, 3); or, with transposed, the kernels of the
  * convolution cout -> cin, (cin, cout, 3, 3), read in <-> out and flipped (the input gradient).
  * b may be NULL. Returns 0, having written nothing, when scratch memory runs out. */
 int wino_suits(int cin, int cout, int H, int W);
+int wino_wgrad_suits(int cin, int cout, int H, int W);
 int wino_conv3x3(float *out, const float *inp, const float *w, size_t wstride, int transposed,
                  const float *b, size_t bstride, int N, int cin, int cout, int H, int W,
                  int accumulate);

@@ -16,22 +16,29 @@
  *
  * The weight gradient is the same computation read backwards: with dM = A dY A^T per tile (dY
  * the tile's 2x2 output gradient), dg_oc = G^T [ sum over tiles of dM_o . V_c ] G, so per
- * frequency a product dM_xi (cout x tiles) x V_xi^T (tiles x cin), a sum over tiles that the
- * direct weight gradient's micro-kernel (dot products over pixels) runs 3 output x 3 input
- * channels at a time, summing lanes into double every SUB tiles.
+ * frequency a product dM_xi (cout x tiles) x V_xi^T (tiles x cin), a sum over tiles. The
+ * forward's micro-kernel runs it too, with the tiles as its input channels: the transforms
+ * store V with the channels contiguous and dM packed like kernels, turning each 8 tiles x 8
+ * channels block over (an 8x8 transpose). Dot products along the tiles instead (the direct
+ * weight gradient's kernel, on the transforms' natural layout) ran 1.3x slower: they reload
+ * both operands for every 9 multiply-adds, where the outer product reuses a 16-channel block
+ * of V from L1 across output channels.
  *
  * Numerical error: B and A only add and subtract, and G's halves are exact, so each result is
- * the direct sum reassociated; tests/test_conv_fast.c holds all three to 1e-5 of the element's
- * magnitude (sum of |terms|) against the reference, like the direct kernels. A float64 model
- * of these transforms puts the largest error at about 2x the direct kernels' (6e-8 of the
- * magnitude against 3e-8 at 64 channels; F(4x4, 3x3) would be 25x, 9e-7, which is why it is not
- * used).
+ * the direct sum reassociated. A float64 model of the forward puts its largest error at about
+ * 2x the direct kernels' (6e-8 of the element's magnitude, the sum of |terms|, against 3e-8 at
+ * 64 channels; F(4x4, 3x3) would be 25x, 9e-7, which is why it is not used), and
+ * tests/test_conv_fast.c holds all three passes to 1e-5 of the magnitude against the
+ * reference, like the direct kernels, except the weight gradient on images of a pixel or two:
+ * its rounding is relative to a tile's whole gradient, which there can be 10x a tap's own.
  *
  * Blocking: the forward's work items are blocks of tiles of one sample (a few tile rows, or a
  * segment of a long one) whose transformed input V (16 x cin x T) and products M (16 x cout x
  * T) stay in L2: input transform, 16 products, output transform (+ bias, stores clipped to the
  * image). The weight gradient transforms chunks of bands of tile rows (threads split the
- * channels), then sums (threads split output x input channel blocks), like the direct one.
+ * channels), then sums (threads split output x input channel blocks), in float along a band
+ * (as the reference does along a row) and in double across bands, each item adding its own
+ * weights' sums to dw, like the direct one.
  * The transforms run on 8 horizontally adjacent tiles at once: each image row is split into
  * its even and odd columns once, after which every column of every tile is a vector load. */
 #include <string.h>
@@ -44,11 +51,10 @@
 
 #define SEG_MAX 64          /* tiles per block row in the forward, at most */
 #define BLOCK_FLOATS 131072 /* aim for a forward block's V and M together (512 KB) */
-#define SPLIT_CH 4          /* channels whose rows are split before they are transformed */
+#define SPLIT_CH 8          /* channels whose rows are split before they are transformed */
 #define WG_CHUNK (8u << 20) /* the weight gradient's transformed bands per chunk */
-#define WG_OB 12            /* output channels per weight-gradient item: 4 blocks of 3 */
-#define WG_CG 15            /* input channels per weight-gradient item: 5 blocks of 3 */
-#define WG_SUB 192          /* tiles per step: 27 channels x 192 tiles, 20 KB, stay in L1 */
+#define WG_OB 4             /* output blocks (of CO) per weight-gradient item */
+#define WG_SUB 256          /* tiles per product call: 16 channels x 256 tiles, 16 KB, in L1 */
 
 /* A block of tiles of one sample: tile rows [ty0, ty0 + trows) x columns [tx0, tx0 + seg),
  * seg a multiple of 8. Tile (ty, tx) covers output pixels (2ty + a, 2tx + b), a, b < 2, and
@@ -152,7 +158,72 @@ static AVX2 void split_row(float *even, float *odd, const float *row, int W, int
     }
 }
 
-/* Scratch floats of input_transform and dout_transform for blocks of trows x seg tiles. */
+/* The 16 frequencies of B^T d B for the 8 tiles k .. k + 7 of a tile row, from its 4 input
+ * rows split into even and odd columns (rows[2i*sl], rows[(2i + 1)*sl]): frequency xi of tile
+ * k + l at dst[xi*fstride + l]. Patch column j of tile k is even[k + j/2] (j even) or odd[k +
+ * j/2] (j odd); per j, B^T across the columns of each row i, then down the rows: xi = 4i + j
+ * (few live registers: all 16 at once spill). */
+INLINE AVX2 void input_tiles(float *dst, size_t fstride, const float *rows, int sl, int k) {
+    for (int j = 0; j < 4; j++) {
+        __m256 u[4];
+        for (int i = 0; i < 4; i++) {
+            const float *e = rows + 2 * i * sl + k, *o = e + sl;
+            switch (j) {
+            case 0: u[i] = _mm256_sub_ps(_mm256_loadu_ps(e), _mm256_loadu_ps(e + 1)); break;
+            case 1: u[i] = _mm256_add_ps(_mm256_loadu_ps(o), _mm256_loadu_ps(e + 1)); break;
+            case 2: u[i] = _mm256_sub_ps(_mm256_loadu_ps(e + 1), _mm256_loadu_ps(o)); break;
+            default: u[i] = _mm256_sub_ps(_mm256_loadu_ps(o), _mm256_loadu_ps(o + 1));
+            }
+        }
+        float *dj = dst + j * fstride;
+        _mm256_storeu_ps(dj, _mm256_sub_ps(u[0], u[2]));
+        _mm256_storeu_ps(dj + 4 * fstride, _mm256_add_ps(u[1], u[2]));
+        _mm256_storeu_ps(dj + 8 * fstride, _mm256_sub_ps(u[2], u[1]));
+        _mm256_storeu_ps(dj + 12 * fstride, _mm256_sub_ps(u[1], u[3]));
+    }
+}
+
+/* The 16 frequencies of A dY A^T for the 8 tiles k .. k + 7 of a tile row, from its 2 dout
+ * rows split (split[2a*sl] even, split[(2a + 1)*sl] odd columns of row a), to dst[xi*fstride +
+ * l]. A's columns are (1 0), (1 1), (1 -1), (0 -1): per column b the rows are y0, y0 + y1,
+ * y0 - y1, -y1, and the same across. */
+INLINE AVX2 void dout_tiles(float *dst, size_t fstride, const float *split, int sl, int k) {
+    const __m256 zero = _mm256_setzero_ps();
+    __m256 p[4][2];
+    for (int b = 0; b < 2; b++) {
+        const __m256 y0 = _mm256_loadu_ps(split + b * sl + k);
+        const __m256 y1 = _mm256_loadu_ps(split + (2 + b) * sl + k);
+        p[0][b] = y0;
+        p[1][b] = _mm256_add_ps(y0, y1);
+        p[2][b] = _mm256_sub_ps(y0, y1);
+        p[3][b] = _mm256_sub_ps(zero, y1);
+    }
+    for (int i = 0; i < 4; i++) {
+        float *di = dst + 4 * i * fstride;
+        _mm256_storeu_ps(di, p[i][0]);
+        _mm256_storeu_ps(di + fstride, _mm256_add_ps(p[i][0], p[i][1]));
+        _mm256_storeu_ps(di + 2 * fstride, _mm256_sub_ps(p[i][0], p[i][1]));
+        _mm256_storeu_ps(di + 3 * fstride, _mm256_sub_ps(zero, p[i][1]));
+    }
+}
+
+/* The input rows tile rows [0, trows) of block b read, 2*trows + 2, of channels [cs, ce) of x
+ * (cin, H, W), split: channel c's row i at split + (c - cs)*per_ch + 2i*sl (even), + sl (odd). */
+static AVX2 void split_input(float *split, size_t per_ch, const float *x, int H, int W,
+                             tile_block b, int cs, int ce) {
+    const int sl = b.seg + 8;
+    for (int c = cs; c < ce; c++) {
+        const float *xc = x + (size_t)c * H * W;
+        float *sp = split + (c - cs) * per_ch;
+        for (int i = 0; i < 2 * b.trows + 2; i++) {
+            const int y = 2 * b.ty0 - 1 + i;
+            split_row(sp + 2 * i * sl, sp + (2 * i + 1) * sl,
+                      y >= 0 && y < H ? xc + (size_t)y * W : NULL, W, 2 * b.tx0 - 1, sl);
+        }
+    }
+}
+
+/* Floats of split_input's scratch for SPLIT_CH channels of blocks of trows x seg tiles. */
 static size_t split_floats(int trows, int seg) {
     return SPLIT_CH * 2 * (size_t)(2 * trows + 2) * (seg + 8);
 }
@@ -162,87 +233,16 @@ static size_t split_floats(int trows, int seg) {
  * any is read back, so that the unaligned loads of a row do not wait on its stores. */
 static AVX2 void input_transform(float *V, size_t cstride, size_t fstride, float *split,
                                  const float *x, int H, int W, tile_block b, int c0, int c1) {
-    const int sl = b.seg + 8, nrows = 2 * b.trows + 2;
-    const size_t per_ch = 2 * (size_t)nrows * sl;
+    const int sl = b.seg + 8;
+    const size_t per_ch = 2 * (size_t)(2 * b.trows + 2) * sl;
     for (int cs = c0; cs < c1; cs += SPLIT_CH) {
         const int ce = cs + SPLIT_CH < c1 ? cs + SPLIT_CH : c1;
-        for (int c = cs; c < ce; c++) {
-            const float *xc = x + (size_t)c * H * W;
-            float *sp = split + (c - cs) * per_ch;
-            for (int i = 0; i < nrows; i++) {
-                const int y = 2 * b.ty0 - 1 + i;
-                split_row(sp + 2 * i * sl, sp + (2 * i + 1) * sl,
-                          y >= 0 && y < H ? xc + (size_t)y * W : NULL, W, 2 * b.tx0 - 1, sl);
-            }
-        }
-        for (int c = cs; c < ce; c++) {
-            for (int r = 0; r < b.trows; r++) {
-                /* tile row r reads split rows 2r .. 2r + 3; patch column j of tile k is
-                 * even[k + j/2] (j even) or odd[k + j/2] (j odd) */
-                const float *rows = split + (c - cs) * per_ch + 4 * (size_t)r * sl;
-                float *v = V + c * cstride + (size_t)r * b.seg;
-                for (int k = 0; k < b.seg; k += 8) {
-                    /* per patch column j, B^T across the columns of each row i, then down
-                     * the rows: xi = 4i + j (few live registers: all 16 at once spill) */
-                    for (int j = 0; j < 4; j++) {
-                        __m256 u[4];
-                        for (int i = 0; i < 4; i++) {
-                            const float *e = rows + 2 * i * sl + k, *o = e + sl;
-                            switch (j) {
-                            case 0: u[i] = _mm256_sub_ps(_mm256_loadu_ps(e), _mm256_loadu_ps(e + 1)); break;
-                            case 1: u[i] = _mm256_add_ps(_mm256_loadu_ps(o), _mm256_loadu_ps(e + 1)); break;
-                            case 2: u[i] = _mm256_sub_ps(_mm256_loadu_ps(e + 1), _mm256_loadu_ps(o)); break;
-                            default: u[i] = _mm256_sub_ps(_mm256_loadu_ps(o), _mm256_loadu_ps(o + 1));
-                            }
-                        }
-                        float *vj = v + j * fstride + k;
-                        _mm256_storeu_ps(vj, _mm256_sub_ps(u[0], u[2]));
-                        _mm256_storeu_ps(vj + 4 * fstride, _mm256_add_ps(u[1], u[2]));
-                        _mm256_storeu_ps(vj + 8 * fstride, _mm256_sub_ps(u[2], u[1]));
-                        _mm256_storeu_ps(vj + 12 * fstride, _mm256_sub_ps(u[1], u[3]));
-                    }
-                }
-            }
-        }
-    }
-}
-
-/* dM[xi*fstride + o*ostride + r*seg + k] = (A dY A^T)[xi] for channels [o0, o1) of dy
- * (cout, H, W) and the block's tiles, dY zero outside the image. A's columns: (1 0), (1 1),
- * (1 -1), (0 -1), so per column b the rows are y0, y0 + y1, y0 - y1, -y1, and the same
- * across. */
-static AVX2 void dout_transform(float *dM, size_t ostride, size_t fstride, float *split,
-                                const float *dy, int H, int W, tile_block b, int o0, int o1) {
-    const int sl = b.seg + 8;
-    const __m256 zero = _mm256_setzero_ps();
-    for (int o = o0; o < o1; o++) {
-        const float *yo = dy + (size_t)o * H * W;
-        for (int r = 0; r < b.trows; r++) {
-            for (int a = 0; a < 2; a++) { /* row a: columns 2tx + 0 in even, + 1 in odd */
-                const int y = 2 * (b.ty0 + r) + a;
-                split_row(split + 2 * a * sl, split + (2 * a + 1) * sl,
-                          y < H ? yo + (size_t)y * W : NULL, W, 2 * b.tx0, sl);
-            }
-            float *m = dM + o * ostride + (size_t)r * b.seg;
-            for (int k = 0; k < b.seg; k += 8) {
-                __m256 p[4][2]; /* A down the rows, per column b */
-                for (int c = 0; c < 2; c++) {
-                    const __m256 y0 = _mm256_loadu_ps(split + c * sl + k);
-                    const __m256 y1 = _mm256_loadu_ps(split + (2 + c) * sl + k);
-                    p[0][c] = y0;
-                    p[1][c] = _mm256_add_ps(y0, y1);
-                    p[2][c] = _mm256_sub_ps(y0, y1);
-                    p[3][c] = _mm256_sub_ps(zero, y1);
-                }
-                for (int i = 0; i < 4; i++) { /* then across */
-                    float *mi = m + 4 * i * fstride + k;
-                    _mm256_storeu_ps(mi, p[i][0]);
-                    _mm256_storeu_ps(mi + fstride, _mm256_add_ps(p[i][0], p[i][1]));
-                    _mm256_storeu_ps(mi + 2 * fstride, _mm256_sub_ps(p[i][0], p[i][1]));
-                    _mm256_storeu_ps(mi + 3 * fstride, _mm256_sub_ps(zero, p[i][1]));
-                }
-            }
-        }
+        split_input(split, per_ch, x, H, W, b, cs, ce);
+        for (int c = cs; c < ce; c++)
+            for (int r = 0; r < b.trows; r++) /* tile row r reads split rows 2r .. 2r + 3 */
+                for (int k = 0; k < b.seg; k += 8)
+                    input_tiles(V + c * cstride + (size_t)r * b.seg + k, fstride,
+                                split + (c - cs) * per_ch + 4 * (size_t)r * sl, sl, k);
     }
 }
 
@@ -333,10 +333,15 @@ static AVX2 void output_transform(const wino_job *jb, float *out, const float *M
     }
 }
 
-/* Measured here: Winograd wins from 16 channels in and out on 16x16 images (64 -> 64 at
- * 48x48: 1.55x), ties at 8x8, loses below (the transforms are not amortised). */
+/* Measured here (one thread, batches of 16): the forward wins from 16 channels in and out on
+ * 16x16 images (64 -> 64 at 48x48: 1.55x the direct kernels), ties at 8x8 and loses below,
+ * where the transforms are not amortised. The weight gradient needs more: it wins from 32x32
+ * images (64 -> 64: 1.7x; 1.6x at 48x48), ties at 24x24, and loses at 16 -> 16 channels. */
 int wino_suits(int cin, int cout, int H, int W) {
     return cin >= 16 && cout >= 16 && H >= 8 && W >= 8;
+}
+int wino_wgrad_suits(int cin, int cout, int H, int W) {
+    return cin >= 16 && cout >= 16 && cin + cout >= 48 && H >= 32 && W >= 32;
 }
 
 int wino_conv3x3(float *out, const float *inp, const float *w, size_t wstride, int transposed,
@@ -391,21 +396,103 @@ int wino_conv3x3(float *out, const float *inp, const float *w, size_t wstride, i
 /* ---------------------------------------------------------------- weight gradient */
 
 /* One call's weight gradient. Pieces: bands of trows tile rows of one sample, all its tile
- * columns (seg); per piece, V (16, cinp, T) and dM (16, coutp, T), T = trows * seg, channel
- * counts rounded up to the blocks of 3 (their rows zero). Chunks of pieces share one buffer. */
+ * columns (seg); chunks of pieces share one buffer. Per piece (T = trows*seg tiles) the
+ * products' operands, laid out for the outer-product micro-kernel: VT (16, T, cin8), the
+ * transformed input with the channels contiguous (16 of them per call, as the forward's
+ * pixels), and DM (16, cout6/CO, T, CO), the transformed output gradient packed as the
+ * forward's kernels (see dm_block); channel counts rounded up to 8 and CO, with zeros there. */
 struct wino_wgrad {
     float *dw, *db;
     const float *dout, *inp;
     size_t wstride, bstride;
-    int N, cin, cout, cinp, coutp, H, W;
+    int N, cin, cout, cin8, nob, H, W; /* nob: output blocks of CO */
     int seg, trows, bands, pieces, T, threads;
-    size_t piece_floats;
-    float *buf, *split; /* split: per thread */
+    size_t piece_floats, scratch_floats; /* scratch: per thread, split rows, tmp, sums */
+    float *buf, *scratch;
 };
 
-static float *piece_v(const wino_wgrad *jb, int p) { return jb->buf + p * jb->piece_floats; }
+static float *piece_vt(const wino_wgrad *jb, int p) { return jb->buf + p * jb->piece_floats; }
 static float *piece_dm(const wino_wgrad *jb, int p) {
-    return piece_v(jb, p) + 16 * (size_t)jb->cinp * jb->T;
+    return piece_vt(jb, p) + 16 * (size_t)jb->T * jb->cin8;
+}
+
+/* v[i] (8 lanes l) -> rows: row l holds v[0][l] .. v[7][l], stored to dst + l*stride in
+ * increasing l, all 8 lanes: with stride < 8 a row overwrites the start of the next, which
+ * is stored after it, and the last one 8 - stride floats past its block. */
+INLINE AVX2 void transpose8_store(float *dst, size_t stride, const __m256 *v) {
+    const __m256 t0 = _mm256_unpacklo_ps(v[0], v[1]), t1 = _mm256_unpackhi_ps(v[0], v[1]);
+    const __m256 t2 = _mm256_unpacklo_ps(v[2], v[3]), t3 = _mm256_unpackhi_ps(v[2], v[3]);
+    const __m256 t4 = _mm256_unpacklo_ps(v[4], v[5]), t5 = _mm256_unpackhi_ps(v[4], v[5]);
+    const __m256 t6 = _mm256_unpacklo_ps(v[6], v[7]), t7 = _mm256_unpackhi_ps(v[6], v[7]);
+    const __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    const __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    const __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    const __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    const __m256 r[8] = {
+        _mm256_permute2f128_ps(s0, s4, 0x20), _mm256_permute2f128_ps(s1, s5, 0x20),
+        _mm256_permute2f128_ps(s2, s6, 0x20), _mm256_permute2f128_ps(s3, s7, 0x20),
+        _mm256_permute2f128_ps(s0, s4, 0x31), _mm256_permute2f128_ps(s1, s5, 0x31),
+        _mm256_permute2f128_ps(s2, s6, 0x31), _mm256_permute2f128_ps(s3, s7, 0x31)};
+#pragma GCC unroll 8
+    for (int l = 0; l < 8; l++) _mm256_storeu_ps(dst + l * stride, r[l]);
+}
+
+/* VT of piece p, channels [cs, cs + 8): per 8 tiles, the 8 channels' 16 frequencies into tmp
+ * (16, 8, 8), then each frequency's 8 x 8 block turned to tiles x channels. */
+static AVX2 void wgrad_input(const wino_wgrad *jb, int p, int n, tile_block b, int cs,
+                             float *split, float *tmp) {
+    const int sl = b.seg + 8, ce = cs + 8 < jb->cin ? cs + 8 : jb->cin, T = jb->T;
+    const size_t per_ch = 2 * (size_t)(2 * b.trows + 2) * sl;
+    float *vt = piece_vt(jb, p);
+    split_input(split, per_ch, jb->inp + (size_t)n * jb->cin * jb->H * jb->W, jb->H, jb->W, b,
+                cs, ce);
+    /* lanes of channels past cin are computed on but never stored: zeros, not stale data */
+    memset(tmp, 0, 16 * 64 * sizeof *tmp);
+    for (int r = 0; r < b.trows; r++)
+        for (int k = 0; k < b.seg; k += 8) {
+            for (int c = cs; c < ce; c++)
+                input_tiles(tmp + (c - cs) * 8, 64, split + (c - cs) * per_ch + 4 * (size_t)r * sl,
+                            sl, k);
+            const size_t t = (size_t)r * b.seg + k;
+            for (int xi = 0; xi < 16; xi++)
+                transpose8_store(vt + ((size_t)xi * T + t) * jb->cin8 + cs, jb->cin8,
+                                 (const __m256 *)(tmp + xi * 64));
+        }
+}
+
+/* Block (xi, ob) of a piece's DM: T x CO floats, then 8 - CO of room for transpose8_store's
+ * last row (masked stores, which would not need it, are slow on AMD's cores). */
+static float *dm_block(const wino_wgrad *jb, float *dm, int xi, int ob) {
+    return dm + ((size_t)xi * jb->nob + ob) * ((size_t)jb->T * CO + 8);
+}
+
+/* DM of piece p, output block ob: per 8 tiles, the CO channels' 16 frequencies into tmp, then
+ * each frequency's block turned to tiles x channels. */
+static AVX2 void wgrad_dout(const wino_wgrad *jb, int p, int n, tile_block b, int ob,
+                            float *split, float *tmp) {
+    const int sl = b.seg + 8, o0 = ob * CO, H = jb->H, W = jb->W;
+    const int oe = o0 + CO < jb->cout ? o0 + CO : jb->cout;
+    float *dm = piece_dm(jb, p);
+    /* rows of channels past cout are computed on but never stored: zeros, not stale data */
+    memset(tmp, 0, 16 * 64 * sizeof *tmp);
+    for (int r = 0; r < b.trows; r++) {
+        for (int o = o0; o < oe; o++) { /* rows 2(ty0 + r) + a of channel o, split */
+            const float *yo = jb->dout + ((size_t)n * jb->cout + o) * H * W;
+            for (int a = 0; a < 2; a++) {
+                const int y = 2 * (b.ty0 + r) + a;
+                float *sp = split + (size_t)(o - o0) * 4 * sl + 2 * a * sl;
+                split_row(sp, sp + sl, y < H ? yo + (size_t)y * W : NULL, W, 0, sl);
+            }
+        }
+        for (int k = 0; k < b.seg; k += 8) {
+            for (int o = o0; o < oe; o++)
+                dout_tiles(tmp + (o - o0) * 8, 64, split + (size_t)(o - o0) * 4 * sl, sl, k);
+            const size_t t = (size_t)r * b.seg + k;
+            for (int xi = 0; xi < 16; xi++) /* t increases: the overlaps are rewritten */
+                transpose8_store(dm_block(jb, dm, xi, ob) + t * CO, CO,
+                                 (const __m256 *)(tmp + xi * 64));
+        }
+    }
 }
 
 wino_wgrad *wino_wgrad_plan(float *dw, float *db, const float *dout, const float *inp,
@@ -415,128 +502,124 @@ wino_wgrad *wino_wgrad_plan(float *dw, float *db, const float *dout, const float
     if (!jb) return NULL;
     *jb = (wino_wgrad){.dw = dw, .db = db, .dout = dout, .inp = inp, .wstride = wstride,
                        .bstride = bstride, .N = N, .cin = cin, .cout = cout,
-                       .cinp = (int)round_up((size_t)cin, 3), .coutp = (int)round_up((size_t)cout, 3),
+                       .cin8 = (int)round_up((size_t)cin, 8), .nob = (cout + CO - 1) / CO,
                        .H = H, .W = W, .threads = omp_get_max_threads()};
     const int tiles_y = (H + 1) / 2;
     jb->seg = (int)round_up((size_t)(W + 1) / 2, 8);
-    /* bands whose transforms fit in a quarter of the chunk, as long as one tile row does */
-    const size_t per_row = 16 * (size_t)(jb->cinp + jb->coutp) * jb->seg * sizeof(float);
-    int trows = (int)(WG_CHUNK / 4 / per_row);
+    /* bands whose operands fill a chunk (long sums per flush to double), as long as one
+     * tile row does */
+    const size_t per_row = 16 * (size_t)(jb->cin8 + jb->nob * CO) * jb->seg * sizeof(float);
+    int trows = (int)(WG_CHUNK / per_row);
     trows = trows < 1 ? 1 : trows > tiles_y ? tiles_y : trows;
     jb->bands = (tiles_y + trows - 1) / trows;
     jb->trows = (tiles_y + jb->bands - 1) / jb->bands;
     jb->T = jb->trows * jb->seg;
-    jb->piece_floats = 16 * (size_t)(jb->cinp + jb->coutp) * jb->T;
+    jb->piece_floats = 16 * ((size_t)jb->cin8 * jb->T + jb->nob * ((size_t)jb->T * CO + 8));
     const size_t total = (size_t)N * jb->bands;
     size_t pieces = WG_CHUNK / (jb->piece_floats * sizeof(float));
     pieces = pieces < 1 ? 1 : pieces > total ? total : pieces;
     jb->pieces = (int)pieces;
+    /* per thread: split rows (SPLIT_CH >= CO channels), tmp (16, 8, 8), and an item's double
+     * sums (16 frequencies x WG_OB*CO x 16 channels) */
+    const size_t sums = (size_t)WG_OB * CO * 16 * 16 * 2;
+    jb->scratch_floats = round_up(split_floats(jb->trows, jb->seg) + 16 * 64 + sums, 16);
     jb->buf = alloc_floats(jb->piece_floats * pieces);
-    jb->split = alloc_floats(split_floats(jb->trows, jb->seg) * jb->threads);
-    if (!jb->buf || !jb->split) {
+    jb->scratch = alloc_floats(jb->scratch_floats * jb->threads);
+    if (!jb->buf || !jb->scratch) {
         wino_wgrad_free(jb);
         return NULL;
     }
-    /* the rows of the channels past cin and cout, summed and never transformed */
-    for (size_t p = 0; p < pieces; p++)
-        for (int xi = 0; xi < 16; xi++) {
-            memset(piece_v(jb, (int)p) + ((size_t)xi * jb->cinp + cin) * jb->T, 0,
-                   (size_t)(jb->cinp - cin) * jb->T * sizeof(float));
-            memset(piece_dm(jb, (int)p) + ((size_t)xi * jb->coutp + cout) * jb->T, 0,
-                   (size_t)(jb->coutp - cout) * jb->T * sizeof(float));
-        }
     return jb;
 }
 
-/* Item: chunk pieces [p0, p1) x output channels [o0, o0 + WG_OB) x input channels [c0, c0 +
- * WG_CG) of weight set `set`: per frequency and piece, dot products over the tiles in blocks of
- * 3 x 3 channels, WG_SUB tiles at a time (the dM rows of all WG_OB and the V rows of all WG_CG
- * channels then stay in L1, each read by several blocks), lanes kept in `part` and summed into
- * double per piece; at the end G^T (.) G into dw (and, for c0 = 0, the bias gradient, the sum
- * of dY: dM's frequency 5). */
-static AVX2 void wgrad_item(const wino_wgrad *jb, int p0, int p1, int set, int o0, int c0) {
-    enum { OB = WG_OB / 3, CB = WG_CG / 3 };
-    const int T = jb->T, cin = jb->cin;
-    const int o1 = o0 + WG_OB < jb->cout ? o0 + WG_OB : jb->cout;
-    const int c1 = c0 + WG_CG < cin ? c0 + WG_CG : cin;
-    const int nob = (o1 - o0 + 2) / 3, ncb = (c1 - c0 + 2) / 3;
-    double acc[WG_OB][WG_CG][16] = {{{0}}}, bacc[WG_OB] = {0};
-    __m256 part[OB][CB][9];
+/* Item: chunk pieces [p0, p1) x output blocks [ob0, ob0 + WG_OB) x input channels [c0, c0 +
+ * 16) of weight set `set`. Per frequency and piece, each output block's CO x 16 sums by the
+ * forward's micro-kernel (the tiles as its input channels, DM as its kernels), WG_SUB tiles
+ * per call (that VT block stays in L1 across the output blocks), added up in float over the
+ * piece and then into double; at the end G^T (.) G into dw (and, for c0 = 0, the bias
+ * gradient, the sum of dY: DM's frequency 5). acc: scratch for (16, WG_OB*CO, 16) doubles. */
+static AVX2 void wgrad_item(const wino_wgrad *jb, int p0, int p1, int set, int ob0, int c0,
+                            double *acc) {
+    enum { OC = WG_OB * CO };
+    const int T = jb->T, cin = jb->cin, cout = jb->cout;
+    const int ob1 = ob0 + WG_OB < jb->nob ? ob0 + WG_OB : jb->nob;
+    const int nc = cin - c0 < 16 ? cin - c0 : 16, nv = nc > 8 ? 2 : 1, lanes = nc - 8 * (nv - 1);
+    double bacc[OC] = {0};
+    float mt[WG_OB][CO * 16];
+    memset(acc, 0, 16 * OC * 16 * sizeof *acc);
     for (int xi = 0; xi < 16; xi++) {
         for (int p = p0; p < p1; p++) {
-            const float *dm = piece_dm(jb, p) + ((size_t)xi * jb->coutp + o0) * T;
-            const float *v = piece_v(jb, p) + ((size_t)xi * jb->cinp + c0) * T;
-            memset(part, 0, sizeof part);
-            for (int q0 = 0; q0 < T; q0 += WG_SUB) {
-                const int len = T - q0 < WG_SUB ? T - q0 : WG_SUB;
-                for (int ob = 0; ob < nob; ob++)
-                    for (int cb = 0; cb < ncb; cb++)
-                        dot_micro(part[ob][cb], dm + (size_t)3 * ob * T + q0, T,
-                                  v + (size_t)3 * cb * T + q0, T, len, 3, 3);
-                for (int o = o0; xi == 5 && c0 == 0 && o < o1; o++)
-                    bacc[o - o0] += vsum(dm + (size_t)(o - o0) * T + q0, len);
+            const float *vt = piece_vt(jb, p) + (size_t)xi * T * jb->cin8 + c0;
+            float *dm = piece_dm(jb, p);
+            for (int t0 = 0; t0 < T; t0 += WG_SUB) {
+                const int len = T - t0 < WG_SUB ? T - t0 : WG_SUB, more = t0 > 0;
+                for (int ob = ob0; ob < ob1; ob++) {
+                    const float *w = dm_block(jb, dm, xi, ob) + (size_t)t0 * CO;
+                    if (nv == 2)
+                        fwd_micro(mt[ob - ob0], 16, CO, lanes, vt + (size_t)t0 * jb->cin8,
+                                  jb->cin8, 0, w, len, NULL, more, 1, 2);
+                    else
+                        fwd_micro(mt[ob - ob0], 16, CO, lanes, vt + (size_t)t0 * jb->cin8,
+                                  jb->cin8, 0, w, len, NULL, more, 1, 1);
+                    for (int j = 0; xi == 5 && c0 == 0 && j < CO; j++)
+                        for (int t = 0; t < len; t++) bacc[(ob - ob0) * CO + j] += w[t * CO + j];
+                }
             }
-            for (int o = o0; o < o1; o++)
-                for (int c = c0; c < c1; c++)
-                    acc[o - o0][c - c0][xi] +=
-                        hsum(part[(o - o0) / 3][(c - c0) / 3][(o - o0) % 3 * 3 + (c - c0) % 3]);
+            for (int ob = ob0; ob < ob1; ob++)
+                for (int j = 0; j < CO; j++) {
+                    double *a = acc + ((size_t)xi * OC + (ob - ob0) * CO + j) * 16;
+                    for (int c = 0; c < nc; c++) a[c] += mt[ob - ob0][j * 16 + c];
+                }
         }
     }
-    for (int o = o0; o < o1; o++)
-        for (int c = c0; c < c1; c++)
-            kernel_transform_adjoint(jb->dw + set * jb->wstride + ((size_t)o * cin + c) * 9,
-                                     acc[o - o0][c - c0]);
-    for (int o = o0; jb->db && c0 == 0 && o < o1; o++)
-        jb->db[set * jb->bstride + o] += (float)bacc[o - o0];
+    for (int o = ob0 * CO; o < ob1 * CO && o < cout; o++)
+        for (int c = c0; c < c0 + nc; c++) {
+            double m[16];
+            for (int xi = 0; xi < 16; xi++)
+                m[xi] = acc[((size_t)xi * OC + o - ob0 * CO) * 16 + c - c0];
+            kernel_transform_adjoint(jb->dw + set * jb->wstride + ((size_t)o * cin + c) * 9, m);
+        }
+    for (int o = ob0 * CO; jb->db && c0 == 0 && o < ob1 * CO && o < cout; o++)
+        jb->db[set * jb->bstride + o] += (float)bacc[o - ob0 * CO];
 }
 
 void wino_wgrad_free(wino_wgrad *jb) {
-    if (jb) free(jb->buf), free(jb->split);
+    if (jb) free(jb->buf), free(jb->scratch);
     free(jb);
 }
 
 void wino_wgrad_run(wino_wgrad *jb) {
-    const int cin = jb->cin, cout = jb->cout, bands = jb->bands, total = jb->N * bands;
-    const int nob = (cout + WG_OB - 1) / WG_OB, ncg = (cin + WG_CG - 1) / WG_CG;
-    /* transform work: a piece x SPLIT_CH input or dout channels */
-    const int tin = (cin + SPLIT_CH - 1) / SPLIT_CH, tout = (cout + SPLIT_CH - 1) / SPLIT_CH;
-    const size_t sf = split_floats(jb->trows, jb->seg);
+    const int bands = jb->bands, total = jb->N * bands;
+    const int nog = (jb->nob + WG_OB - 1) / WG_OB, ncg = (jb->cin + 15) / 16;
+    /* transform work: a piece x 8 input channels or CO output channels */
+    const int tin = jb->cin8 / 8, tout = jb->nob;
     /* one team for the whole call, two barriers per chunk: after the transforms, and after
      * the sums (before the next chunk's transforms overwrite the buffers) */
 #pragma omp parallel num_threads(jb->threads)
     {
-        float *split = jb->split + sf * omp_get_thread_num();
+        float *split = jb->scratch + jb->scratch_floats * omp_get_thread_num();
+        float *tmp = split + split_floats(jb->trows, jb->seg);
+        double *acc = (double *)(tmp + 16 * 64);
         for (int g0 = 0; g0 < total; g0 += jb->pieces) {
             const int np = total - g0 < jb->pieces ? total - g0 : jb->pieces;
             const int n0 = g0 / bands, groups = jb->wstride ? (g0 + np - 1) / bands - n0 + 1 : 1;
 #pragma omp for schedule(dynamic, 1)
             for (int i = 0; i < np * (tin + tout); i++) {
                 const int p = i / (tin + tout), part = i % (tin + tout), gp = g0 + p;
-                const int n = gp / bands;
                 const tile_block tb = {gp % bands * jb->trows, 0, jb->trows, jb->seg};
-                const size_t T = (size_t)jb->T;
-                if (part < tin) {
-                    const int c = part * SPLIT_CH, ce = c + SPLIT_CH < cin ? c + SPLIT_CH : cin;
-                    input_transform(piece_v(jb, p), T, (size_t)jb->cinp * T, split,
-                                    jb->inp + (size_t)n * cin * jb->H * jb->W, jb->H, jb->W, tb,
-                                    c, ce);
-                } else {
-                    const int o = (part - tin) * SPLIT_CH, oe = o + SPLIT_CH < cout ? o + SPLIT_CH : cout;
-                    dout_transform(piece_dm(jb, p), T, (size_t)jb->coutp * T, split,
-                                   jb->dout + (size_t)n * cout * jb->H * jb->W, jb->H, jb->W, tb,
-                                   o, oe);
-                }
+                if (part < tin) wgrad_input(jb, p, gp / bands, tb, 8 * part, split, tmp);
+                else wgrad_dout(jb, p, gp / bands, tb, part - tin, split, tmp);
             }
 #pragma omp for schedule(dynamic, 1)
-            for (int it = 0; it < groups * nob * ncg; it++) {
-                const int grp = it / (nob * ncg), ob = it / ncg % nob, cg = it % ncg;
+            for (int it = 0; it < groups * nog * ncg; it++) {
+                const int grp = it / (nog * ncg), og = it / ncg % nog, cg = it % ncg;
                 int gp0 = g0, gp1 = g0 + np; /* shared kernels: one group, every piece */
                 if (jb->wstride) {           /* per-sample: the pieces of sample n0 + grp */
                     gp0 = (n0 + grp) * bands > g0 ? (n0 + grp) * bands : g0;
                     gp1 = (n0 + grp + 1) * bands < g0 + np ? (n0 + grp + 1) * bands : g0 + np;
                 }
-                wgrad_item(jb, gp0 - g0, gp1 - g0, jb->wstride ? n0 + grp : 0, WG_OB * ob,
-                           WG_CG * cg);
+                wgrad_item(jb, gp0 - g0, gp1 - g0, jb->wstride ? n0 + grp : 0, WG_OB * og,
+                           16 * cg, acc);
             }
         }
     }
