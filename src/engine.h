@@ -33,10 +33,12 @@ void nn_conv2d_backward(float *dinp, float *dw, float *db, const float *dout, co
                         const float *w, size_t wstride, size_t bstride, int N, int cin, int cout,
                         int H, int W, int K);
 /* nn_conv2d_forward and nn_conv2d_backward run the fast kernels of conv_fast.c (AVX2 + FMA,
- * K = 1, 3, 5) when the CPU has them, and the reference otherwise, or when the environment
- * variable NSR_KERNELS is "reference", or when the fast kernels' scratch memory cannot be
- * allocated. Results are the same bit for bit for any number of threads; fast and reference
- * differ by float rounding. nn_conv2d_kernels() names the path taken: "avx2" or "reference". */
+ * K = 1, 3, 5; 3x3 by Winograd F(2x2, 3x3) from 16 channels, conv_winograd.c) when the CPU
+ * has them, and the reference otherwise, or when the environment variable NSR_KERNELS is
+ * "reference", or when the fast kernels' scratch memory cannot be allocated; NSR_KERNELS=direct
+ * keeps the fast kernels without Winograd. Results are the same bit for bit for any number of
+ * threads; the paths differ by float rounding. nn_conv2d_kernels() names the path taken:
+ * "avx2", "avx2-direct" or "reference". */
 const char *nn_conv2d_kernels(void);
 /* The reference (conv.c): plain direct loops, the oracle the fast kernels are tested against. */
 void nn_conv2d_forward_ref(float *out, const float *inp, const float *w, size_t wstride,
