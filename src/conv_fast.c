@@ -1,13 +1,12 @@
 /* conv_fast.c - the fast convolutions (AVX2 + FMA, chosen at run time) behind nn_conv2d_forward
- * and nn_conv2d_backward, and the dispatch between them and the reference in conv.c.
+ * and nn_conv2d_backward, and the dispatch between them and the reference in conv.c: 3x3
+ * convolutions with enough channels and pixels go to Winograd (conv_winograd.c), the rest to
+ * the direct kernels here.
  *
- * Forward: direct convolution with register blocking. The micro-kernel keeps CO = 6 output
- * channels x NV <= 2 vectors of 8 output pixels of one row (12 accumulators) in registers for
- * the whole sum over input channels and taps: per tap it loads NV input vectors, broadcasts
- * CO weights and issues CO*NV FMAs, so every input load feeds CO FMAs and every broadcast NV.
- * Of the shapes that fill the 16 registers (4x3, 3x3, 5x2, 6x2) 6x2 ran fastest here (about
- * 88% of the FMA peak against 80% for 4x3, whose 16 live registers made the compiler reload
- * inputs). The bias is the accumulators' initial value. Weights are repacked once per call
+ * Forward: direct convolution with register blocking. The micro-kernel (conv_fast.h) keeps
+ * CO = 6 output channels x NV <= 2 vectors of 8 output pixels of one row (12 accumulators) in
+ * registers for the whole sum over input channels and taps. The bias is the accumulators'
+ * initial value. Weights are repacked once per call
  * (per sample for NSR's per-sample kernels) into [output block][input channel][tap][CO], the
  * order in which the micro-kernel broadcasts them; a last block with fewer than CO channels
  * is padded with zero kernels and its extra rows are not stored.
