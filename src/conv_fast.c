@@ -261,6 +261,7 @@ typedef struct wgrad_job {
     int N, cin, cout, H, W, K;
     /* set by wgrad_plan: */
     int Wp, rows, bands, pieces; /* rows per piece, pieces per sample, per chunk */
+    int solo, threads;           /* solo: a thread per sample, pieces: one per thread */
     size_t iplane, dplane, piece_floats;
     float *buf;
 } wgrad_job;
@@ -374,6 +375,9 @@ static int wgrad_plan(wgrad_job *jb) {
     const size_t total = (size_t)jb->N * jb->bands;
     size_t pieces = CHUNK_BYTES / (jb->piece_floats * sizeof(float));
     pieces = pieces < 1 ? 1 : pieces > total ? total : pieces;
+    jb->threads = omp_get_max_threads();
+    jb->solo = jb->wstride && jb->bands == 1;
+    if (jb->solo) pieces = (size_t)jb->threads;
     jb->pieces = (int)pieces;
     if (!(jb->buf = alloc_floats(jb->piece_floats * pieces))) return 0;
     /* the dout rows of the channels past cout, summed and never copied */
@@ -389,6 +393,22 @@ static void wgrad_exec(wgrad_job *jb) {
     const int nob = (int)(round_up((size_t)cout, CO_W(K)) / CO_W(K));
     const int ncg = (cin + CGROUP - 1) / CGROUP, total = jb->N * bands;
     wgrad_item_fn *item = K == 1 ? wgrad_item_k1 : K == 3 ? wgrad_item_k3 : wgrad_item_k5;
+    if (jb->solo) {
+        /* per-sample kernels, a sample per piece: a thread takes a whole sample, copies and
+         * sums, into its own piece, so no thread waits for another (a preempted one would
+         * hold up every barrier) */
+#pragma omp parallel num_threads(jb->threads)
+        {
+            const int p = omp_get_thread_num();
+#pragma omp for schedule(dynamic, 1)
+            for (int n = 0; n < jb->N; n++) {
+                for (int ch = 0; ch < cin + cout; ch++) wgrad_copy(jb, p, n, ch);
+                for (int it = 0; it < nob * ncg; it++) item(jb, p, p + 1, n, n, it / ncg, it % ncg);
+            }
+        }
+        free(jb->buf);
+        return;
+    }
     /* one team for the whole call, two barriers per chunk: after the copies, and after the
      * sums (before the next chunk's copies overwrite the buffers) */
 #pragma omp parallel

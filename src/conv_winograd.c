@@ -407,6 +407,7 @@ struct wino_wgrad {
     size_t wstride, bstride;
     int N, cin, cout, cin8, nob, H, W; /* nob: output blocks of CO */
     int seg, trows, bands, pieces, T, threads;
+    int solo; /* a thread per sample (per-sample kernels, a sample per piece): a piece each */
     size_t piece_floats, scratch_floats; /* scratch: per thread, split rows, tmp, sums */
     float *buf, *scratch;
 };
@@ -518,6 +519,8 @@ wino_wgrad *wino_wgrad_plan(float *dw, float *db, const float *dout, const float
     const size_t total = (size_t)N * jb->bands;
     size_t pieces = WG_CHUNK / (jb->piece_floats * sizeof(float));
     pieces = pieces < 1 ? 1 : pieces > total ? total : pieces;
+    jb->solo = wstride && jb->bands == 1;
+    if (jb->solo) pieces = (size_t)jb->threads;
     jb->pieces = (int)pieces;
     /* per thread: split rows (SPLIT_CH >= CO channels), tmp (16, 8, 8), and an item's double
      * sums (16 frequencies x WG_OB*CO x 16 channels) */
@@ -600,7 +603,21 @@ void wino_wgrad_run(wino_wgrad *jb) {
         float *split = jb->scratch + jb->scratch_floats * omp_get_thread_num();
         float *tmp = split + split_floats(jb->trows, jb->seg);
         double *acc = (double *)(tmp + 16 * 64);
-        for (int g0 = 0; g0 < total; g0 += jb->pieces) {
+        if (jb->solo) {
+            /* per-sample kernels, a sample per piece: a thread takes a whole sample,
+             * transforms and sums, into its own piece, so no thread waits for another (a
+             * preempted one would hold up every barrier) */
+            const int p = omp_get_thread_num();
+            const tile_block tb = {0, 0, jb->trows, jb->seg};
+#pragma omp for schedule(dynamic, 1)
+            for (int n = 0; n < jb->N; n++) {
+                for (int part = 0; part < tin; part++) wgrad_input(jb, p, n, tb, 8 * part, split, tmp);
+                for (int ob = 0; ob < tout; ob++) wgrad_dout(jb, p, n, tb, ob, split, tmp);
+                for (int it = 0; it < nog * ncg; it++)
+                    wgrad_item(jb, p, p + 1, n, WG_OB * (it / ncg), 16 * (it % ncg), acc);
+            }
+        }
+        for (int g0 = 0; !jb->solo && g0 < total; g0 += jb->pieces) {
             const int np = total - g0 < jb->pieces ? total - g0 : jb->pieces;
             const int n0 = g0 / bands, groups = jb->wstride ? (g0 + np - 1) / bands - n0 + 1 : 1;
 #pragma omp for schedule(dynamic, 1)

@@ -235,9 +235,13 @@ static void test_winograd(void) {
     static const int k3[] = {3};
     const int cases = grid(&winograd, k3, 1, wsizes, 9, wchans, 7);
     if (!cases) SKIP("no AVX2 on this CPU");
-    const shape wide = {1, 17, 13, 6, 300, 3, 1, 1, 0};
-    check_shape(&wide, &winograd);
-    printf("  %d shapes\n", cases + 1);
+    /* a long row in the forward; rows so long that the weight gradient takes one band of
+     * one tile row at a time, a chunk each (per-sample and shared kernels) */
+    const shape wide[] = {{1, 17, 13, 6, 300, 3, 1, 1, 0},
+                          {2, 16, 16, 5, 4000, 3, 1, 1, 0},
+                          {2, 16, 17, 5, 4000, 3, 0, 1, 0}};
+    for (int i = 0; i < 3; i++) check_shape(&wide[i], &winograd);
+    printf("  %d shapes\n", cases + 3);
 #else
     SKIP("no Winograd kernels on this CPU");
 #endif
