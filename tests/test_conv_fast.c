@@ -249,14 +249,15 @@ static void test_winograd(void) {
 
 /* The shapes the networks run, scaled down to keep the reference quick: 64 channels on a 48x48
  * training patch (pixel sums longer than one sub-block) and on smaller ones, a whole image cut
- * into bands (N = 1), the head (3 ->), the tail (-> 3s^2), the 5x5 skip and a wide hidden
- * layer; as dispatched, and direct. */
+ * into bands (N = 1), the head (3 ->), the tail (-> 3s^2), the 5x5 skip, wide hidden layers
+ * and 256 channels; as dispatched, and direct. */
 static void test_network_shapes(void) {
     const shape list[] = {
         {1, 64, 64, 48, 48, 3, 0, 1, 0},   {2, 64, 64, 16, 16, 3, 1, 1, 0},
         {1, 64, 64, 29, 43, 3, 0, 1, 0},   {2, 3, 64, 24, 40, 3, 0, 1, 0},
         {2, 64, 12, 24, 24, 3, 0, 1, 0},   {2, 3, 12, 24, 24, 5, 0, 1, 0},
         {2, 32, 128, 12, 12, 3, 1, 1, 0},  {2, 128, 32, 12, 12, 3, 1, 1, 0},
+        {1, 256, 256, 8, 8, 3, 1, 1, 0},   {1, 160, 200, 7, 9, 5, 0, 1, 0},
     };
     for (int direct = 0; direct < 2; direct++) {
         if (direct) set_kernels("direct");
