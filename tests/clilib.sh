@@ -39,3 +39,12 @@ expect_out() {
 # expect_same NAME A B / expect_differ NAME A B: byte comparison of two files.
 expect_same() { if cmp -s "$2" "$3"; then pass "$1"; else fail "$1" "$2 and $3 differ"; fi; }
 expect_differ() { if cmp -s "$2" "$3"; then fail "$1" "$2 and $3 are equal"; else pass "$1"; fi; }
+# png_head FILE: "WIDTH HEIGHT DEPTH COLOUR_TYPE" from the PNG header (IHDR is at byte 16).
+png_head() {
+    od -An -tu1 -j16 -N10 "$1" | awk '{print $1*16777216+$2*65536+$3*256+$4, $5*16777216+$6*65536+$7*256+$8, $9, $10}'
+}
+# expect_head NAME FILE "W H DEPTH TYPE"
+expect_head() {
+    got=$(png_head "$2" 2>/dev/null)
+    if [ "$got" = "$3" ]; then pass "$1"; else fail "$1" "expected '$3', got '$got'"; fi
+}

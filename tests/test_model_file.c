@@ -12,15 +12,6 @@
 
 /* ---------------------------------------------------------------- helpers */
 
-/* splitmix64: the test's own generator, fixed seed, same sequence everywhere. */
-static uint64_t rng_state;
-static uint64_t rng_next(void) {
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-static size_t rng_below(size_t n) { return n ? (size_t)(rng_next() % n) : 0; }
 
 static void put_le(uint8_t *p, uint64_t v, int width) {
     for (int i = 0; i < width; i++) p[i] = (uint8_t)(v >> (8 * i));
@@ -108,7 +99,7 @@ static void test_round_trip(void) {
         data[i] = malloc(n * sizeof(float));
         REQUIRE(data[i], "malloc");
         for (size_t k = 0; k < n; k++) {
-            uint32_t bits = (uint32_t)rng_next();
+            uint32_t bits = (uint32_t)test_rand_u64();
             memcpy(&data[i][k], &bits, 4); /* any bit pattern, NaNs included, must survive */
         }
         REQUIRE(!nsr_model_file_add_tensor(f, names[i], shapes[i][0], &shapes[i][1], data[i], &err),
@@ -379,7 +370,7 @@ static uint64_t extreme(size_t n) {
     const uint64_t v[] = {0, 1, 2, 3, 4, 5, 31, 32, 33, 255, 256, 0x7fffffff, 0x80000000,
                           0xfffffffe, 0xffffffff, 0x100000000ull, UINT64_MAX, UINT64_MAX - 31,
                           1ull << 63, n, n - 4, n + 1, n / 2};
-    return v[rng_below(sizeof v / sizeof v[0])];
+    return v[test_rand_below(sizeof v / sizeof v[0])];
 }
 /* Where the small file keeps its u32 and u64 fields (counts, lengths, types, dims, offsets). */
 static const size_t small_u32[] = {4, 8, 12, 16, 21, 33, 38, 42, 48, 53, 57, 93, 98, 102};
@@ -387,49 +378,49 @@ static const size_t small_u64[] = {25, 61, 69, 77, 85, 106, 114, 122};
 
 /* Applies one random mutation to b[0..*n) (capacity cap) in place. */
 static void mutate(uint8_t *b, size_t *n, size_t cap, int small) {
-    size_t len = *n, at = rng_below(len);
-    switch (rng_below(small ? 9 : 8)) {
+    size_t len = *n, at = test_rand_below(len);
+    switch (test_rand_below(small ? 9 : 8)) {
     case 0: /* flip a few bits */
-        for (int k = 1 + (int)rng_below(4); k > 0 && len; k--) b[rng_below(len)] ^= (uint8_t)(1u << rng_below(8));
+        for (int k = 1 + (int)test_rand_below(4); k > 0 && len; k--) b[test_rand_below(len)] ^= (uint8_t)(1u << test_rand_below(8));
         break;
     case 1: /* a random byte */
-        if (len) b[at] = (uint8_t)rng_next();
+        if (len) b[at] = (uint8_t)test_rand_u64();
         break;
     case 2: { /* insert bytes */
-        size_t k = 1 + rng_below(8);
+        size_t k = 1 + test_rand_below(8);
         if (len + k > cap) break;
         memmove(b + at + k, b + at, len - at);
-        for (size_t i = 0; i < k; i++) b[at + i] = (uint8_t)rng_next();
+        for (size_t i = 0; i < k; i++) b[at + i] = (uint8_t)test_rand_u64();
         *n = len + k;
         break;
     }
     case 3: { /* delete bytes */
-        size_t k = 1 + rng_below(8);
+        size_t k = 1 + test_rand_below(8);
         if (at + k > len) k = len - at;
         memmove(b + at, b + at + k, len - at - k);
         *n = len - k;
         break;
     }
     case 4: /* truncate */
-        *n = rng_below(len + 1);
+        *n = test_rand_below(len + 1);
         break;
     case 5: /* an extreme u32 anywhere */
-        if (len >= 4) put_le(b + rng_below(len - 3), extreme(len), 4);
+        if (len >= 4) put_le(b + test_rand_below(len - 3), extreme(len), 4);
         break;
     case 6: /* an extreme u64 anywhere */
-        if (len >= 8) put_le(b + rng_below(len - 7), extreme(len), 8);
+        if (len >= 8) put_le(b + test_rand_below(len - 7), extreme(len), 8);
         break;
     case 7: { /* copy a chunk over another place */
-        size_t from = rng_below(len), k = 1 + rng_below(16);
+        size_t from = test_rand_below(len), k = 1 + test_rand_below(16);
         if (from + k <= len && at + k <= len) memmove(b + at, b + from, k);
         break;
     }
     default: /* an extreme value in a real length, count or offset field */
-        if (rng_below(2)) {
-            size_t o = small_u32[rng_below(sizeof small_u32 / sizeof small_u32[0])];
+        if (test_rand_below(2)) {
+            size_t o = small_u32[test_rand_below(sizeof small_u32 / sizeof small_u32[0])];
             if (o + 4 <= len) put_le(b + o, extreme(len), 4);
         } else {
-            size_t o = small_u64[rng_below(sizeof small_u64 / sizeof small_u64[0])];
+            size_t o = small_u64[test_rand_below(sizeof small_u64 / sizeof small_u64[0])];
             if (o + 8 <= len) put_le(b + o, extreme(len), 8);
         }
         break;
@@ -461,7 +452,7 @@ static void note_kind(const char *msg) {
 }
 
 static void test_fuzz(void) {
-    rng_state = 20240601;
+    test_rand_seed = 20240601, test_rand_counter = 0;
     nsr_error err;
     uint8_t *base[2];
     size_t base_size[2];
@@ -486,8 +477,8 @@ static void test_fuzz(void) {
         uint8_t *work = malloc(cap);
         REQUIRE(work, "malloc");
         memcpy(work, base[which], n);
-        for (int k = 1 + (int)rng_below(3); k > 0; k--) mutate(work, &n, cap, which == 0);
-        int repaired = rng_below(2);
+        for (int k = 1 + (int)test_rand_below(3); k > 0; k--) mutate(work, &n, cap, which == 0);
+        int repaired = test_rand_below(2);
         if (repaired) fix_checksum(work, n);
         /* Exactly n bytes, so that any read past the end is an AddressSanitizer report. */
         uint8_t *b = malloc(n ? n : 1);
@@ -534,7 +525,7 @@ static void test_fuzz(void) {
 }
 
 int main(void) {
-    rng_state = 1;
+    test_rand_seed = 1, test_rand_counter = 0;
     RUN(test_round_trip);
     RUN(test_empty_file);
     RUN(test_api_errors);

@@ -9,15 +9,6 @@
 #include "testdata.h"
 #include "nsr.h"
 
-/* splitmix64: the test's own generator, fixed seed, same sequence everywhere. */
-static uint64_t rng_state = 12345;
-static uint64_t rng_next(void) {
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-static size_t rng_below(size_t n) { return n ? (size_t)(rng_next() % n) : 0; }
 
 /* The tiny model every test starts from: every feature of the format (side layers on both
  * convs, a skip branch) at a few thousand parameters. */
@@ -337,7 +328,7 @@ static int fuzz_one(const uint8_t *bytes, size_t size, int *bad) {
     if (!ok && !one_line(err.message)) *bad = 1;
     if (ok) {
         nsr_image out;
-        if (run_model(m, rng_below(2) ? NSR_SELECT_HARD : NSR_SELECT_SOFT, &out)) *bad = 2;
+        if (run_model(m, test_rand_below(2) ? NSR_SELECT_HARD : NSR_SELECT_SOFT, &out)) *bad = 2;
         else nsr_image_free(&out);
     }
     nsr_model_free(m);
@@ -358,17 +349,17 @@ static void test_fuzz_bytes(void) {
     int loaded = 0, bad = 0, n = 3000;
     for (int iter = 0; iter < n && !bad; iter++) {
         memcpy(buf, bytes, size);
-        int edits = 1 + (int)rng_below(4);
+        int edits = 1 + (int)test_rand_below(4);
         for (int e = 0; e < edits; e++) {
-            size_t at = rng_below(size - 4);
-            switch (rng_below(4)) {
-            case 0: buf[at] ^= (uint8_t)(1u << rng_below(8)); break;        /* a bit */
-            case 1: buf[at] = (uint8_t)rng_next(); break;                   /* a byte */
-            case 2: buf[at] = (uint8_t)"\x00\x01\x7f\x80\xff"[rng_below(5)]; break;
+            size_t at = test_rand_below(size - 4);
+            switch (test_rand_below(4)) {
+            case 0: buf[at] ^= (uint8_t)(1u << test_rand_below(8)); break;        /* a bit */
+            case 1: buf[at] = (uint8_t)test_rand_u64(); break;                   /* a byte */
+            case 2: buf[at] = (uint8_t)"\x00\x01\x7f\x80\xff"[test_rand_below(5)]; break;
             default: /* a float in the data: NaN, inf, or a large or tiny value */
                 if (at + 4 < size - 4) {
                     const uint32_t specials[] = {0x7fc00000u, 0x7f800000u, 0xff800000u, 0x7f7fffffu, 1u};
-                    uint32_t v = specials[rng_below(5)];
+                    uint32_t v = specials[test_rand_below(5)];
                     memcpy(buf + at, &v, 4);
                 }
             }
@@ -398,27 +389,27 @@ static void test_fuzz_structure(void) {
     for (int iter = 0; iter < 2000 && !wrong; iter++) {
         mutation mu = {0};
         int expect_ok = 0;
-        const char *key = nsr_model_file_meta_key(base, rng_below(nmeta));
-        const nsr_model_tensor *t = nsr_model_file_tensor_at(base, rng_below(nt));
+        const char *key = nsr_model_file_meta_key(base, test_rand_below(nmeta));
+        const nsr_model_tensor *t = nsr_model_file_tensor_at(base, test_rand_below(nt));
         int64_t old = 0;
         nsr_error err;
-        switch (rng_below(7)) {
+        switch (test_rand_below(7)) {
         case 0: mu.drop_key = key; break;
         case 1: mu.retype_key = key; break;
         case 2:
             mu.int_key = key;
-            mu.int_value = values[rng_below(sizeof values / sizeof values[0])];
+            mu.int_value = values[test_rand_below(sizeof values / sizeof values[0])];
             expect_ok = !nsr_model_file_get_int(base, key, &old, &err) && old == mu.int_value;
             break;
         case 3: mu.drop_tensor = t->name; break;
         case 4: mu.reshape = t->name, expect_ok = t->ndim == 1; break;
         case 5:
-            mu.poison = t->name, mu.poison_index = rng_next();
-            mu.poison_value = floats[rng_below(sizeof floats / sizeof floats[0])];
+            mu.poison = t->name, mu.poison_index = test_rand_u64();
+            mu.poison_value = floats[test_rand_below(sizeof floats / sizeof floats[0])];
             expect_ok = isfinite(mu.poison_value);
             break;
         default:
-            mu.extra = rng_below(2) ? "train.x" : "blocks.0.conv3.v";
+            mu.extra = test_rand_below(2) ? "train.x" : "blocks.0.conv3.v";
             expect_ok = mu.extra[0] == 't';
         }
         const char *got = load_mutated(base, &mu, 0);

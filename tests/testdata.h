@@ -20,6 +20,11 @@ static inline float *test_rand_buf(size_t n, float lo, float hi) {
     for (size_t i = 0; i < n; i++) x[i] = (float)(lo + (hi - lo) * test_urand());
     return x;
 }
+/* Raw 64-bit values and integers below n from the same stream (n = 0 gives 0). */
+static inline uint64_t test_rand_u64(void) {
+    return nsr_rng_u64(test_rand_seed, 0, test_rand_counter++);
+}
+static inline size_t test_rand_below(size_t n) { return n ? (size_t)(test_rand_u64() % n) : 0; }
 static inline float *test_zero_buf(size_t n) { return calloc(n ? n : 1, sizeof(float)); }
 
 /* CRC-32 as docs/model-format.md defines it (the reflected 0xEDB88320 polynomial), written out
