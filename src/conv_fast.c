@@ -423,11 +423,8 @@ static void wgrad_exec(wgrad_job *jb) {
 #pragma omp for schedule(dynamic, 1)
         for (int it = 0; it < groups * nob * ncg; it++) {
             const int grp = it / (nob * ncg), ob = it / ncg % nob, cg = it % ncg;
-            int gp0 = g0, gp1 = g0 + np; /* shared kernels: one group, every piece */
-            if (jb->wstride) {           /* per-sample: the pieces of sample n0 + grp */
-                gp0 = (n0 + grp) * bands > g0 ? (n0 + grp) * bands : g0;
-                gp1 = (n0 + grp + 1) * bands < g0 + np ? (n0 + grp + 1) * bands : g0 + np;
-            }
+            int gp0, gp1;
+            wgrad_group_pieces(jb->wstride != 0, n0, grp, bands, g0, np, &gp0, &gp1);
             item(jb, gp0 - g0, gp1 - g0, gp0, jb->wstride ? n0 + grp : 0, ob, cg);
         }
     }

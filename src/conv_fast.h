@@ -26,6 +26,19 @@
 
 static inline size_t round_up(size_t x, size_t m) { return (x + m - 1) / m * m; }
 
+/* The weight-gradient pieces [*gp0, *gp1) of chunk [g0, g0 + np) that one kernel group sums:
+ * every piece when the kernels are shared (per_sample = 0), else only the pieces (bands of
+ * `bands` per sample) of sample n0 + grp. */
+static inline void wgrad_group_pieces(int per_sample, int n0, int grp, int bands, int g0, int np,
+                                      int *gp0, int *gp1) {
+    *gp0 = g0;
+    *gp1 = g0 + np;
+    if (per_sample) {
+        if ((n0 + grp) * bands > g0) *gp0 = (n0 + grp) * bands;
+        if ((n0 + grp + 1) * bands < g0 + np) *gp1 = (n0 + grp + 1) * bands;
+    }
+}
+
 /* A 64-byte aligned block of n floats (n > 0), or NULL. Not cleared: every float the kernels
  * read is written first (clearing megabytes per call would cost more than some convolutions). */
 static inline float *alloc_floats(size_t n) {

@@ -630,11 +630,8 @@ void wino_wgrad_run(wino_wgrad *jb) {
 #pragma omp for schedule(dynamic, 1)
             for (int it = 0; it < groups * nog * ncg; it++) {
                 const int grp = it / (nog * ncg), og = it / ncg % nog, cg = it % ncg;
-                int gp0 = g0, gp1 = g0 + np; /* shared kernels: one group, every piece */
-                if (jb->wstride) {           /* per-sample: the pieces of sample n0 + grp */
-                    gp0 = (n0 + grp) * bands > g0 ? (n0 + grp) * bands : g0;
-                    gp1 = (n0 + grp + 1) * bands < g0 + np ? (n0 + grp + 1) * bands : g0 + np;
-                }
+                int gp0, gp1;
+                wgrad_group_pieces(jb->wstride != 0, n0, grp, bands, g0, np, &gp0, &gp1);
                 wgrad_item(jb, gp0 - g0, gp1 - g0, jb->wstride ? n0 + grp : 0, WG_OB * og,
                            16 * cg, acc);
             }
