@@ -440,7 +440,7 @@ static int forward_style(float *out, const float *inp, const float *w, size_t ws
                          int transposed, const float *b, size_t bstride, int N, int cin,
                          int cout, int H, int W, int K, int accumulate) {
     if (K == 3 && winograd_wanted() && wino_suits(cin, cout, H, W) &&
-        wino_conv3x3(out, inp, w, wstride, transposed, b, bstride, N, cin, cout, H, W,
+        wino_conv3x3(out, inp, w, wstride, NULL, transposed, b, bstride, N, cin, cout, H, W,
                      accumulate))
         return 1;
     const int sets = wstride ? N : 1;
@@ -465,6 +465,26 @@ int nn_conv2d_forward_fast(float *out, const float *inp, const float *w, size_t 
                            int W, int K) {
     if (!cpu_has_avx2_fma() || !fast_shape(K)) return 0;
     return forward_style(out, inp, w, wstride, 0, b, bstride, N, cin, cout, H, W, K, 0);
+}
+
+/* Mixed kernels go straight into Winograd's transformed kernels; the direct kernels take
+ * per-sample kernels only, mixed by the caller. */
+static int mix_wanted(int cin, int cout, int H, int W, int K) {
+    return fast_wanted() && winograd_wanted() && K == 3 && wino_suits(cin, cout, H, W);
+}
+
+int nn_conv2d_forward_mix(float *out, const float *inp, const float *w, size_t wstride,
+                          const nn_kernel_mix *mix, const float *b, size_t bstride, int N,
+                          int cin, int cout, int H, int W, int K) {
+    return mix_wanted(cin, cout, H, W, K) &&
+           wino_conv3x3(out, inp, w, wstride, mix, 0, b, bstride, N, cin, cout, H, W, 0);
+}
+
+int nn_conv2d_backward_input_mix(float *dinp, const float *dout, const float *w, size_t wstride,
+                                 const nn_kernel_mix *mix, int N, int cin, int cout, int H,
+                                 int W, int K) {
+    return mix_wanted(cout, cin, H, W, K) &&
+           wino_conv3x3(dinp, dout, w, wstride, mix, 1, NULL, 0, N, cout, cin, H, W, 1);
 }
 
 int nn_conv2d_backward_fast(float *dinp, float *dw, float *db, const float *dout,
@@ -492,6 +512,22 @@ int nn_conv2d_backward_fast(float *dinp, float *dw, float *db, const float *dout
 }
 
 #else /* no x86: the reference everywhere */
+
+int nn_conv2d_forward_mix(float *out, const float *inp, const float *w, size_t wstride,
+                          const nn_kernel_mix *mix, const float *b, size_t bstride, int N,
+                          int cin, int cout, int H, int W, int K) {
+    (void)out, (void)inp, (void)w, (void)wstride, (void)mix, (void)b, (void)bstride, (void)N;
+    (void)cin, (void)cout, (void)H, (void)W, (void)K;
+    return 0;
+}
+
+int nn_conv2d_backward_input_mix(float *dinp, const float *dout, const float *w, size_t wstride,
+                                 const nn_kernel_mix *mix, int N, int cin, int cout, int H,
+                                 int W, int K) {
+    (void)dinp, (void)dout, (void)w, (void)wstride, (void)mix, (void)N, (void)cin, (void)cout;
+    (void)H, (void)W, (void)K;
+    return 0;
+}
 
 int nn_conv2d_forward_fast(float *out, const float *inp, const float *w, size_t wstride,
                            const float *b, size_t bstride, int N, int cin, int cout, int H,

@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdlib.h>
 
+#include "engine.h"
+
 #if defined(__x86_64__) || defined(__i386__)
 #define FAST_X86 1
 #include <immintrin.h>
@@ -166,12 +168,15 @@ INLINE AVX2 double vsum(const float *g, int len) {
  *   out (N, cout, H, W) (=, or += with accumulate) = conv3x3(inp (N, cin, H, W)) + b
  * with kernels w + n*wstride, (cout, cin, 3, 3); or, with transposed, the kernels of the
  * convolution cout -> cin, (cin, cout, 3, 3), read in <-> out and flipped (the input gradient).
- * b may be NULL. Returns 0, having written nothing, when scratch memory runs out. */
+ * With mix (else NULL), sample n's kernels are the mixture of mix->sets sets at w + s*wstride
+ * (engine.h's nn_kernel_mix; with transposed, the mixture's output channels are this
+ * convolution's input channels). b may be NULL. Returns 0, having written nothing, when
+ * scratch memory runs out. */
 int wino_suits(int cin, int cout, int H, int W);
 int wino_wgrad_suits(int cin, int cout, int H, int W);
-int wino_conv3x3(float *out, const float *inp, const float *w, size_t wstride, int transposed,
-                 const float *b, size_t bstride, int N, int cin, int cout, int H, int W,
-                 int accumulate);
+int wino_conv3x3(float *out, const float *inp, const float *w, size_t wstride,
+                 const nn_kernel_mix *mix, int transposed, const float *b, size_t bstride, int N,
+                 int cin, int cout, int H, int W, int accumulate);
 /* And the weight gradient of a 3x3 convolution, like nn_conv2d_backward's (dw, db += ..., db
  * may be NULL), in two steps so that a caller can allocate everything before adding anything:
  * plan (NULL when out of memory), then run, which frees the plan (or free it unrun). */

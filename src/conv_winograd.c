@@ -41,6 +41,7 @@
  * weights' sums to dw, like the direct one.
  * The transforms run on 8 horizontally adjacent tiles at once: each image row is split into
  * its even and odd columns once, after which every column of every tile is a vector load. */
+#include <math.h>
 #include <string.h>
 
 #include <omp.h>
@@ -65,25 +66,6 @@ typedef struct tile_block {
 
 /* ---------------------------------------------------------------- transforms */
 
-/* u (4x4) = G g G^T for one 3x3 kernel g (row-major, element (ky, kx) at g[ky*sy + kx*sx]). */
-static void kernel_transform(float u[16], const float *g, ptrdiff_t sy, ptrdiff_t sx) {
-    float t[4][3];
-    for (int x = 0; x < 3; x++) {
-        const float g0 = g[x * sx], g1 = g[sy + x * sx], g2 = g[2 * sy + x * sx];
-        t[0][x] = g0;
-        t[1][x] = 0.5f * (g0 + g1 + g2);
-        t[2][x] = 0.5f * (g0 - g1 + g2);
-        t[3][x] = g2;
-    }
-    for (int i = 0; i < 4; i++) {
-        const float g0 = t[i][0], g1 = t[i][1], g2 = t[i][2];
-        u[4 * i + 0] = g0;
-        u[4 * i + 1] = 0.5f * (g0 + g1 + g2);
-        u[4 * i + 2] = 0.5f * (g0 - g1 + g2);
-        u[4 * i + 3] = g2;
-    }
-}
-
 /* dg (3x3, row-major) += G^T m G, the kernel transform's adjoint, in double. */
 static void kernel_transform_adjoint(float *dg, const double m[16]) {
     double t[3][4];
@@ -101,23 +83,60 @@ static void kernel_transform_adjoint(float *dg, const double m[16]) {
     }
 }
 
-/* U (16, coutp/CO, cin, CO) of one weight set: the micro-kernel's packing, per frequency;
- * output channels past cout are zero. Transposed: w is (cin, cout, 3, 3) of the convolution
- * cout -> cin, read in <-> out and flipped. */
-static void transform_kernels(float *U, const float *w, int cin, int cout, int coutp,
-                              int transposed) {
-    const size_t nob = (size_t)coutp / CO;
-    for (int o = 0; o < coutp; o++) {
+/* U (16, coutp/CO, cin, CO) of one weight set, u = G g G^T for each 3x3 kernel g: the
+ * micro-kernel's packing, per frequency; output channels past cout are zero. Transposed: w is
+ * (cin, cout, 3, 3) of the convolution cout -> cin, read in <-> out and flipped. The CO
+ * kernels of a block and input channel are transformed together, a lane each (gathered), and
+ * each frequency's CO values stored as one vector whose last lanes the next store overwrites
+ * (the block's very last row is stored lane by lane instead, as nothing follows it). */
+static AVX2 void transform_kernels(float *U, const float *w, int cin, int cout, int coutp,
+                                   int transposed) {
+    const int nob = coutp / CO;
+    const size_t fstride = (size_t)coutp * cin; /* one frequency */
+    /* element (ky, kx) of kernel (o, c) at w0 + o*so + c*sc + ky*sy + kx*sx */
+    const int so = transposed ? 9 : 9 * cin, sc = transposed ? 9 * cout : 9;
+    const int sy = transposed ? -3 : 3, sx = transposed ? -1 : 1;
+    const float *w0 = transposed ? w + 8 : w;
+    const __m256 half = _mm256_set1_ps(0.5f);
+    for (int ob = 0; ob < nob; ob++) {
+        const int lanes = cout - ob * CO < CO ? cout - ob * CO : CO;
+        const __m256i at = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+                                              _mm256_set1_epi32(so));
+        const __m256 mask = _mm256_castsi256_ps(_mm256_cmpgt_epi32(
+            _mm256_set1_epi32(lanes), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)));
         for (int c = 0; c < cin; c++) {
-            float u[16] = {0};
-            if (o < cout) {
-                if (transposed) /* flipped: element (ky, kx) at (2 - ky, 2 - kx) */
-                    kernel_transform(u, w + ((size_t)c * cout + o) * 9 + 8, -3, -1);
-                else
-                    kernel_transform(u, w + ((size_t)o * cin + c) * 9, 3, 1);
+            const float *base = w0 + (size_t)ob * CO * so + (size_t)c * sc;
+            __m256 t[4][3], u[16];
+            for (int x = 0; x < 3; x++) { /* G down the columns */
+                __m256 g[3];
+                for (int y = 0; y < 3; y++)
+                    g[y] = lanes > 0 ? _mm256_mask_i32gather_ps(_mm256_setzero_ps(),
+                                                                base + y * sy + x * sx, at,
+                                                                mask, 4)
+                                     : _mm256_setzero_ps();
+                const __m256 s02 = _mm256_add_ps(g[0], g[2]);
+                t[0][x] = g[0];
+                t[1][x] = _mm256_mul_ps(half, _mm256_add_ps(s02, g[1]));
+                t[2][x] = _mm256_mul_ps(half, _mm256_sub_ps(s02, g[1]));
+                t[3][x] = g[2];
             }
-            for (int xi = 0; xi < 16; xi++)
-                U[((xi * nob + o / CO) * cin + c) * CO + o % CO] = u[xi];
+            for (int i = 0; i < 4; i++) { /* then across the rows */
+                const __m256 s02 = _mm256_add_ps(t[i][0], t[i][2]);
+                u[4 * i + 0] = t[i][0];
+                u[4 * i + 1] = _mm256_mul_ps(half, _mm256_add_ps(s02, t[i][1]));
+                u[4 * i + 2] = _mm256_mul_ps(half, _mm256_sub_ps(s02, t[i][1]));
+                u[4 * i + 3] = t[i][2];
+            }
+            float *dst = U + ((size_t)ob * cin + c) * CO;
+            for (int xi = 0; xi < 16; xi++) {
+                if (ob < nob - 1 || c < cin - 1) {
+                    _mm256_storeu_ps(dst + xi * fstride, u[xi]);
+                } else {
+                    float v[8];
+                    _mm256_storeu_ps(v, u[xi]);
+                    memcpy(dst + xi * fstride, v, CO * sizeof *v);
+                }
+            }
         }
     }
 }
@@ -252,13 +271,92 @@ static AVX2 void input_transform(float *V, size_t cstride, size_t fstride, float
 typedef struct wino_job {
     float *out;
     const float *inp, *U, *b; /* U: transformed kernels, (sets, 16, coutp/CO, cin, CO) */
-    size_t ustride, bstride;
+    size_t ustride, bstride;  /* ustride: one set of U, 0 when all samples share set 0 */
+    const nn_kernel_mix *mix; /* per-sample mixtures of the sets of U, or NULL */
+    int transposed;
     int N, cin, cout, coutp, H, W, accumulate;
     int nseg, nrow_blocks;  /* blocks across and down a sample */
     int seg, trows, T;      /* every block's tiles per row, rows, in all */
-    size_t scratch_floats;  /* per thread: V, M, the split rows */
+    size_t scratch_floats;  /* per thread: V, M, the split rows; with mix, a sample's U and
+                             * the coefficient table */
     float *scratch;
 } wino_job;
+
+/* Sample n's mixture when it is one set (gamma one-hot: hard selection): that set, else -1. */
+static int single_set(const nn_kernel_mix *mix, int n) {
+    const float *g = mix->coef + (size_t)n * mix->sets * mix->cards;
+    int only = -1;
+    for (int s = 0; s < mix->sets; s++) {
+        const int ones = g[s * mix->cards] == 1.0f;
+        for (int j = 0; j < mix->cards; j++)
+            if (g[s * mix->cards + j] != (ones ? 1.0f : 0.0f)) return -1;
+        if (ones) {
+            if (only >= 0) return -1;
+            only = s;
+        }
+    }
+    return only;
+}
+
+/* Un (16, coutp/CO, cin, CO) = sum_s C_s . U_s, the transformed kernels of sample n: the
+ * kernel transform is linear, so the transform of the mixture is the mixture of the sets'
+ * transforms. C (sets, coutp/CO, cin, CO) holds each element's coefficient, the same for the
+ * 16 frequencies: output channel o's (input channel c's when transposed, where the mixture's
+ * output channels are this convolution's inputs). Per 8 elements, 8 frequencies at a time
+ * accumulate over the sets in registers. */
+static AVX2 void mix_kernels(const wino_job *jb, float *Un, float *C, int n) {
+    const nn_kernel_mix *mix = jb->mix;
+    const int sets = mix->sets, cin = jb->cin, coutp = jb->coutp;
+    const int mix_cout = jb->transposed ? cin : jb->cout, per_card = mix_cout / mix->cards;
+    const float *g = mix->coef + (size_t)n * sets * mix->cards;
+    const size_t slice = (size_t)coutp * cin; /* one frequency of one set */
+    /* the coefficient of the mixture's output channel m (of set s): o = ob*CO + l, or c
+     * when transposed (whose lanes past cout hold zero kernels: any coefficient will do) */
+#define COEF(s, m) ((m) < mix_cout ? g[(s) * mix->cards + (m) / per_card] : 0.0f)
+    for (int s = 0; s < sets; s++)
+        for (int ob = 0; ob < coutp / CO; ob++) {
+            float *row = C + s * slice + (size_t)ob * cin * CO;
+            for (int c = 0; c < cin; c++) {
+                if (jb->transposed) {
+                    const float v = COEF(s, c);
+                    for (int l = 0; l < CO; l++) row[c * CO + l] = v;
+                } else if (c == 0) {
+                    for (int l = 0; l < CO; l++) row[l] = COEF(s, ob * CO + l);
+                } else {
+                    memcpy(row + c * CO, row, CO * sizeof *row);
+                }
+            }
+        }
+#undef COEF
+    /* set by set, each a sequential stream (k sets of U do not fit L2 together), into Un,
+     * which does */
+    for (int s = 0; s < sets; s++) {
+        const float *u = jb->U + s * jb->ustride, *cs = C + s * slice;
+        for (int xi = 0; xi < 16; xi++, u += slice) {
+            float *un = Un + xi * slice;
+            size_t e = 0;
+            for (; e + 8 <= slice; e += 8) {
+                const __m256 a = s ? _mm256_loadu_ps(un + e) : _mm256_setzero_ps();
+                _mm256_storeu_ps(un + e, _mm256_fmadd_ps(_mm256_loadu_ps(cs + e),
+                                                         _mm256_loadu_ps(u + e), a));
+            }
+            for (; e < slice; e++) un[e] = fmaf(cs[e], u[e], s ? un[e] : 0.0f);
+        }
+    }
+}
+
+/* The transformed kernels of sample n: a set of U, or the sample's mixture, made in the
+ * thread's own buffer unless it already holds it (*held: the sample it holds, or -1). */
+static AVX2 const float *sample_kernels(const wino_job *jb, int n, float *ubuf, int *held) {
+    if (!jb->mix) return jb->U + n * jb->ustride;
+    const int s = single_set(jb->mix, n);
+    if (s >= 0) return jb->U + s * jb->ustride;
+    if (*held != n) {
+        mix_kernels(jb, ubuf, ubuf + 16 * (size_t)jb->coutp * jb->cin, n);
+        *held = n;
+    }
+    return ubuf;
+}
 
 /* M (16, coutp, T) = U_xi V_xi for each frequency xi. */
 static AVX2 void products(const wino_job *jb, float *M, const float *V, const float *U) {
@@ -344,11 +442,12 @@ int wino_wgrad_suits(int cin, int cout, int H, int W) {
     return cin >= 16 && cout >= 16 && cin + cout >= 48 && H >= 32 && W >= 32;
 }
 
-int wino_conv3x3(float *out, const float *inp, const float *w, size_t wstride, int transposed,
-                 const float *b, size_t bstride, int N, int cin, int cout, int H, int W,
-                 int accumulate) {
-    wino_job jb = {.out = out, .inp = inp, .b = b, .bstride = bstride, .N = N, .cin = cin,
-                   .cout = cout, .coutp = (int)round_up((size_t)cout, CO), .H = H, .W = W,
+int wino_conv3x3(float *out, const float *inp, const float *w, size_t wstride,
+                 const nn_kernel_mix *mix, int transposed, const float *b, size_t bstride, int N,
+                 int cin, int cout, int H, int W, int accumulate) {
+    wino_job jb = {.out = out, .inp = inp, .b = b, .bstride = bstride, .mix = mix,
+                   .transposed = transposed, .N = N, .cin = cin, .cout = cout,
+                   .coutp = (int)round_up((size_t)cout, CO), .H = H, .W = W,
                    .accumulate = accumulate};
     /* blocks: rows of at most SEG_MAX tiles, as many tile rows as fit BLOCK_FLOATS */
     const int tiles_x = (W + 1) / 2, tiles_y = (H + 1) / 2;
@@ -359,9 +458,11 @@ int wino_conv3x3(float *out, const float *inp, const float *w, size_t wstride, i
     jb.nrow_blocks = (tiles_y + trows - 1) / trows;
     jb.trows = (tiles_y + jb.nrow_blocks - 1) / jb.nrow_blocks;
     jb.T = jb.trows * jb.seg;
-    const int sets = wstride ? N : 1, threads = omp_get_max_threads();
-    jb.ustride = wstride ? 16 * (size_t)jb.coutp * cin : 0;
+    const int sets = mix ? mix->sets : wstride ? N : 1, threads = omp_get_max_threads();
+    const size_t uset = 16 * (size_t)jb.coutp * cin; /* one set's transformed kernels */
+    jb.ustride = sets > 1 ? uset : 0;
     jb.scratch_floats = 16 * (size_t)(cin + jb.coutp) * jb.T + split_floats(jb.trows, jb.seg);
+    if (mix) jb.scratch_floats += uset + (size_t)mix->sets * jb.coutp * cin;
     float *U = alloc_floats(16 * (size_t)jb.coutp * cin * sets);
     jb.scratch = alloc_floats(jb.scratch_floats * threads);
     if (!U || !jb.scratch) {
@@ -373,18 +474,23 @@ int wino_conv3x3(float *out, const float *inp, const float *w, size_t wstride, i
         transform_kernels(U + s * jb.ustride, w + s * wstride, cin, cout, jb.coutp, transposed);
     jb.U = U;
     const int per_sample = jb.nrow_blocks * jb.nseg, items = N * per_sample;
+    /* with mixtures, whole samples per thread when there are samples enough, so that each
+     * sample's kernels are mixed once */
+    const int chunk = mix && N >= 2 * threads ? per_sample : 1;
     const size_t f = (size_t)cin * jb.T;
 #pragma omp parallel num_threads(threads)
     {
         float *V = jb.scratch + jb.scratch_floats * omp_get_thread_num();
         float *M = V + 16 * f, *split = M + 16 * (size_t)jb.coutp * jb.T;
-#pragma omp for schedule(dynamic, 1)
+        float *ubuf = split + split_floats(jb.trows, jb.seg);
+        int held = -1;
+#pragma omp for schedule(dynamic, chunk)
         for (int it = 0; it < items; it++) {
             const int n = it / per_sample, blk = it % per_sample;
             const tile_block tb = {blk / jb.nseg * jb.trows, blk % jb.nseg * jb.seg, jb.trows,
                                    jb.seg};
             input_transform(V, jb.T, f, split, inp + (size_t)n * cin * H * W, H, W, tb, 0, cin);
-            products(&jb, M, V, jb.U + n * jb.ustride);
+            products(&jb, M, V, sample_kernels(&jb, n, ubuf, &held));
             output_transform(&jb, out + (size_t)n * cout * H * W, M,
                              b ? b + n * bstride : NULL, tb);
         }

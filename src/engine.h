@@ -32,6 +32,26 @@ void nn_conv2d_forward(float *out, const float *inp, const float *w, size_t wstr
 void nn_conv2d_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
                         const float *w, size_t wstride, size_t bstride, int N, int cin, int cout,
                         int H, int W, int K);
+/* Per-sample kernels given as mixtures of `sets` kernel sets, set s at w + s*wstride (cout,
+ * cin, K, K): sample n's output channel o = j*(cout/cards) + t has the kernel
+ *   sum_s coef[(n*sets + s)*cards + j] * (set s's kernel o)
+ * (NSR.md section 2, step 4, with coef the selection gamma). */
+typedef struct nn_kernel_mix {
+    const float *coef; /* (N, sets, cards) */
+    int sets, cards;   /* cards divides cout */
+} nn_kernel_mix;
+/* The convolution with mixed kernels, without forming them: out = conv(inp, mixed kernels) +
+ * b + n*bstride, and the input gradient dinp += ... through them. The mixture is linear, so
+ * Winograd's kernel transform is applied to the sets once per call and the transforms are
+ * mixed per sample. Return 1 when done, 0 (having written nothing) when no fast path fits
+ * (reference kernels, no AVX2, a shape Winograd does not take, no memory): the caller then
+ * mixes the kernels itself (nn_mix_forward) for nn_conv2d_forward/backward. */
+int nn_conv2d_forward_mix(float *out, const float *inp, const float *w, size_t wstride,
+                          const nn_kernel_mix *mix, const float *b, size_t bstride, int N,
+                          int cin, int cout, int H, int W, int K);
+int nn_conv2d_backward_input_mix(float *dinp, const float *dout, const float *w, size_t wstride,
+                                 const nn_kernel_mix *mix, int N, int cin, int cout, int H,
+                                 int W, int K);
 /* nn_conv2d_forward and nn_conv2d_backward run the fast kernels of conv_fast.c (AVX2 + FMA,
  * K = 1, 3, 5; 3x3 by Winograd F(2x2, 3x3) from 16 channels, conv_winograd.c) when the CPU
  * has them, and the reference otherwise, or when the environment variable NSR_KERNELS is
@@ -115,8 +135,8 @@ void nn_select_backward(float *dinp, float *dA, float *da, const float *dgamma, 
 /* Mixing (step 4): for output channel o = j*(cout/d) + t,
  *   wmix[n][o] = sum_i gamma[n][i*d+j] w[i*cout+o],  bmix[n][o] = sum_i gamma[n][i*d+j] b[i*cout+o]
  * w (k*cout, cin, K, K) are the weight-normed stored kernels, b (k*cout);
- * wmix (n, cout, cin, K, K), bmix (n, cout). Groups with gamma exactly 0 (hard selection) are
- * skipped, so only the chosen group's kernel is read. */
+ * wmix (n, cout, cin, K, K), bmix (n, cout); wmix may be NULL (the biases only). Groups with
+ * gamma exactly 0 (hard selection) are skipped, so only the chosen group's kernel is read. */
 void nn_mix_forward(float *wmix, float *bmix, const float *w, const float *b, const float *gamma,
                     const nn_nsr_dims *dm);
 /* dw (k*cout, cin, K, K), db (k*cout), dgamma (n, k*d) += ... from dwmix, dbmix. */

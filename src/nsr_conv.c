@@ -175,7 +175,7 @@ void nn_mix_forward(float *wmix, float *bmix, const float *w, const float *b, co
         for (int o = 0; o < cout; o++) {
             const float *gn = gamma + (size_t)n * k * d;
             const int j = o / per_card;
-            float *wm = wmix + ((size_t)n * cout + o) * wsz;
+            float *wm = wmix ? wmix + ((size_t)n * cout + o) * wsz : NULL;
             /* only the groups with a weight: hard selection reads one group's kernels */
             int idx[MAX_TERMS], m = 0, add = 0;
             float g[MAX_TERMS];
@@ -187,7 +187,7 @@ void nn_mix_forward(float *wmix, float *bmix, const float *w, const float *b, co
                     g[m++] = gi;
                     bm += (double)gi * b[(size_t)i * cout + o];
                 }
-                if (m == MAX_TERMS || (i == k - 1 && (m > 0 || !add))) {
+                if (wm && (m == MAX_TERMS || (i == k - 1 && (m > 0 || !add)))) {
                     wsum(wm, add, w + (size_t)o * wsz, (size_t)cout * wsz, idx, g, m, wsz);
                     add = 1;
                     m = 0;
@@ -247,10 +247,16 @@ void nn_mix_backward(float *dw, float *db, float *dgamma, const float *dwmix, co
     }
 }
 
-/* 5. "out_n = conv2d(x_n, Wmix, bmix), stride 1, zero padding K/2" */
+/* 5. "out_n = conv2d(x_n, Wmix, bmix), stride 1, zero padding K/2". Where the fast
+ * convolution takes the mixture itself (nn_conv2d_forward_mix), Wmix is never formed. */
 void nn_mixconv_forward(float *out, const float *inp, const float *w, const float *b,
                         const float *gamma, const nn_nsr_dims *dm, const nn_mix_scratch *sc) {
     const size_t wsz = (size_t)dm->cout * dm->cin * dm->ksize * dm->ksize;
+    const nn_kernel_mix mix = {gamma, dm->groups, dm->cards};
+    nn_mix_forward(NULL, sc->bmix, w, b, gamma, dm);
+    if (nn_conv2d_forward_mix(out, inp, w, wsz, &mix, sc->bmix, (size_t)dm->cout, dm->n, dm->cin,
+                              dm->cout, dm->h, dm->w, dm->ksize))
+        return;
     nn_mix_forward(sc->wmix, sc->bmix, w, b, gamma, dm);
     nn_conv2d_forward(out, inp, sc->wmix, wsz, sc->bmix, (size_t)dm->cout, dm->n, dm->cin,
                       dm->cout, dm->h, dm->w, dm->ksize);
@@ -260,7 +266,13 @@ void nn_mixconv_backward(float *dinp, float *dw, float *db, float *dgamma, const
                          const float *inp, const float *w, const float *b, const float *gamma,
                          const nn_nsr_dims *dm, const nn_mix_scratch *sc) {
     const size_t wsz = (size_t)dm->cout * dm->cin * dm->ksize * dm->ksize;
-    nn_mix_forward(sc->wmix, sc->bmix, w, b, gamma, dm);
+    const nn_kernel_mix mix = {gamma, dm->groups, dm->cards};
+    /* the input gradient through the mixture where the fast convolution takes it, else
+     * through the mixed kernels, formed here (the weight gradient needs no kernels) */
+    if (dinp && nn_conv2d_backward_input_mix(dinp, dout, w, wsz, &mix, dm->n, dm->cin, dm->cout,
+                                             dm->h, dm->w, dm->ksize))
+        dinp = NULL;
+    if (dinp) nn_mix_forward(sc->wmix, sc->bmix, w, b, gamma, dm);
     memset(sc->dwmix, 0, (size_t)dm->n * wsz * sizeof(float));
     memset(sc->dbmix, 0, (size_t)dm->n * dm->cout * sizeof(float));
     nn_conv2d_backward(dinp, sc->dwmix, sc->dbmix, dout, inp, sc->wmix, wsz, (size_t)dm->cout,

@@ -86,7 +86,7 @@ static int wino_forward(float *out, const float *inp, const float *w, size_t wst
                         const float *b, size_t bstride, int N, int cin, int cout, int H, int W,
                         int K) {
     return K == 3 && have_avx2() &&
-           wino_conv3x3(out, inp, w, wstride, 0, b, bstride, N, cin, cout, H, W, 0);
+           wino_conv3x3(out, inp, w, wstride, NULL, 0, b, bstride, N, cin, cout, H, W, 0);
 }
 static int wino_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
                          const float *w, size_t wstride, size_t bstride, int N, int cin,
@@ -95,7 +95,7 @@ static int wino_backward(float *dinp, float *dw, float *db, const float *dout, c
     wino_wgrad *plan = wino_wgrad_plan(dw, db, dout, inp, wstride, bstride, N, cin, cout, H, W);
     if (!plan) return 0;
     wino_wgrad_run(plan);
-    return !dinp || wino_conv3x3(dinp, dout, w, wstride, 1, NULL, 0, N, cout, cin, H, W, 1);
+    return !dinp || wino_conv3x3(dinp, dout, w, wstride, NULL, 1, NULL, 0, N, cout, cin, H, W, 1);
 }
 /* Winograd's weight gradient sums each tile's products before the adjoint transform separates
  * the taps, so its rounding is relative to the tile's whole gradient rather than to one tap's
@@ -341,6 +341,79 @@ static void test_reference_switch(void) {
     free(saved), free(x), free(w), free(b), free(y), free(y_ref);
 }
 
+/* Mixed kernels (nn_conv2d_forward_mix, nn_conv2d_backward_input_mix: Winograd's transforms of
+ * the sets, mixed per sample) against forming each sample's kernels with nn_mix_forward and the
+ * reference convolution: selections soft, one-hot (hard: one set's transforms used as they
+ * are) and half of each; cardinals whose channels do not fill the output blocks (5 or 6 per
+ * cardinal against blocks of 6), channel counts off the vector width, and batches that take
+ * whole samples per thread. Returns 0 when the mixture path does not run here. */
+static int check_mixture(int N, int cin, int cout, int H, int W, int sets, int cards, int mode) {
+    const size_t in_sz = (size_t)N * cin * H * W, out_sz = (size_t)N * cout * H * W;
+    const size_t wset = (size_t)cout * cin * 9, per_sample = (size_t)N * wset;
+    const nn_nsr_dims dm = {N, cin, cout, H, W, 3, sets, cards};
+    float *x = rand_buf(in_sz), *w = rand_buf(sets * wset), *b = rand_buf((size_t)sets * cout);
+    float *dy = rand_buf(out_sz), *gamma = rand_buf((size_t)N * sets * cards);
+    float *ax = abs_copy(x, in_sz), *aw = abs_copy(w, sets * wset), *ab = abs_copy(b, (size_t)sets * cout);
+    float *ady = abs_copy(dy, out_sz), *wmix = rand_buf(per_sample), *awmix = rand_buf(per_sample);
+    float *bmix = rand_buf((size_t)N * cout), *abmix = rand_buf((size_t)N * cout);
+    float *y = rand_buf(out_sz), *y_ref = rand_buf(out_sz), *y_mag = rand_buf(out_sz);
+    float *dx0 = rand_buf(in_sz), *dx = copy_buf(dx0, in_sz), *dx_ref = copy_buf(dx0, in_sz);
+    float *dx_mag = copy_buf(dx0, in_sz), *dw_scratch = rand_buf(per_sample);
+    /* gamma >= 0 summing to 1 over the sets of each cardinal (mode 0), one-hot on one set for
+     * all cardinals (1), or one-hot on even samples only (2) */
+    for (int n = 0; n < N; n++)
+        for (int j = 0; j < cards; j++) {
+            float sum = 0;
+            for (int s = 0; s < sets; s++) sum += gamma[(n * sets + s) * cards + j] = fabsf(gamma[(n * sets + s) * cards + j]) + 0.1f;
+            const int hot = mode == 1 || (mode == 2 && n % 2 == 0);
+            for (int s = 0; s < sets; s++) {
+                float *g = gamma + (n * sets + s) * cards + j;
+                *g = hot ? (s == (n + 1) % sets ? 1.0f : 0.0f) : *g / sum;
+            }
+        }
+    const nn_kernel_mix mix = {gamma, sets, cards};
+    char name[96];
+    snprintf(name, sizeof name, "N%d %d->%d %dx%d sets %d cards %d %s", N, cin, cout, H, W, sets,
+             cards, mode == 0 ? "soft" : mode == 1 ? "one-hot" : "half one-hot");
+    nn_mix_forward(wmix, bmix, w, b, gamma, &dm);
+    nn_mix_forward(awmix, abmix, aw, ab, gamma, &dm);
+    int ran = nn_conv2d_forward_mix(y, x, w, wset, &mix, bmix, (size_t)cout, N, cin, cout, H, W, 3);
+    if (ran) {
+        size_t at = 0;
+        nn_conv2d_forward_ref(y_ref, x, wmix, wset, bmix, (size_t)cout, N, cin, cout, H, W, 3);
+        nn_conv2d_forward_ref(y_mag, ax, awmix, wset, abmix, (size_t)cout, N, cin, cout, H, W, 3);
+        double e = worst_ratio(y, y_ref, y_mag, NULL, out_sz, &at);
+        CHECK(e <= TOL, "%s forward: element %zu is %.9g, reference %.9g (%.2g of its magnitude)",
+              name, at, y[at], y_ref[at], e);
+        CHECK(nn_conv2d_backward_input_mix(dx, dy, w, wset, &mix, N, cin, cout, H, W, 3),
+              "%s: the input gradient did not run", name);
+        nn_conv2d_backward_ref(dx_ref, dw_scratch, NULL, dy, x, wmix, wset, 0, N, cin, cout, H, W, 3);
+        nn_conv2d_backward_ref(dx_mag, dw_scratch, NULL, ady, ax, awmix, wset, 0, N, cin, cout, H, W, 3);
+        e = worst_ratio(dx, dx_ref, dx_mag, dx0, in_sz, &at);
+        CHECK(e <= TOL, "%s input gradient: element %zu is %.9g, reference %.9g (%.2g)", name, at,
+              dx[at], dx_ref[at], e);
+    }
+    free(x), free(w), free(b), free(dy), free(gamma), free(ax), free(aw), free(ab), free(ady);
+    free(wmix), free(awmix), free(bmix), free(abmix), free(y), free(y_ref), free(y_mag);
+    free(dx0), free(dx), free(dx_ref), free(dx_mag), free(dw_scratch);
+    return ran;
+}
+
+static void test_mixture(void) {
+    static const int list[][7] = {
+        {3, 16, 16, 9, 11, 2, 1}, {2, 20, 24, 8, 17, 3, 4},   {4, 17, 40, 12, 10, 4, 8},
+        {1, 33, 18, 9, 9, 5, 2},  {6, 64, 64, 16, 16, 4, 16}, {2, 16, 30, 48, 20, 16, 6}};
+    int cases = 0;
+    for (int i = 0; i < 6; i++)
+        for (int mode = 0; mode < 3; mode++) {
+            const int *c = list[i];
+            if (!check_mixture(c[0], c[1], c[2], c[3], c[4], c[5], c[6], mode))
+                SKIP("the mixed-kernel path does not run here (%s kernels)", nn_conv2d_kernels());
+            cases++;
+        }
+    printf("  %d mixtures\n", cases);
+}
+
 int main(void) {
     kernels_at_start = getenv("NSR_KERNELS") ? strdup(getenv("NSR_KERNELS")) : NULL;
     printf("  kernels: %s\n", nn_conv2d_kernels());
@@ -348,6 +421,7 @@ int main(void) {
     RUN(test_shapes_direct);
     RUN(test_winograd);
     RUN(test_network_shapes);
+    RUN(test_mixture);
     RUN(test_weight_gradient_chunks);
     RUN(test_threads_bit_identical);
     RUN(test_reference_switch);
