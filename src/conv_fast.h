@@ -50,6 +50,13 @@ static inline float *alloc_floats(size_t n) {
 /* Lane masks: mask_src + 8 - n as 8 ints has its first n lanes set. */
 static const int mask_src[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
 
+/* The first n (0..8) lanes of p, zero elsewhere; p is not read past them. */
+INLINE AVX2 __m256 load_lanes(const float *p, int n) {
+    if (n >= 8) return _mm256_loadu_ps(p);
+    if (n <= 0) return _mm256_setzero_ps();
+    return _mm256_maskload_ps(p, _mm256_loadu_si256((const __m256i *)(mask_src + 8 - n)));
+}
+
 /* The micro-kernel: CO output channels x NV vectors of 8 pixels,
  *   dst[j*oplane + 8v + i] (=, or += with accumulate) = bias[j]
  *       + sum_{c,ky,kx} wp[(c*K*K + ky*K + kx)*CO + j] src[c*cplane + ky*Wp + kx + 8v + i]

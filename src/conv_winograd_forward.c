@@ -1,0 +1,470 @@
+/* conv_winograd_forward.c - the forward and the input gradient of a 3x3 convolution (stride 1,
+ * zero padding 1) by Winograd's minimal filtering F(4x4, 3x3) (Lavin & Gray, "Fast Algorithms
+ * for Convolutional Neural Networks", 2016), when there are channels enough to amortise the
+ * transforms. (The weight gradient, conv_winograd.c, uses F(2x2, 3x3).)
+ *
+ * Each 4x4 block of output pixels (a tile) of output channel o is
+ *   Y = A^T [ sum_c (G g_oc G^T) . (B^T d_c B) ] A
+ * with d_c the 6x6 input patch around the tile, g_oc the 3x3 kernel and . the elementwise
+ * product: 36 multiply-adds per input channel give 16 outputs where the direct convolution
+ * spends 144, 4 times fewer (F(2x2, 3x3): 2.25). The sum over c at each of the 36 frequencies
+ * xi is a matrix product U_xi (cout x cin) x V_xi (cin x tiles), run by the direct convolution's
+ * micro-kernel with K = 1 (6 output channels x 16 tiles per call). With the interpolation
+ * points 0, 1, -1, 2, -2 and infinity:
+ *
+ *   B^T = [4  0 -5  0 1 0]   G = [ 1/4     0    0]   A^T = [1 1  1 1  1 0]
+ *         [0 -4 -4  1 1 0]       [-1/6  -1/6 -1/6]         [0 1 -1 2 -2 0]
+ *         [0  4 -4 -1 1 0]       [-1/6   1/6 -1/6]         [0 1  1 4  4 0]
+ *         [0 -2 -1  2 1 0]       [ 1/24 1/12  1/6]         [0 1 -1 8 -8 1]
+ *         [0  2 -1 -2 1 0]       [ 1/24 -1/12 1/6]
+ *         [0  4  0 -5 0 1]       [ 0     0     1 ]
+ *
+ * Numerical error: the larger tile multiplies and divides by up to 8 and 24, so the rounding
+ * grows: a float32 model of 64 input channels (200 random tiles against a float64 direct sum)
+ * puts the worst error at 1.05e-6 of the element's magnitude (the sum of |terms|), against
+ * about 6e-8 for F(2x2, 3x3) and 3e-8 for the direct kernels; tests/test_conv_fast.c holds it
+ * to 1e-5 of the magnitude like every fast path.
+ *
+ * Per-sample kernels (NSR's mixtures) need their own transforms per sample, 36 x cout x cin
+ * floats: each sample's kernels are mixed (mix_kernels) and transformed by the thread that
+ * runs the sample, into its own buffer; a one-hot mixture (hard selection) uses its set's
+ * transforms, made once per call. (The transform is linear, so mixing the sets' transforms
+ * would do too, but it reads 36 floats per kernel and set where the kernels have 9.)
+ *
+ * Blocking: the work items are blocks of tiles of one sample (a few tile rows, or a segment of
+ * a long one) whose transformed input V (36 x cin x T) and products M (36 x cout x T) stay in
+ * L2: input transform, 36 products, output transform (+ bias, stores clipped to the image).
+ * The tiles of a block are numbered row after row without padding (48 pixels: 12 tiles a row),
+ * and the transforms take 8 tiles of a row at a time, one per vector lane: each input row is
+ * split into its 4 phases (columns 4k + p - 1) once, after which every column of 8 adjacent
+ * tiles is one vector load. 8 tiles that run past the end of their row compute on the next
+ * row's pixels (or zeros) in the extra lanes, whose stores the next row's overwrite and whose
+ * outputs are never stored. */
+#include <math.h>
+#include <string.h>
+
+#include <omp.h>
+
+#include "conv_fast.h"
+
+#if FAST_X86
+
+#define NF 36                /* frequencies of a 6x6 tile */
+#define SEG_MAX 32           /* tiles per block row, at most */
+#define BLOCK_FLOATS 229376  /* a block's V and M together, about (896 KB) */
+#define SPLIT_CH 8           /* channels whose rows are split before they are transformed */
+
+/* A block of tiles of one sample: tile rows [ty0, ty0 + trows) x columns [tx0, tx0 + seg).
+ * Tile (ty, tx) covers output pixels (4ty + a, 4tx + b), a, b < 4, and reads input pixels
+ * (4ty - 1 + i, 4tx - 1 + j), i, j < 6. */
+typedef struct tile_block {
+    int ty0, tx0, trows, seg;
+} tile_block;
+
+/* ---------------------------------------------------------------- the three transforms */
+
+/* r = B^T v for 6 vectors (a row or a column of 8 tiles' patches, a tile per lane). */
+INLINE AVX2 void input_1d(__m256 r[6], const __m256 v[6]) {
+    const __m256 two = _mm256_set1_ps(2.0f), four = _mm256_set1_ps(4.0f);
+    const __m256 five = _mm256_set1_ps(5.0f);
+    const __m256 t1 = _mm256_fnmadd_ps(four, v[2], v[4]), t2 = _mm256_fnmadd_ps(four, v[1], v[3]);
+    const __m256 t3 = _mm256_sub_ps(v[4], v[2]), t4 = _mm256_mul_ps(two, _mm256_sub_ps(v[3], v[1]));
+    r[0] = _mm256_fmadd_ps(four, v[0], _mm256_fnmadd_ps(five, v[2], v[4]));
+    r[1] = _mm256_add_ps(t1, t2);
+    r[2] = _mm256_sub_ps(t1, t2);
+    r[3] = _mm256_add_ps(t3, t4);
+    r[4] = _mm256_sub_ps(t3, t4);
+    r[5] = _mm256_fmadd_ps(four, v[1], _mm256_fnmadd_ps(five, v[3], v[5]));
+}
+
+/* y = A^T m for 6 vectors: 4 outputs. */
+INLINE AVX2 void output_1d(__m256 y[4], const __m256 m[6]) {
+    const __m256 s = _mm256_add_ps(m[1], m[2]), d = _mm256_sub_ps(m[1], m[2]);
+    const __m256 s2 = _mm256_add_ps(m[3], m[4]), d2 = _mm256_sub_ps(m[3], m[4]);
+    y[0] = _mm256_add_ps(_mm256_add_ps(m[0], s), s2);
+    y[1] = _mm256_fmadd_ps(_mm256_set1_ps(2.0f), d2, d);
+    y[2] = _mm256_fmadd_ps(_mm256_set1_ps(4.0f), s2, s);
+    y[3] = _mm256_add_ps(_mm256_fmadd_ps(_mm256_set1_ps(8.0f), d2, d), m[5]);
+}
+
+/* t = G g for 3 vectors: 6 outputs. */
+INLINE AVX2 void kernel_1d(__m256 t[6], __m256 g0, __m256 g1, __m256 g2) {
+    const __m256 sixth = _mm256_set1_ps(-1.0f / 6.0f), s02 = _mm256_add_ps(g0, g2);
+    const __m256 a = _mm256_fmadd_ps(g0, _mm256_set1_ps(1.0f / 24.0f),
+                                     _mm256_mul_ps(g2, _mm256_set1_ps(1.0f / 6.0f)));
+    const __m256 b = _mm256_mul_ps(g1, _mm256_set1_ps(1.0f / 12.0f));
+    t[0] = _mm256_mul_ps(g0, _mm256_set1_ps(0.25f));
+    t[1] = _mm256_mul_ps(_mm256_add_ps(s02, g1), sixth);
+    t[2] = _mm256_mul_ps(_mm256_sub_ps(s02, g1), sixth);
+    t[3] = _mm256_add_ps(a, b);
+    t[4] = _mm256_sub_ps(a, b);
+    t[5] = g2;
+}
+
+/* U (NF, coutp/CO, cin, CO) of one weight set, u = G g G^T for each 3x3 kernel g: the
+ * micro-kernel's packing, per frequency; output channels past cout are zero. Transposed: w is
+ * (cin, cout, 3, 3) of the convolution cout -> cin, read in <-> out and flipped. The CO
+ * kernels of a block and input channel are transformed together, a lane each (gathered), and
+ * each frequency's CO values stored as one vector whose last lanes the next store overwrites
+ * (the set's very last row is stored lane by lane instead, as nothing follows it). */
+static AVX2 void transform_kernels(float *U, const float *w, int cin, int cout, int coutp,
+                                   int transposed) {
+    const int nob = coutp / CO;
+    const size_t fstride = (size_t)coutp * cin; /* one frequency */
+    /* element (ky, kx) of kernel (o, c) at w0 + o*so + c*sc + ky*sy + kx*sx */
+    const int so = transposed ? 9 : 9 * cin, sc = transposed ? 9 * cout : 9;
+    const int sy = transposed ? -3 : 3, sx = transposed ? -1 : 1;
+    const float *w0 = transposed ? w + 8 : w;
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i at = _mm256_mullo_epi32(lane, _mm256_set1_epi32(so));
+    for (int ob = 0; ob < nob; ob++) {
+        const int lanes = cout - ob * CO < CO ? cout - ob * CO : CO;
+        const __m256 mask = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(lanes), lane));
+        for (int c = 0; c < cin; c++) {
+            const float *base = w0 + (size_t)ob * CO * so + (size_t)c * sc;
+            __m256 g[3][3], t[3][6], u[NF];
+#pragma GCC unroll 6
+            for (int y = 0; y < 3; y++)
+#pragma GCC unroll 6
+                for (int x = 0; x < 3; x++)
+                    g[y][x] = lanes > 0 ? _mm256_mask_i32gather_ps(_mm256_setzero_ps(),
+                                                                   base + y * sy + x * sx, at,
+                                                                   mask, 4)
+                                        : _mm256_setzero_ps();
+#pragma GCC unroll 6
+            for (int x = 0; x < 3; x++) kernel_1d(t[x], g[0][x], g[1][x], g[2][x]); /* down */
+#pragma GCC unroll 6
+            for (int i = 0; i < 6; i++) kernel_1d(u + 6 * i, t[0][i], t[1][i], t[2][i]); /* across */
+            float *dst = U + ((size_t)ob * cin + c) * CO;
+#pragma GCC unroll 6
+            for (int xi = 0; xi < NF; xi++) {
+                if (ob < nob - 1 || c < cin - 1) {
+                    _mm256_storeu_ps(dst + xi * fstride, u[xi]);
+                } else {
+                    float v[8];
+                    _mm256_storeu_ps(v, u[xi]);
+                    memcpy(dst + xi * fstride, v, CO * sizeof *v);
+                }
+            }
+        }
+    }
+}
+
+/* The in-lane 4x4 transpose of (v0, v1, v2, v3): applied to 32 consecutive floats it gives
+ * their 4 phases (every 4th float from 0, 1, 2, 3) in the lane order 0 2 4 6 1 3 5 7; being
+ * its own inverse, it also turns 4 phases in that order back into 32 consecutive floats. */
+INLINE AVX2 void transpose4_lanes(__m256 v[4]) {
+    const __m256 t0 = _mm256_unpacklo_ps(v[0], v[1]), t1 = _mm256_unpackhi_ps(v[0], v[1]);
+    const __m256 t2 = _mm256_unpacklo_ps(v[2], v[3]), t3 = _mm256_unpackhi_ps(v[2], v[3]);
+    v[0] = _mm256_shuffle_ps(t0, t2, 0x44);
+    v[1] = _mm256_shuffle_ps(t0, t2, 0xEE);
+    v[2] = _mm256_shuffle_ps(t1, t3, 0x44);
+    v[3] = _mm256_shuffle_ps(t1, t3, 0xEE);
+}
+
+/* row[q .. q + 7] with zeros outside [0, W) (and for row NULL); q >= -1. */
+INLINE AVX2 __m256 load_row(const float *row, int q, int W) {
+    if (!row) return _mm256_setzero_ps();
+    if (q >= 0) return load_lanes(row + q, W - q);
+    /* q = -1, a block at the image's left edge: columns 0 .. 6 shifted in after a zero */
+    const __m256 a = _mm256_permutevar8x32_ps(load_lanes(row, W),
+                                              _mm256_setr_epi32(7, 0, 1, 2, 3, 4, 5, 6));
+    return _mm256_blend_ps(a, _mm256_setzero_ps(), 1);
+}
+
+/* ph[p*sl + k] = row[x0 + 4k + p] for p < 4, k < n (n a multiple of 8), zero outside [0, W)
+ * and for rows outside the image (row NULL); x0 >= -1. */
+static AVX2 void split_row4(float *ph, int sl, const float *row, int W, int x0, int n) {
+    const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    for (int k = 0; k < n; k += 8) {
+        __m256 v[4];
+#pragma GCC unroll 6
+        for (int i = 0; i < 4; i++) v[i] = load_row(row, x0 + 4 * k + 8 * i, W);
+        transpose4_lanes(v);
+#pragma GCC unroll 6
+        for (int p = 0; p < 4; p++)
+            _mm256_storeu_ps(ph + p * sl + k, _mm256_permutevar8x32_ps(v[p], order));
+    }
+}
+
+/* The 36 frequencies of B^T d B for the 8 tiles k .. k + 7 of a tile row, from its 6 input
+ * rows split into phases (row i's phase p at rows[(4i + p)*sl]): frequency xi = 6a + j of
+ * tile k + l to dst[xi*fstride + l]. Patch column j of tile k is phase j % 4 at k + j / 4. */
+INLINE AVX2 void input_tiles(float *dst, size_t fstride, const float *rows, int sl, int k) {
+    __m256 across[6][6]; /* [row i][column frequency j] */
+#pragma GCC unroll 6
+    for (int i = 0; i < 6; i++) {
+        __m256 v[6];
+#pragma GCC unroll 6
+        for (int j = 0; j < 6; j++)
+            v[j] = _mm256_loadu_ps(rows + (size_t)(4 * i + (j & 3)) * sl + k + (j >> 2));
+        input_1d(across[i], v);
+    }
+#pragma GCC unroll 6
+    for (int j = 0; j < 6; j++) {
+        __m256 col[6], f[6];
+#pragma GCC unroll 6
+        for (int i = 0; i < 6; i++) col[i] = across[i][j];
+        input_1d(f, col);
+#pragma GCC unroll 6
+        for (int a = 0; a < 6; a++) _mm256_storeu_ps(dst + (size_t)(6 * a + j) * fstride, f[a]);
+    }
+}
+
+/* ---------------------------------------------------------------- one call */
+
+/* The geometry of one call, and its per-thread scratch. */
+typedef struct wino_job {
+    float *out;
+    const float *inp, *U, *b; /* U: transformed kernels, (sets, NF, coutp/CO, cin, CO) */
+    size_t ustride, bstride;  /* ustride: one set of U, 0 when all samples share set 0 */
+    const float *w;           /* the kernel sets, at w + s*wstride */
+    size_t wstride;
+    const nn_kernel_mix *mix; /* per-sample mixtures of the sets of U, or NULL */
+    int transposed;
+    int N, cin, cout, coutp, H, W, accumulate;
+    int nseg, nrow_blocks; /* blocks across and down a sample */
+    int seg, trows, T, Tp; /* every block's tiles per row, rows, in all; T rounded up to 8 */
+    int sl;                /* floats per split phase row */
+    size_t vf;             /* V's frequency stride: cin*Tp and 8 floats for the last lanes */
+    size_t scratch_floats; /* per thread: V, M, the split rows; with mix, a sample's U and
+                            * its mixed kernels */
+    float *scratch;
+} wino_job;
+
+/* Sample n's mixture when it is one set (gamma one-hot: hard selection): that set, else -1. */
+static int single_set(const nn_kernel_mix *mix, int n) {
+    const float *g = mix->coef + (size_t)n * mix->sets * mix->cards;
+    int only = -1;
+    for (int s = 0; s < mix->sets; s++) {
+        const int ones = g[s * mix->cards] == 1.0f;
+        for (int j = 0; j < mix->cards; j++)
+            if (g[s * mix->cards + j] != (ones ? 1.0f : 0.0f)) return -1;
+        if (ones) {
+            if (only >= 0) return -1;
+            only = s;
+        }
+    }
+    return only;
+}
+
+/* The kernels of sample n's mixture, wmix = sum_s gamma[s][card of o] (set s's kernel o), in
+ * the sets' own layout (cout, cin, 3, 3) of the mixture (with transposed, the mixture's
+ * output channels are this convolution's inputs). Mixing before the transform reads 9 floats
+ * per kernel and set where mixing the sets' transforms would read 36. */
+static AVX2 void mix_kernels(const wino_job *jb, float *wmix, int n) {
+    const nn_kernel_mix *mix = jb->mix;
+    const int sets = mix->sets, mix_cout = jb->transposed ? jb->cin : jb->cout;
+    const int per_card = mix_cout / mix->cards;
+    const size_t row = 9 * (size_t)(jb->transposed ? jb->cout : jb->cin); /* one kernel o */
+    const float *g = mix->coef + (size_t)n * sets * mix->cards;
+    for (int o = 0; o < mix_cout; o++) {
+        const float *go = g + o / per_card; /* set s's coefficient at go[s * cards] */
+        const float *w = jb->w + o * row;
+        float *d = wmix + o * row;
+        size_t e = 0;
+        for (; e + 8 <= row; e += 8) {
+            __m256 acc = _mm256_setzero_ps();
+            for (int s = 0; s < sets; s++)
+                acc = _mm256_fmadd_ps(_mm256_set1_ps(go[s * mix->cards]),
+                                      _mm256_loadu_ps(w + s * jb->wstride + e), acc);
+            _mm256_storeu_ps(d + e, acc);
+        }
+        for (; e < row; e++) {
+            float acc = 0.0f;
+            for (int s = 0; s < sets; s++) acc = fmaf(go[s * mix->cards], w[s * jb->wstride + e], acc);
+            d[e] = acc;
+        }
+    }
+}
+
+/* The transformed kernels of sample n: a set of U, or the sample's mixture, mixed and
+ * transformed in the thread's own buffer unless it already holds it (*held: the sample it
+ * holds, or -1). */
+static AVX2 const float *sample_kernels(const wino_job *jb, int n, float *ubuf, int *held) {
+    if (!jb->mix) return jb->U + n * jb->ustride;
+    const int s = single_set(jb->mix, n);
+    if (s >= 0) return jb->U + s * jb->ustride;
+    if (*held != n) {
+        float *wmix = ubuf + NF * (size_t)jb->coutp * jb->cin;
+        mix_kernels(jb, wmix, n);
+        transform_kernels(ubuf, wmix, jb->cin, jb->cout, jb->coutp, jb->transposed);
+        *held = n;
+    }
+    return ubuf;
+}
+
+/* V[xi*vf + c*Tp + r*seg + k] = (B^T d B)[xi] for the channels of x (cin, H, W) and the
+ * block's tiles (ty0 + r, tx0 + k). The rows of SPLIT_CH channels are split before any is read
+ * back, so that the unaligned loads of a row do not wait on its stores. */
+static AVX2 void input_transform(const wino_job *jb, float *V, float *split, const float *x,
+                                 tile_block b) {
+    const int sl = jb->sl, rows = 4 * b.trows + 2, H = jb->H, W = jb->W;
+    const size_t per_ch = (size_t)rows * 4 * sl;
+    for (int cs = 0; cs < jb->cin; cs += SPLIT_CH) {
+        const int ce = cs + SPLIT_CH < jb->cin ? cs + SPLIT_CH : jb->cin;
+        for (int c = cs; c < ce; c++)
+            for (int i = 0; i < rows; i++) {
+                const int y = 4 * b.ty0 - 1 + i;
+                split_row4(split + (c - cs) * per_ch + (size_t)i * 4 * sl, sl,
+                           y >= 0 && y < H ? x + ((size_t)c * H + y) * W : NULL, W,
+                           4 * b.tx0 - 1, sl);
+            }
+        for (int c = cs; c < ce; c++)
+            for (int r = 0; r < b.trows; r++) /* tile row r reads split rows 4r .. 4r + 5 */
+                for (int k = 0; k < b.seg; k += 8)
+                    input_tiles(V + (size_t)c * jb->Tp + (size_t)r * b.seg + k, jb->vf,
+                                split + (c - cs) * per_ch + (size_t)r * 16 * sl, sl, k);
+    }
+}
+
+/* M (NF, coutp, Tp) = U_xi V_xi for each frequency xi. */
+static AVX2 void products(const wino_job *jb, float *M, const float *V, const float *U) {
+    const int cin = jb->cin, coutp = jb->coutp, Tp = jb->Tp;
+    for (int xi = 0; xi < NF; xi++) {
+        const float *Vx = V + xi * jb->vf, *Ux = U + (size_t)xi * coutp * cin;
+        float *Mx = M + (size_t)xi * coutp * Tp;
+        for (int t = 0; t < Tp; t += 8 * NVMAX) {
+            const int nv = Tp - t >= 8 * NVMAX ? NVMAX : 1;
+            for (int o0 = 0; o0 < coutp; o0 += CO) {
+                if (nv == NVMAX)
+                    fwd_micro(Mx + (size_t)o0 * Tp + t, Tp, CO, 8, Vx + t, Tp, 0,
+                              Ux + (size_t)o0 * cin, cin, NULL, 0, 1, NVMAX);
+                else
+                    fwd_micro(Mx + (size_t)o0 * Tp + t, Tp, CO, 8, Vx + t, Tp, 0,
+                              Ux + (size_t)o0 * cin, cin, NULL, 0, 1, 1);
+            }
+        }
+    }
+}
+
+/* Stores (or adds, with accumulate) the first n (0..32) of 32 output pixels of a row at row:
+ * column b of tile l is y[b] lane l, and goes to row[4l + b]. */
+static AVX2 void store_row(float *row, int n, const __m256 y[4], int accumulate) {
+    const __m256i order = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
+    __m256 v[4];
+#pragma GCC unroll 6
+    for (int b = 0; b < 4; b++) v[b] = _mm256_permutevar8x32_ps(y[b], order);
+    transpose4_lanes(v);
+#pragma GCC unroll 4
+    for (int q = 0; q < 4; q++) {
+        float *d = row + 8 * q;
+        if (8 * q >= n) break;
+        if (n - 8 * q >= 8) {
+            if (accumulate) v[q] = _mm256_add_ps(v[q], _mm256_loadu_ps(d));
+            _mm256_storeu_ps(d, v[q]);
+        } else {
+            const __m256i m = _mm256_loadu_si256((const __m256i *)(mask_src + 8 - (n - 8 * q)));
+            if (accumulate) v[q] = _mm256_add_ps(v[q], _mm256_maskload_ps(d, m));
+            _mm256_maskstore_ps(d, m, v[q]);
+        }
+    }
+}
+
+/* The block's outputs from M: A^T m A (+ bias) for each tile, stored inside the image. */
+static AVX2 void output_transform(const wino_job *jb, float *out, const float *M,
+                                  const float *bias, tile_block blk) {
+    const int H = jb->H, W = jb->W, Tp = jb->Tp;
+    const size_t f = (size_t)jb->coutp * Tp; /* one frequency */
+    for (int o = 0; o < jb->cout; o++) {
+        const __m256 b = _mm256_set1_ps(bias ? bias[o] : 0.0f);
+        float *oc = out + (size_t)o * H * W;
+        for (int r = 0; r < blk.trows && 4 * (blk.ty0 + r) < H; r++) {
+            const int y = 4 * (blk.ty0 + r);
+            for (int k = 0; k < blk.seg && 4 * (blk.tx0 + k) < W; k += 8) {
+                const float *m = M + (size_t)o * Tp + (size_t)r * blk.seg + k;
+                const int x = 4 * (blk.tx0 + k), tiles = blk.seg - k < 8 ? blk.seg - k : 8;
+                const int n = 4 * tiles < W - x ? 4 * tiles : W - x;
+                __m256 down[4][6]; /* A^T down the columns: [output row a][column frequency j] */
+#pragma GCC unroll 6
+                for (int j = 0; j < 6; j++) {
+                    __m256 col[6], y4[4];
+#pragma GCC unroll 6
+                    for (int i = 0; i < 6; i++) col[i] = _mm256_loadu_ps(m + (size_t)(6 * i + j) * f);
+                    output_1d(y4, col);
+#pragma GCC unroll 6
+                    for (int a = 0; a < 4; a++) down[a][j] = y4[a];
+                }
+#pragma GCC unroll 4
+                for (int a = 0; a < 4; a++) { /* then across the rows */
+                    if (y + a >= H) break;
+                    __m256 y4[4];
+                    output_1d(y4, down[a]);
+#pragma GCC unroll 6
+                    for (int c = 0; c < 4; c++) y4[c] = _mm256_add_ps(y4[c], b);
+                    store_row(oc + (size_t)(y + a) * W + x, n, y4, jb->accumulate);
+                }
+            }
+        }
+    }
+}
+
+/* Measured here (one thread, batches of 16): the forward wins from 16 channels in and out. */
+int wino_suits(int cin, int cout, int H, int W) {
+    return cin >= 16 && cout >= 16 && H >= 8 && W >= 8;
+}
+
+int wino_conv3x3(float *out, const float *inp, const float *w, size_t wstride,
+                 const nn_kernel_mix *mix, int transposed, const float *b, size_t bstride, int N,
+                 int cin, int cout, int H, int W, int accumulate) {
+    wino_job jb = {.out = out, .inp = inp, .b = b, .bstride = bstride, .w = w,
+                   .wstride = wstride, .mix = mix,
+                   .transposed = transposed, .N = N, .cin = cin, .cout = cout,
+                   .coutp = (int)round_up((size_t)cout, CO), .H = H, .W = W,
+                   .accumulate = accumulate};
+    /* blocks: rows of at most SEG_MAX tiles, as many tile rows as fit BLOCK_FLOATS */
+    const int tiles_x = (W + 3) / 4, tiles_y = (H + 3) / 4;
+    jb.nseg = (tiles_x + SEG_MAX - 1) / SEG_MAX;
+    jb.seg = (tiles_x + jb.nseg - 1) / jb.nseg;
+    int trows = (int)(BLOCK_FLOATS / (NF * (size_t)(cin + jb.coutp) * jb.seg));
+    trows = trows < 1 ? 1 : trows > tiles_y ? tiles_y : trows;
+    jb.nrow_blocks = (tiles_y + trows - 1) / trows;
+    jb.trows = (tiles_y + jb.nrow_blocks - 1) / jb.nrow_blocks;
+    jb.T = jb.trows * jb.seg;
+    jb.Tp = (int)round_up((size_t)jb.T, 8);
+    jb.sl = (int)round_up((size_t)jb.seg, 8) + 8;
+    jb.vf = (size_t)cin * jb.Tp + 8;
+    const int sets = mix ? mix->sets : wstride ? N : 1, threads = omp_get_max_threads();
+    const size_t uset = NF * (size_t)jb.coutp * cin; /* one set's transformed kernels */
+    const size_t split = SPLIT_CH * (size_t)(4 * jb.trows + 2) * 4 * jb.sl;
+    jb.ustride = sets > 1 ? uset : 0;
+    jb.scratch_floats = NF * jb.vf + NF * (size_t)jb.coutp * jb.Tp + split;
+    if (mix) jb.scratch_floats += uset + 9 * (size_t)cout * cin;
+    float *U = alloc_floats(uset * sets);
+    jb.scratch = alloc_floats(jb.scratch_floats * threads);
+    if (!U || !jb.scratch) {
+        free(U), free(jb.scratch);
+        return 0;
+    }
+#pragma omp parallel for schedule(static)
+    for (int s = 0; s < sets; s++)
+        transform_kernels(U + s * jb.ustride, w + s * wstride, cin, cout, jb.coutp, transposed);
+    jb.U = U;
+    const int per_sample = jb.nrow_blocks * jb.nseg, items = N * per_sample;
+    /* with mixtures, whole samples per thread when there are samples enough, so that each
+     * sample's kernels are mixed once */
+    const int chunk = mix && N >= 2 * threads ? per_sample : 1;
+#pragma omp parallel num_threads(threads)
+    {
+        float *V = jb.scratch + jb.scratch_floats * omp_get_thread_num();
+        float *M = V + NF * jb.vf, *split_rows = M + NF * (size_t)jb.coutp * jb.Tp;
+        float *ubuf = split_rows + split;
+        int held = -1;
+        /* lanes past the last tile that no store reaches: zeros, computed on, never stored */
+        memset(V, 0, NF * jb.vf * sizeof *V);
+#pragma omp for schedule(dynamic, chunk)
+        for (int it = 0; it < items; it++) {
+            const int n = it / per_sample, blk = it % per_sample;
+            const tile_block tb = {blk / jb.nseg * jb.trows, blk % jb.nseg * jb.seg, jb.trows,
+                                   jb.seg};
+            input_transform(&jb, V, split_rows, inp + (size_t)n * cin * H * W, tb);
+            products(&jb, M, V, sample_kernels(&jb, n, ubuf, &held));
+            output_transform(&jb, out + (size_t)n * cout * H * W, M,
+                             b ? b + n * bstride : NULL, tb);
+        }
+    }
+    free(U), free(jb.scratch);
+    return 1;
+}
+
+#endif
