@@ -146,10 +146,12 @@ static void copy_padded(float *dst, const float *x, int cin, int H, int W, int K
 /* ---------------------------------------------------------------- forward micro-kernel */
 
 /* What one forward-style call computes: out (N, cout, H, W) (=, or += with accumulate) =
- * conv(inp (N, cin, H, W)) + b, with packed kernels pw + n*pstride (pstride 0: shared). */
+ * conv(inp (N, cin, H, W)) + b, with packed kernels pw + set*pstride (pstride 0: shared),
+ * set = set_of[n], or n when set_of is NULL. */
 typedef struct fwd_job {
     float *out;
     const float *inp, *pw, *b;
+    const int *set_of;
     size_t pstride, bstride;
     int N, cin, cout, H, W, K, accumulate;
     /* set by fwd_plan: */
@@ -163,7 +165,7 @@ INLINE AVX2 void fwd_band(const fwd_job *jb, const float *band, int n, int y0, i
                           const int K) {
     const int W = jb->W, H = jb->H, cout = jb->cout, cin = jb->cin, Wp = jb->Wp;
     const size_t oplane = (size_t)H * W, cplane = (size_t)(rows + K - 1) * Wp;
-    const float *pw = jb->pw + n * jb->pstride;
+    const float *pw = jb->pw + (jb->set_of ? jb->set_of[n] : n) * jb->pstride;
     const float *bias = jb->b ? jb->b + n * jb->bstride : NULL;
     for (int r = 0; r < rows; r++) {
         for (int x0 = 0; x0 < W; x0 += 8 * NVMAX) {
@@ -433,19 +435,14 @@ static void wgrad_exec(wgrad_job *jb) {
 
 static int fast_shape(int K) { return K == 1 || K == 3 || K == 5; }
 
-/* A forward-style convolution (the forward, or with transposed and accumulate the input
- * gradient): by Winograd where it suits and NSR_KERNELS is not "direct", else by the direct
- * kernels. 0 when out of memory, having written nothing. */
-static int forward_style(float *out, const float *inp, const float *w, size_t wstride,
-                         int transposed, const float *b, size_t bstride, int N, int cin,
-                         int cout, int H, int W, int K, int accumulate) {
-    if (K == 3 && winograd_wanted() && wino_suits(cin, cout, H, W) &&
-        wino_conv3x3(out, inp, w, wstride, NULL, transposed, b, bstride, N, cin, cout, H, W,
-                     accumulate))
-        return 1;
-    const int sets = wstride ? N : 1;
+/* The direct kernels, forward-style: kernel sets at w + s*wstride, each packed once, sample n
+ * using set set_of[n] (set_of NULL: set n with per-sample kernels, wstride != 0, else 0). 0
+ * when out of memory, having written nothing. */
+static int forward_direct(float *out, const float *inp, const float *w, size_t wstride, int sets,
+                          const int *set_of, int transposed, const float *b, size_t bstride,
+                          int N, int cin, int cout, int H, int W, int K, int accumulate) {
     const size_t psz = packed_size(cin, cout, K);
-    fwd_job jb = {.out = out, .inp = inp, .b = b, .pstride = wstride ? psz : 0,
+    fwd_job jb = {.out = out, .inp = inp, .b = b, .set_of = set_of, .pstride = sets > 1 ? psz : 0,
                   .bstride = bstride, .N = N, .cin = cin, .cout = cout, .H = H, .W = W,
                   .K = K, .accumulate = accumulate};
     float *pw = alloc_floats(psz * sets);
@@ -460,6 +457,20 @@ static int forward_style(float *out, const float *inp, const float *w, size_t ws
     return 1;
 }
 
+/* A forward-style convolution (the forward, or with transposed and accumulate the input
+ * gradient): by Winograd where it suits and NSR_KERNELS is not "direct", else by the direct
+ * kernels. 0 when out of memory, having written nothing. */
+static int forward_style(float *out, const float *inp, const float *w, size_t wstride,
+                         int transposed, const float *b, size_t bstride, int N, int cin,
+                         int cout, int H, int W, int K, int accumulate) {
+    if (K == 3 && winograd_wanted() && wino_suits(cin, cout, H, W) &&
+        wino_conv3x3(out, inp, w, wstride, NULL, transposed, b, bstride, N, cin, cout, H, W,
+                     accumulate))
+        return 1;
+    return forward_direct(out, inp, w, wstride, wstride ? N : 1, NULL, transposed, b, bstride,
+                          N, cin, cout, H, W, K, accumulate);
+}
+
 int nn_conv2d_forward_fast(float *out, const float *inp, const float *w, size_t wstride,
                            const float *b, size_t bstride, int N, int cin, int cout, int H,
                            int W, int K) {
@@ -467,8 +478,23 @@ int nn_conv2d_forward_fast(float *out, const float *inp, const float *w, size_t 
     return forward_style(out, inp, w, wstride, 0, b, bstride, N, cin, cout, H, W, K, 0);
 }
 
-/* Mixed kernels go straight into Winograd's transformed kernels; the direct kernels take
- * per-sample kernels only, mixed by the caller. */
+int mix_single_set(const nn_kernel_mix *mix, int n) {
+    const float *g = mix->coef + (size_t)n * mix->sets * mix->cards;
+    int only = -1;
+    for (int s = 0; s < mix->sets; s++) {
+        const int ones = g[s * mix->cards] == 1.0f;
+        for (int j = 0; j < mix->cards; j++)
+            if (g[s * mix->cards + j] != (ones ? 1.0f : 0.0f)) return -1;
+        if (ones) {
+            if (only >= 0) return -1;
+            only = s;
+        }
+    }
+    return only;
+}
+
+/* Mixed kernels go straight into Winograd's transformed kernels; the direct kernels take a
+ * mixture only when each sample's is one set (hard selection), each set packed once. */
 static int mix_wanted(int cin, int cout, int H, int W, int K) {
     return fast_wanted() && winograd_wanted() && K == 3 && wino_suits(cin, cout, H, W);
 }
@@ -476,8 +502,15 @@ static int mix_wanted(int cin, int cout, int H, int W, int K) {
 int nn_conv2d_forward_mix(float *out, const float *inp, const float *w, size_t wstride,
                           const nn_kernel_mix *mix, const float *b, size_t bstride, int N,
                           int cin, int cout, int H, int W, int K) {
-    return mix_wanted(cin, cout, H, W, K) &&
-           wino_conv3x3(out, inp, w, wstride, mix, 0, b, bstride, N, cin, cout, H, W, 0);
+    if (mix_wanted(cin, cout, H, W, K))
+        return wino_conv3x3(out, inp, w, wstride, mix, 0, b, bstride, N, cin, cout, H, W, 0);
+    if (!fast_wanted() || !fast_shape(K)) return 0;
+    int *set_of = malloc((size_t)N * sizeof *set_of), ok = set_of != NULL;
+    for (int n = 0; ok && n < N; n++) ok = (set_of[n] = mix_single_set(mix, n)) >= 0;
+    ok = ok && forward_direct(out, inp, w, wstride, mix->sets, set_of, 0, b, bstride, N, cin,
+                              cout, H, W, K, 0);
+    free(set_of);
+    return ok;
 }
 
 int nn_conv2d_backward_input_mix(float *dinp, const float *dout, const float *w, size_t wstride,

@@ -169,6 +169,10 @@ INLINE AVX2 double vsum(const float *g, int len) {
     return (out[0] + out[1]) + (out[2] + out[3]);
 }
 
+/* The one kernel set sample n's mixture is (its coefficients one-hot on the same set for
+ * every cardinal: hard selection), or -1. */
+int mix_single_set(const nn_kernel_mix *mix, int n);
+
 /* conv_winograd.c: whether Winograd should run this 3x3 convolution's forward (or input
  * gradient), or weight gradient (enough channels and pixels to amortise its transforms), and
  * the convolution itself, forward-style like the direct one:

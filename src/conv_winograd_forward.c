@@ -232,22 +232,6 @@ typedef struct wino_job {
     float *scratch;
 } wino_job;
 
-/* Sample n's mixture when it is one set (gamma one-hot: hard selection): that set, else -1. */
-static int single_set(const nn_kernel_mix *mix, int n) {
-    const float *g = mix->coef + (size_t)n * mix->sets * mix->cards;
-    int only = -1;
-    for (int s = 0; s < mix->sets; s++) {
-        const int ones = g[s * mix->cards] == 1.0f;
-        for (int j = 0; j < mix->cards; j++)
-            if (g[s * mix->cards + j] != (ones ? 1.0f : 0.0f)) return -1;
-        if (ones) {
-            if (only >= 0) return -1;
-            only = s;
-        }
-    }
-    return only;
-}
-
 /* The kernels of sample n's mixture, wmix = sum_s gamma[s][card of o] (set s's kernel o), in
  * the sets' own layout (cout, cin, 3, 3) of the mixture (with transposed, the mixture's
  * output channels are this convolution's inputs). Mixing before the transform reads 9 floats
@@ -283,7 +267,7 @@ static AVX2 void mix_kernels(const wino_job *jb, float *wmix, int n) {
  * holds, or -1). */
 static AVX2 const float *sample_kernels(const wino_job *jb, int n, float *ubuf, int *held) {
     if (!jb->mix) return jb->U + n * jb->ustride;
-    const int s = single_set(jb->mix, n);
+    const int s = mix_single_set(jb->mix, n);
     if (s >= 0) return jb->U + s * jb->ustride;
     if (*held != n) {
         float *wmix = ubuf + NF * (size_t)jb->coutp * jb->cin;
