@@ -420,9 +420,22 @@ int wino_conv3x3(float *out, const float *inp, const float *w, size_t wstride,
         free(U), free(jb.scratch);
         return 0;
     }
+    /* a mixture's sets are transformed only where a sample is one of them (hard selection):
+     * the others' mixtures are mixed and transformed per sample */
+    char *needed = calloc((size_t)sets, 1);
+    if (!needed) {
+        free(U), free(jb.scratch);
+        return 0;
+    }
+    for (int n = 0; n < (mix ? N : sets); n++) {
+        const int s = mix ? mix_single_set(mix, n) : n;
+        if (s >= 0) needed[s] = 1;
+    }
 #pragma omp parallel for schedule(static)
     for (int s = 0; s < sets; s++)
-        transform_kernels(U + s * jb.ustride, w + s * wstride, cin, cout, jb.coutp, transposed);
+        if (needed[s])
+            transform_kernels(U + s * jb.ustride, w + s * wstride, cin, cout, jb.coutp, transposed);
+    free(needed);
     jb.U = U;
     const int per_sample = jb.nrow_blocks * jb.nseg, items = N * per_sample;
     /* with mixtures, whole samples per thread when there are samples enough, so that each
