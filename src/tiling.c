@@ -38,11 +38,12 @@
  *    (Shuffling only moves values, so the accumulator is kept in the output image's layout from
  *    the start, and the skip branch is added band by band.)
  *
- * Memory: one workspace for a batch of TILE_BATCH tiles (48 x 48 each, whatever the image size),
- * the output image (3s^2 floats per LR pixel), which is also the accumulator, the weight sum (1)
- * and a band of the skip branch's input and output (SKIP_BAND rows); never a whole-image
- * activation. The tiles are independent samples, so the batch size changes how fast, not what,
- * is computed. */
+ * Memory: per thread, a batch of up to TILE_BATCH tiles (48 x 48 each, whatever the image size)
+ * and a workspace for it, a few MB each (the batches run in parallel, one per thread); the output
+ * image (3s^2 floats per LR pixel), which is also the accumulator, the weight sum (1) and a band
+ * of the skip branch's input and output (SKIP_BAND rows); never a whole-image activation. The
+ * tiles are independent samples, so the batch size changes how fast, not what, is computed. */
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,37 +125,89 @@ static void add_tile(float *out, float *wsum, const float *body, int s, int h, i
     }
 }
 
-/* The body of every tile, weighted into out (the output image's layout) with wsum (h, w). */
+/* A thread's part of run_tiles: its batch of tiles and the workspace its body runs in. */
+typedef struct tile_worker {
+    float *batch; /* (n, 3, P, P) */
+    eng_workspace ws;
+} tile_worker;
+
+/* The batch size of a round: TILE_BATCH tiles, or the left tiles shared evenly among the
+ * workers when there are fewer (a batch is a thread's whole share of a round: an uneven split
+ * of the last round would leave threads idle while others finish). */
+static int round_size(int left, int workers) {
+    const int even = (left + workers - 1) / workers;
+    return even < TILE_BATCH ? even : TILE_BATCH;
+}
+
+/* How many of the count tiles the batch of up to size tiles from tile first holds: size, fewer
+ * at the end, 0 past it. */
+static int batch_tiles(int count, int first, int size) {
+    const int left = count - first;
+    return left < 0 ? 0 : left < size ? left : size;
+}
+
+/* The body of every tile, weighted into out (the output image's layout) with wsum (h, w).
+ *
+ * The batches run in parallel, a batch per thread, each in the thread's own workspace; the layers
+ * of a batch then run on that one thread (a parallel region inside an active one gets one
+ * thread), which spares them a team's barrier at the end of each of their many short parallel
+ * loops. The work goes in rounds of a batch per worker: the workers compute their batches'
+ * bodies, then one thread adds the round's tiles in tile order. A tile's body depends on the
+ * tile alone (every sample is computed on its own), not on its batch or the thread count, and
+ * the additions into out keep their order, so the output is the same bits on any number of
+ * threads. The adding is serial, but small against the bodies (see add_tile). Every allocation,
+ * and so every error, is in the serial part. */
 static int run_tiles(const nsr_model *m, const float *rgb, int h, int w, int hard, float *out,
                      float *wsum, const nsr_infer_options *opts, nsr_error *err) {
-    const int s = m->arch.scale;
+    const int s = m->arch.scale, threads = omp_get_max_threads();
     const size_t tile_in = (size_t)3 * TILE * TILE, tile_out = (size_t)3 * s * s * TILE * TILE;
     int count;
     tile *tiles = list_tiles(h, w, &count);
-    float *batch = malloc(TILE_BATCH * tile_in * sizeof(float));
-    eng_workspace ws = {0};
-    int rc = -1;
-    if (!tiles || !batch) {
+    if (!tiles) return nsr_fail(err, "out of memory for the tiles");
+    /* no more workers than the first round has batches for; no round's batches are larger */
+    const int most = round_size(count, threads), batches = (count + most - 1) / most;
+    const int workers = threads < batches ? threads : batches;
+    tile_worker *wk = calloc((size_t)workers, sizeof *wk);
+    int rc = -1, ok = wk != NULL;
+    for (int k = 0; ok && k < workers; k++)
+        ok = (wk[k].batch = malloc(most * tile_in * sizeof(float))) != NULL;
+    if (!ok) {
         nsr_fail(err, "out of memory for the tiles");
         goto done;
     }
-    for (int first = 0; first < count; first += TILE_BATCH) {
-        const int n = count - first < TILE_BATCH ? count - first : TILE_BATCH;
-        if (ws.n != n) { /* the first batch, and a smaller last one in place of the first's */
-            eng_workspace_free(&ws);
-            if (eng_workspace_create(&ws, m, n, TILE, TILE, 0, err)) goto done;
+    for (int first = 0, size; first < count; first += workers * size) {
+        size = round_size(count - first, workers);
+        const int end = first + workers * size < count ? first + workers * size : count;
+        for (int k = 0; k < workers; k++) {
+            const int n = batch_tiles(count, first + k * size, size);
+            if (n && wk[k].ws.n != n) { /* the first round, and the smaller batches of the last */
+                eng_workspace_free(&wk[k].ws);
+                if (eng_workspace_create(&wk[k].ws, m, n, TILE, TILE, 0, err)) goto done;
+            }
         }
-        for (int k = 0; k < n; k++)
-            cut_tile(batch + k * tile_in, rgb, h, w, tiles[first + k].y, tiles[first + k].x);
-        eng_forward_body(m, &ws, batch, hard);
-        for (int k = 0; k < n; k++)
-            add_tile(out, wsum, ws.body + k * tile_out, s, h, w, &tiles[first + k]);
-        if (opts->progress) opts->progress(opts->progress_ctx, (double)(first + n) / count);
+#pragma omp parallel for num_threads(workers)
+        for (int k = 0; k < workers; k++) {
+            const int b0 = first + k * size, n = batch_tiles(count, b0, size);
+            /* The layers get one thread here, but size their scratch and split their work by
+             * omp_get_max_threads(), which would still read `threads`: 1 instead, for this
+             * thread until the region ends. */
+            omp_set_num_threads(1);
+            for (int j = 0; j < n; j++)
+                cut_tile(wk[k].batch + j * tile_in, rgb, h, w, tiles[b0 + j].y, tiles[b0 + j].x);
+            if (n) eng_forward_body(m, &wk[k].ws, wk[k].batch, hard);
+        }
+        for (int t = first; t < end; t++)
+            add_tile(out, wsum, wk[(t - first) / size].ws.body + (t - first) % size * tile_out, s,
+                     h, w, &tiles[t]);
+        if (opts->progress) opts->progress(opts->progress_ctx, (double)end / count);
     }
     rc = 0;
 done:
-    eng_workspace_free(&ws);
-    free(batch);
+    for (int k = 0; wk && k < workers; k++) {
+        eng_workspace_free(&wk[k].ws);
+        free(wk[k].batch);
+    }
+    free(wk);
     free(tiles);
     return rc;
 }

@@ -1,7 +1,9 @@
 /* test_tiling.c - inference on real images (src/tiling.c): the reference's tiled mode against an
  * independent, straightforward implementation of NSR.md section 5's description; whole-image
- * equality below 192 x 192; bounded memory; grey, alpha, ICC and bit depth; the restorer's tasks. */
+ * equality below 192 x 192; the same bits on any number of threads; bounded memory; grey, alpha,
+ * ICC and bit depth; the restorer's tasks. */
 #include <malloc.h>
+#include <omp.h>
 #include <stdint.h>
 
 #include "check.h"
@@ -269,6 +271,37 @@ static void test_tiled_close_to_whole(void) {
     }
 }
 
+/* The tiles' batches run in parallel, but the output is the same bits on 1, 2, 3 and 8 threads,
+ * with soft and with hard selection (whose kernels depend on the sets a batch's samples use).
+ * 192 x 192 makes 45 tiles: in batches of 8 (the last of 5) on 1 thread; in rounds of a batch
+ * per thread, of 8 but the last round's 7 + 6 on 2 threads and 7 + 7 + 7 on 3; one round of 6
+ * (the last of 3) on 8. */
+static void test_tiled_any_thread_count(void) {
+    const nsr_arch a = {.blocks = 1, .features = 16, .width_mult = 1, .groups = 4, .cardinals = 4,
+                        .scale = 2, .shared_selection = 0};
+    const int threads[] = {1, 2, 3, 8}, saved = omp_get_max_threads();
+    nsr_model *m = NULL;
+    nsr_image in, out[4] = {0};
+    nsr_error err;
+    REQUIRE(!nsr_model_create(&m, &a, 11, &err), "%s", err.message);
+    REQUIRE(!picture(&in, 192, 192, 3), "picture");
+    for (int hard = 0; hard <= 1; hard++) {
+        const nsr_infer_options opts = {hard ? NSR_SELECT_HARD : NSR_SELECT_SOFT,
+                                        NSR_TILE_REFERENCE, NULL, NULL};
+        for (int k = 0; k < 4; k++) {
+            omp_set_num_threads(threads[k]);
+            CHECK(!nsr_model_infer_tiled(m, &in, &out[k], &opts, &err), "%d threads: %s",
+                  threads[k], err.message);
+            CHECK(k == 0 || same_image(&out[k], &out[0]), "%s, %d threads: not the bits of 1 thread",
+                  hard ? "hard" : "soft", threads[k]);
+        }
+        for (int k = 0; k < 4; k++) nsr_image_free(&out[k]);
+    }
+    omp_set_num_threads(saved);
+    nsr_image_free(&in);
+    nsr_model_free(m);
+}
+
 typedef struct progress_log {
     int calls;
     double last;
@@ -286,31 +319,37 @@ static void record(void *ctx, double fraction) {
 }
 
 /* While tiles run, the memory in use is the accumulators (3s^2 + 1 floats per LR pixel) plus a
- * constant for the tiles, far below a whole-image forward of a wide network. */
+ * constant for the tiles per thread (its batch and workspace), on one thread far below a
+ * whole-image forward of a wide network. */
 static void test_memory_bounded(void) {
     nsr_arch a = {.blocks = 1, .features = 1, .width_mult = 64, .groups = 2, .cardinals = 1,
                   .scale = 2, .shared_selection = 0};
     nsr_model *m = NULL;
     nsr_image in, out;
     nsr_error err;
-    const int w = 384, h = 384;
+    const int w = 384, h = 384, saved = omp_get_max_threads();
     REQUIRE(!nsr_model_create(&m, &a, 3, &err), "%s", err.message);
     REQUIRE(!picture(&in, w, h, 3), "picture");
-    progress_log log = {0};
-    nsr_infer_options opts = {NSR_SELECT_SOFT, NSR_TILE_REFERENCE, record, &log};
-    log.baseline = heap_in_use();
-    CHECK(!nsr_model_infer_tiled(m, &in, &out, &opts, &err), "%s", err.message);
     const double px = (double)w * h, mb = 1 << 20;
     const double accumulators = 13 * 4 * px;
     const double whole = (3 + 2 * 1 + 64 + 3 * 12) * 4 * px; /* x0, 2 features, hidden, skip/body/out */
-    const double used = (double)(log.peak - log.baseline);
-    CHECK(log.calls > 1 && !log.backwards && log.last == 1.0, "progress: %d calls, last %g", log.calls, log.last);
-    CHECK(used < accumulators + 12 * mb, "tiles used %.1f MB (accumulators %.1f MB)", used / mb, accumulators / mb);
-    CHECK(used < whole / 3, "tiles used %.1f MB, a whole-image forward %.1f MB", used / mb, whole / mb);
-    printf("  %dx%d, hidden width 64: %.1f MB in use during tiles; a whole-image forward needs %.1f MB\n",
-           w, h, used / mb, whole / mb);
+    for (int threads = 1; threads <= 2; threads++) {
+        progress_log log = {0};
+        nsr_infer_options opts = {NSR_SELECT_SOFT, NSR_TILE_REFERENCE, record, &log};
+        omp_set_num_threads(threads);
+        log.baseline = heap_in_use();
+        CHECK(!nsr_model_infer_tiled(m, &in, &out, &opts, &err), "%s", err.message);
+        const double used = (double)(log.peak - log.baseline);
+        CHECK(log.calls > 1 && !log.backwards && log.last == 1.0, "progress: %d calls, last %g", log.calls, log.last);
+        CHECK(used < accumulators + threads * 12 * mb, "%d threads: tiles used %.1f MB (accumulators %.1f MB)",
+              threads, used / mb, accumulators / mb);
+        CHECK(threads > 1 || used < whole / 3, "tiles used %.1f MB, a whole-image forward %.1f MB", used / mb, whole / mb);
+        printf("  %dx%d, hidden width 64, %d thread%s: %.1f MB in use during tiles; a whole-image forward needs %.1f MB\n",
+               w, h, threads, threads > 1 ? "s" : "", used / mb, whole / mb);
+        nsr_image_free(&out);
+    }
+    omp_set_num_threads(saved);
     nsr_image_free(&in);
-    nsr_image_free(&out);
     nsr_model_free(m);
 }
 
@@ -428,6 +467,7 @@ int main(void) {
     RUN(test_small_images_run_whole);
     RUN(test_tiled_matches_description);
     RUN(test_tiled_close_to_whole);
+    RUN(test_tiled_any_thread_count);
     RUN(test_memory_bounded);
     RUN(test_hard_selection);
     RUN(test_restore_grey_alpha_icc);
