@@ -1,7 +1,8 @@
 /* conv_fast.c - the fast convolutions (AVX2 + FMA, chosen at run time) behind nn_conv2d_forward
  * and nn_conv2d_backward, and the dispatch between them and the reference in conv.c: 3x3
- * convolutions with enough channels and pixels go to Winograd (conv_winograd.c), the rest to
- * the direct kernels here.
+ * convolutions with enough channels and pixels go to Winograd (conv_winograd_forward.c for the
+ * forward and the input gradient, conv_winograd.c for the weight gradient), the rest to the
+ * direct kernels here.
  *
  * Forward: direct convolution with register blocking. The micro-kernel (conv_fast.h) keeps
  * CO = 6 output channels x NV <= 2 vectors of 8 output pixels of one row (12 accumulators) in

@@ -383,9 +383,12 @@ static AVX2 void output_transform(const wino_job *jb, float *out, const float *M
     }
 }
 
-/* Measured here (one thread, batches of 16): the forward wins from 16 channels in and out. */
+/* Measured here against the direct kernels (batches of 16 48x48, 2 threads): Winograd wins
+ * 1.8x at 64 -> 64, 64 -> 16 and 64 -> 8 (the NSR convs of hard selection with k = 4, 8),
+ * 1.7x at 16 -> 8, 1.4-1.5x at 8 -> 16 and 8 -> 64, 1.1-1.2x at 3 or 4 -> 64, and ties or
+ * loses at 64 -> 4, 64 -> 3 and 12 -> 12. */
 int wino_suits(int cin, int cout, int H, int W) {
-    return cin >= 16 && cout >= 16 && H >= 8 && W >= 8;
+    return ((cin >= 16 && cout >= 8) || (cin >= 8 && cout >= 16)) && H >= 8 && W >= 8;
 }
 
 int wino_conv3x3(float *out, const float *inp, const float *w, size_t wstride,
@@ -438,9 +441,9 @@ int wino_conv3x3(float *out, const float *inp, const float *w, size_t wstride,
     free(needed);
     jb.U = U;
     const int per_sample = jb.nrow_blocks * jb.nseg, items = N * per_sample;
-    /* with mixtures, whole samples per thread when there are samples enough, so that each
-     * sample's kernels are mixed once */
-    const int chunk = mix && N >= 2 * threads ? per_sample : 1;
+    /* whole samples per thread when there are samples enough: a block's neighbour shares its
+     * input rows, and a mixture's kernels are mixed once per sample */
+    const int chunk = N >= 2 * threads ? per_sample : 1;
 #pragma omp parallel num_threads(threads)
     {
         float *V = jb.scratch + jb.scratch_floats * omp_get_thread_num();

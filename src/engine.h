@@ -53,8 +53,9 @@ int nn_conv2d_backward_input_mix(float *dinp, const float *dout, const float *w,
                                  const nn_kernel_mix *mix, int N, int cin, int cout, int H,
                                  int W, int K);
 /* nn_conv2d_forward and nn_conv2d_backward run the fast kernels of conv_fast.c (AVX2 + FMA,
- * K = 1, 3, 5; 3x3 by Winograd F(2x2, 3x3) from 16 channels, conv_winograd.c) when the CPU
- * has them, and the reference otherwise, or when the environment variable NSR_KERNELS is
+ * K = 1, 3, 5; 3x3 from 16 channels by Winograd: F(4x4, 3x3) in the forward and the input
+ * gradient, conv_winograd_forward.c, F(2x2, 3x3) in the weight gradient, conv_winograd.c)
+ * when the CPU has them, and the reference otherwise, or when the environment variable NSR_KERNELS is
  * "reference", or when the fast kernels' scratch memory cannot be allocated; NSR_KERNELS=direct
  * keeps the fast kernels without Winograd. Results are the same bit for bit for any number of
  * threads; the paths differ by float rounding. nn_conv2d_kernels() names the path taken:

@@ -411,7 +411,7 @@ done:
 
 static void test_mixture(void) {
 #if FAST_X86
-    /* the last two: too few output channels for Winograd, so only one-hot mixtures run (by the
+    /* 64 -> 8 runs by Winograd; 24 -> 4, too few output channels for it, only one-hot (by the
      * direct kernels, each set packed once) */
     static const int list[][7] = {
         {3, 16, 16, 9, 11, 2, 1}, {2, 20, 24, 8, 17, 3, 4},   {4, 17, 40, 12, 10, 4, 8},
