@@ -94,6 +94,8 @@ void nn_relu_backward(float *dinp, const float *dout, const float *out, size_t n
 /* out = inp + c, n elements (the mean shift: c = -0.5 on the way in, +0.5 on the way out; its
  * backward is the identity, so it has no backward function). out may equal inp. */
 void nn_add_scalar(float *out, const float *inp, float c, size_t n);
+/* x = 0, n elements (the gradient buffers, once per step; threaded, unlike memset). */
+void nn_zero(float *x, size_t n);
 /* out += inp, n elements (residual connections; the backward of a sum copies the gradient to
  * both addends, which the callers do by sharing the gradient buffer). */
 void nn_add_inplace(float *out, const float *inp, size_t n);

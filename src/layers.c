@@ -4,9 +4,16 @@
 
 #include "engine.h"
 
+/* These layers split their elements (rows, for weight normalisation) among the threads, each
+ * element one thread's, so that the result does not depend on their number, once there are
+ * enough to pay for a parallel region: serial, they would leave the other threads idle
+ * between the convolutions. */
+#define PARALLEL_MIN 65536
+
 /* NSR.md section 2: "W[o] = g[o] V[o] / ||V[o]||" (norm over the c_in*K*K of each stored output
  * channel). The norm is summed in double: a row can hold thousands of weights. */
 void nn_weightnorm_forward(float *w, const float *v, const float *g, int rows, int cols) {
+#pragma omp parallel for schedule(static) if ((size_t)rows * cols >= PARALLEL_MIN)
     for (int o = 0; o < rows; o++) {
         const float *vo = v + (size_t)o * cols;
         double ss = 0;
@@ -21,6 +28,7 @@ void nn_weightnorm_forward(float *w, const float *v, const float *g, int rows, i
  * dW orthogonal to V (a change of V along itself leaves W unchanged). */
 void nn_weightnorm_backward(float *dv, float *dg, const float *dw, const float *v,
                             const float *g, int rows, int cols) {
+#pragma omp parallel for schedule(static) if ((size_t)rows * cols >= PARALLEL_MIN)
     for (int o = 0; o < rows; o++) {
         const float *vo = v + (size_t)o * cols, *dwo = dw + (size_t)o * cols;
         double ss = 0, dot = 0;
@@ -38,19 +46,28 @@ void nn_weightnorm_backward(float *dv, float *dg, const float *dw, const float *
 }
 
 void nn_relu_forward(float *out, const float *inp, size_t n) {
+#pragma omp parallel for schedule(static) if (n >= PARALLEL_MIN)
     for (size_t i = 0; i < n; i++) out[i] = inp[i] > 0 ? inp[i] : 0;
 }
 
 void nn_relu_backward(float *dinp, const float *dout, const float *out, size_t n) {
+#pragma omp parallel for schedule(static) if (n >= PARALLEL_MIN)
     for (size_t i = 0; i < n; i++) dinp[i] += out[i] > 0 ? dout[i] : 0.0f;
 }
 
 void nn_add_scalar(float *out, const float *inp, float c, size_t n) {
+#pragma omp parallel for schedule(static) if (n >= PARALLEL_MIN)
     for (size_t i = 0; i < n; i++) out[i] = inp[i] + c;
 }
 
 void nn_add_inplace(float *out, const float *inp, size_t n) {
+#pragma omp parallel for schedule(static) if (n >= PARALLEL_MIN)
     for (size_t i = 0; i < n; i++) out[i] += inp[i];
+}
+
+void nn_zero(float *x, size_t n) {
+#pragma omp parallel for schedule(static) if (n >= PARALLEL_MIN)
+    for (size_t i = 0; i < n; i++) x[i] = 0.0f;
 }
 
 /* Where pixel (Y, X) of colour c of the shuffled (C, H*s, W*s) image comes from in the

@@ -330,7 +330,7 @@ static void conv_backward(const nsr_model *m, eng_workspace *ws, int ci, float *
     const float *P = m->params;
     const size_t vsize = (size_t)c->groups * c->cout * c->cin * c->ksize * c->ksize;
     float *dwn = ws->dwn + c->v;
-    memset(dwn, 0, vsize * sizeof(float));
+    nn_zero(dwn, vsize);
     if (c->groups == 1) {
         nn_conv2d_backward(dinp, dwn, G + c->b, dout, in, ws->wn + c->v, 0, 0, ws->n, c->cin,
                            c->cout, ws->h, ws->w, c->ksize);
@@ -386,20 +386,20 @@ void eng_forward(const nsr_model *m, eng_workspace *ws, const float *x, int hard
 void eng_backward(const nsr_model *m, eng_workspace *ws, const float *dout, float *G) {
     const int B = m->arch.blocks, s = m->arch.scale;
     const size_t body_sz = (size_t)ws->n * 3 * s * s * ws->h * ws->w;
-    memset(ws->dbody, 0, body_sz * sizeof(float));
+    nn_zero(ws->dbody, body_sz);
     if (ws->dgamma) memset(ws->dgamma, 0, ws->gamma_sz * sizeof(float));
     nn_pixel_shuffle_backward(ws->dbody, dout, ws->n, 3, ws->h, ws->w, s);
     /* body = tail + skip: both get dbody; the input needs no gradient */
     if (s > 1) conv_backward(m, ws, ENG_SKIP(B), NULL, ws->dbody, ws->x0, G);
-    memset(ws->dfeat, 0, ws->feat_sz * sizeof(float));
+    nn_zero(ws->dfeat, ws->feat_sz);
     conv_backward(m, ws, ENG_TAIL(B), ws->dfeat, ws->dbody, feat_at(ws, B), G);
     for (int b = B - 1; b >= 0; b--) {
         /* dfeat holds d(block output); through the identity it is also part of d(block input),
          * to which the first conv's backward adds the rest */
         float *hid = hidden_at(ws, b);
-        memset(ws->dhidden, 0, ws->hid_sz * sizeof(float));
+        nn_zero(ws->dhidden, ws->hid_sz);
         conv_backward(m, ws, ENG_BLOCK_CONV(b, 1), ws->dhidden, ws->dfeat, hid, G);
-        memset(ws->dmid, 0, ws->hid_sz * sizeof(float));
+        nn_zero(ws->dmid, ws->hid_sz);
         nn_relu_backward(ws->dmid, ws->dhidden, hid, ws->hid_sz);
         conv_backward(m, ws, ENG_BLOCK_CONV(b, 0), ws->dfeat, ws->dmid, feat_at(ws, b), G);
     }
@@ -409,10 +409,10 @@ void eng_backward(const nsr_model *m, eng_workspace *ws, const float *dout, floa
 double eng_loss_and_grad(const nsr_model *m, eng_workspace *ws, const float *x,
                          const float *target, float *dout, float *grads) {
     const size_t out_sz = (size_t)ws->n * 3 * m->arch.scale * m->arch.scale * ws->h * ws->w;
-    memset(grads, 0, m->nparams * sizeof(float));
+    nn_zero(grads, m->nparams);
     eng_forward(m, ws, x, 0);
     const double loss = nn_l1_forward(ws->out, target, out_sz);
-    memset(dout, 0, out_sz * sizeof(float));
+    nn_zero(dout, out_sz);
     nn_l1_backward(dout, ws->out, target, out_sz, 1.0f);
     eng_backward(m, ws, dout, grads);
     return loss;

@@ -131,27 +131,36 @@ void nn_select_forward(float *gamma, float *pooled, const float *inp, const floa
     }
 }
 
+/* The logits' gradient of sample n: through the softmax over i,
+ * dz[i] = gamma[i] (dgamma[i] - sum_i' gamma[i'] dgamma[i']), for each cardinal. */
+static void logit_gradient(double *dlogit, const float *gn, const float *dgn, int k, int d) {
+    for (int j = 0; j < d; j++) {
+        double dot = 0;
+        for (int i = 0; i < k; i++) dot += (double)gn[i * d + j] * dgn[i * d + j];
+        for (int i = 0; i < k; i++) dlogit[i * d + j] = gn[i * d + j] * (dgn[i * d + j] - dot);
+    }
+}
+
 void nn_select_backward(float *dinp, float *dA, float *da, const float *dgamma, const float *gamma,
                         const float *pooled, const float *A, const nn_nsr_dims *dm) {
     const int cin = dm->cin, k = dm->groups, d = dm->cards, kd = k * d;
     const size_t plane = (size_t)dm->h * dm->w;
-    double dlogit[NN_MAX_SELECT];
+    /* the side layer's gradients sum over the samples: in increasing n, in one thread */
     for (int n = 0; n < dm->n; n++) {
-        const float *gn = gamma + (size_t)n * kd, *dgn = dgamma + (size_t)n * kd;
+        double dlogit[NN_MAX_SELECT];
         const float *p = pooled + (size_t)n * cin;
-        /* softmax over i: dz[i] = gamma[i] (dgamma[i] - sum_i' gamma[i'] dgamma[i']) */
-        for (int j = 0; j < d; j++) {
-            double dot = 0;
-            for (int i = 0; i < k; i++) dot += (double)gn[i * d + j] * dgn[i * d + j];
-            for (int i = 0; i < k; i++)
-                dlogit[i * d + j] = gn[i * d + j] * (dgn[i * d + j] - dot);
-        }
+        logit_gradient(dlogit, gamma + (size_t)n * kd, dgamma + (size_t)n * kd, k, d);
         for (int r = 0; r < kd; r++) {
             da[r] += (float)dlogit[r];
             for (int c = 0; c < cin; c++) dA[(size_t)r * cin + c] += (float)(dlogit[r] * p[c]);
         }
-        if (!dinp) continue;
-        /* through the mean: every pixel of channel c gets dp[c] / (h*w) */
+    }
+    if (!dinp) return;
+    /* through the mean: every pixel of channel c gets dp[c] / (h*w); samples are independent */
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < dm->n; n++) {
+        double dlogit[NN_MAX_SELECT];
+        logit_gradient(dlogit, gamma + (size_t)n * kd, dgamma + (size_t)n * kd, k, d);
         for (int c = 0; c < cin; c++) {
             double dp = 0;
             for (int r = 0; r < kd; r++) dp += (double)A[(size_t)r * cin + c] * dlogit[r];
@@ -273,7 +282,7 @@ void nn_mixconv_backward(float *dinp, float *dw, float *db, float *dgamma, const
                                              dm->h, dm->w, dm->ksize))
         dinp = NULL;
     if (dinp) nn_mix_forward(sc->wmix, sc->bmix, w, b, gamma, dm);
-    memset(sc->dwmix, 0, (size_t)dm->n * wsz * sizeof(float));
+    nn_zero(sc->dwmix, (size_t)dm->n * wsz);
     memset(sc->dbmix, 0, (size_t)dm->n * dm->cout * sizeof(float));
     nn_conv2d_backward(dinp, sc->dwmix, sc->dbmix, dout, inp, sc->wmix, wsz, (size_t)dm->cout,
                        dm->n, dm->cin, dm->cout, dm->h, dm->w, dm->ksize);
