@@ -450,8 +450,10 @@ int wino_conv3x3(float *out, const float *inp, const float *w, size_t wstride,
         float *M = V + NF * jb.vf, *split_rows = M + NF * (size_t)jb.coutp * jb.Tp;
         float *ubuf = split_rows + split;
         int held = -1;
-        /* lanes past the last tile that no store reaches: zeros, computed on, never stored */
-        memset(V, 0, NF * jb.vf * sizeof *V);
+        /* lanes past the last tile, which no store may reach: zeros, computed on, never stored */
+        for (size_t row = 0; jb.Tp > jb.T && row < NF * (size_t)cin; row++)
+            memset(V + row / cin * jb.vf + row % cin * jb.Tp + jb.T, 0,
+                   (size_t)(jb.Tp - jb.T) * sizeof *V);
 #pragma omp for schedule(dynamic, chunk)
         for (int it = 0; it < items; it++) {
             const int n = it / per_sample, blk = it % per_sample;
