@@ -17,7 +17,8 @@ typedef struct shape {
 
 void bench_conv_run(void *ctx) {
     const bench_conv_job *j = ctx;
-    nn_conv2d_forward(j->out, j->inp, j->w, 0, j->b, 0, j->n, j->cin, j->cout, j->h, j->width, 3);
+    nn_conv2d_forward(j->out, j->inp, j->w, 0, j->b, 0, j->n, j->cin, j->cout, j->h, j->width, 3,
+                      NULL);
 }
 
 /* ---------------------------------------------------------------- conv */
@@ -92,7 +93,7 @@ typedef struct nsr_job {
 static void run_nsr(void *ctx) {
     const nsr_job *j = ctx;
     nn_select_forward(j->gamma, j->pooled, j->inp, j->A, j->a, &j->dm, j->hard);
-    nn_mixconv_forward(j->out, j->inp, j->w, j->b, j->gamma, &j->dm, &j->sc);
+    nn_mixconv_forward(j->out, j->inp, j->w, j->b, j->gamma, &j->dm, &j->sc, NULL);
 }
 
 #define NK 4

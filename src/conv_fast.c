@@ -67,13 +67,20 @@ const char *nn_conv2d_kernels(void) {
     return !fast_wanted() ? "reference" : winograd_wanted() ? "avx2" : "avx2-direct";
 }
 
+/* post as its own passes, where a kernel does not apply it as it stores. */
+static void apply_post(float *out, const nn_conv_post *post, size_t n) {
+    if (post && post->residual) nn_add_inplace(out, post->residual, n);
+    if (post && post->relu) nn_relu_forward(out, out, n);
+}
+
 void nn_conv2d_forward(float *out, const float *inp, const float *w, size_t wstride,
                        const float *b, size_t bstride, int N, int cin, int cout, int H, int W,
-                       int K) {
+                       int K, const nn_conv_post *post) {
     if (fast_wanted() &&
-        nn_conv2d_forward_fast(out, inp, w, wstride, b, bstride, N, cin, cout, H, W, K))
+        nn_conv2d_forward_fast(out, inp, w, wstride, b, bstride, N, cin, cout, H, W, K, post))
         return;
     nn_conv2d_forward_ref(out, inp, w, wstride, b, bstride, N, cin, cout, H, W, K);
+    apply_post(out, post, (size_t)N * cout * H * W);
 }
 
 void nn_conv2d_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
@@ -463,20 +470,24 @@ static int forward_direct(float *out, const float *inp, const float *w, size_t w
  * kernels. 0 when out of memory, having written nothing. */
 static int forward_style(float *out, const float *inp, const float *w, size_t wstride,
                          int transposed, const float *b, size_t bstride, int N, int cin,
-                         int cout, int H, int W, int K, int accumulate) {
+                         int cout, int H, int W, int K, int accumulate,
+                         const nn_conv_post *post) {
     if (K == 3 && winograd_wanted() && wino_suits(cin, cout, H, W) &&
         wino_conv3x3(out, inp, w, wstride, NULL, transposed, b, bstride, N, cin, cout, H, W,
-                     accumulate))
+                     accumulate, post))
         return 1;
-    return forward_direct(out, inp, w, wstride, wstride ? N : 1, NULL, transposed, b, bstride,
-                          N, cin, cout, H, W, K, accumulate);
+    if (!forward_direct(out, inp, w, wstride, wstride ? N : 1, NULL, transposed, b, bstride, N,
+                        cin, cout, H, W, K, accumulate))
+        return 0;
+    apply_post(out, post, (size_t)N * cout * H * W);
+    return 1;
 }
 
 int nn_conv2d_forward_fast(float *out, const float *inp, const float *w, size_t wstride,
                            const float *b, size_t bstride, int N, int cin, int cout, int H,
-                           int W, int K) {
+                           int W, int K, const nn_conv_post *post) {
     if (!cpu_has_avx2_fma() || !fast_shape(K)) return 0;
-    return forward_style(out, inp, w, wstride, 0, b, bstride, N, cin, cout, H, W, K, 0);
+    return forward_style(out, inp, w, wstride, 0, b, bstride, N, cin, cout, H, W, K, 0, post);
 }
 
 int mix_single_set(const nn_kernel_mix *mix, int n) {
@@ -502,15 +513,17 @@ static int mix_wanted(int cin, int cout, int H, int W, int K) {
 
 int nn_conv2d_forward_mix(float *out, const float *inp, const float *w, size_t wstride,
                           const nn_kernel_mix *mix, const float *b, size_t bstride, int N,
-                          int cin, int cout, int H, int W, int K) {
+                          int cin, int cout, int H, int W, int K, const nn_conv_post *post) {
     if (mix_wanted(cin, cout, H, W, K))
-        return wino_conv3x3(out, inp, w, wstride, mix, 0, b, bstride, N, cin, cout, H, W, 0);
+        return wino_conv3x3(out, inp, w, wstride, mix, 0, b, bstride, N, cin, cout, H, W, 0,
+                            post);
     if (!fast_wanted() || !fast_shape(K)) return 0;
     int *set_of = malloc((size_t)N * sizeof *set_of), ok = set_of != NULL;
     for (int n = 0; ok && n < N; n++) ok = (set_of[n] = mix_single_set(mix, n)) >= 0;
     ok = ok && forward_direct(out, inp, w, wstride, mix->sets, set_of, 0, b, bstride, N, cin,
                               cout, H, W, K, 0);
     free(set_of);
+    if (ok) apply_post(out, post, (size_t)N * cout * H * W);
     return ok;
 }
 
@@ -518,7 +531,7 @@ int nn_conv2d_backward_input_mix(float *dinp, const float *dout, const float *w,
                                  const nn_kernel_mix *mix, int N, int cin, int cout, int H,
                                  int W, int K) {
     return mix_wanted(cout, cin, H, W, K) &&
-           wino_conv3x3(dinp, dout, w, wstride, mix, 1, NULL, 0, N, cout, cin, H, W, 1);
+           wino_conv3x3(dinp, dout, w, wstride, mix, 1, NULL, 0, N, cout, cin, H, W, 1, NULL);
 }
 
 int nn_conv2d_backward_fast(float *dinp, float *dw, float *db, const float *dout,
@@ -535,7 +548,7 @@ int nn_conv2d_backward_fast(float *dinp, float *dw, float *db, const float *dout
     if (K == 3 && winograd_wanted() && wino_wgrad_suits(cin, cout, H, W))
         ww = wino_wgrad_plan(dw, db, dout, inp, wstride, bstride, N, cin, cout, H, W);
     if (!ww && !wgrad_plan(&wj)) return 0;
-    if (dinp && !forward_style(dinp, dout, w, wstride, 1, NULL, 0, N, cout, cin, H, W, K, 1)) {
+    if (dinp && !forward_style(dinp, dout, w, wstride, 1, NULL, 0, N, cout, cin, H, W, K, 1, NULL)) {
         if (ww) wino_wgrad_free(ww);
         else free(wj.buf);
         return 0;
@@ -549,9 +562,9 @@ int nn_conv2d_backward_fast(float *dinp, float *dw, float *db, const float *dout
 
 int nn_conv2d_forward_mix(float *out, const float *inp, const float *w, size_t wstride,
                           const nn_kernel_mix *mix, const float *b, size_t bstride, int N,
-                          int cin, int cout, int H, int W, int K) {
+                          int cin, int cout, int H, int W, int K, const nn_conv_post *post) {
     (void)out, (void)inp, (void)w, (void)wstride, (void)mix, (void)b, (void)bstride, (void)N;
-    (void)cin, (void)cout, (void)H, (void)W, (void)K;
+    (void)cin, (void)cout, (void)H, (void)W, (void)K, (void)post;
     return 0;
 }
 
@@ -565,9 +578,9 @@ int nn_conv2d_backward_input_mix(float *dinp, const float *dout, const float *w,
 
 int nn_conv2d_forward_fast(float *out, const float *inp, const float *w, size_t wstride,
                            const float *b, size_t bstride, int N, int cin, int cout, int H,
-                           int W, int K) {
+                           int W, int K, const nn_conv_post *post) {
     (void)out, (void)inp, (void)w, (void)wstride, (void)b, (void)bstride, (void)N, (void)cin;
-    (void)cout, (void)H, (void)W, (void)K;
+    (void)cout, (void)H, (void)W, (void)K, (void)post;
     return 0;
 }
 

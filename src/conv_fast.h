@@ -182,13 +182,14 @@ int mix_single_set(const nn_kernel_mix *mix, int n);
  * convolution cout -> cin, (cin, cout, 3, 3), read in <-> out and flipped (the input gradient).
  * With mix (else NULL), sample n's kernels are the mixture of mix->sets sets at w + s*wstride
  * (engine.h's nn_kernel_mix; with transposed, the mixture's output channels are this
- * convolution's input channels). b may be NULL. Returns 0, having written nothing, when
- * scratch memory runs out. */
+ * convolution's input channels). post (NULL: none): as nn_conv2d_forward's, applied after
+ * the sum with accumulate. b may be NULL. Returns 0, having written nothing, when scratch
+ * memory runs out. */
 int wino_suits(int cin, int cout, int H, int W);
 int wino_wgrad_suits(int cin, int cout, int H, int W);
 int wino_conv3x3(float *out, const float *inp, const float *w, size_t wstride,
                  const nn_kernel_mix *mix, int transposed, const float *b, size_t bstride, int N,
-                 int cin, int cout, int H, int W, int accumulate);
+                 int cin, int cout, int H, int W, int accumulate, const nn_conv_post *post);
 /* And the weight gradient of a 3x3 convolution, like nn_conv2d_backward's (dw, db += ..., db
  * may be NULL), in two steps so that a caller can allocate everything before adding anything:
  * plan (NULL when out of memory), then run, which frees the plan (or free it unrun). */

@@ -222,7 +222,7 @@ typedef struct wino_job {
     size_t wstride;
     const nn_kernel_mix *mix; /* per-sample mixtures of the sets of U, or NULL */
     int transposed;
-    int N, cin, cout, coutp, H, W, accumulate;
+    int N, cin, cout, coutp, H, W, accumulate, relu;
     int nseg, nrow_blocks; /* blocks across and down a sample */
     int seg, trows, T, Tp; /* every block's tiles per row, rows, in all; T rounded up to 8 */
     int sl;                /* floats per split phase row */
@@ -322,9 +322,11 @@ static AVX2 void products(const wino_job *jb, float *M, const float *V, const fl
     }
 }
 
-/* Stores (or adds, with accumulate) the first n (0..32) of 32 output pixels of a row at row:
- * column b of tile l is y[b] lane l, and goes to row[4l + b]. */
-static AVX2 void store_row(float *row, int n, const __m256 y[4], int accumulate) {
+/* Stores the first n (0..32) of 32 output pixels of a row at row: column b of tile l is y[b]
+ * lane l, and goes to row[4l + b]; added to what row holds with accumulate, then the residual
+ * row res (NULL: none) added and ReLU applied when post says so. */
+static AVX2 void store_row(float *row, int n, const __m256 y[4], int accumulate,
+                           const float *res, int relu) {
     const __m256i order = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
     __m256 v[4];
 #pragma GCC unroll 6
@@ -334,25 +336,28 @@ static AVX2 void store_row(float *row, int n, const __m256 y[4], int accumulate)
     for (int q = 0; q < 4; q++) {
         float *d = row + 8 * q;
         if (8 * q >= n) break;
-        if (n - 8 * q >= 8) {
-            if (accumulate) v[q] = _mm256_add_ps(v[q], _mm256_loadu_ps(d));
+        const int lanes = n - 8 * q < 8 ? n - 8 * q : 8;
+        if (accumulate) v[q] = _mm256_add_ps(v[q], load_lanes(d, lanes));
+        if (res) v[q] = _mm256_add_ps(v[q], load_lanes(res + 8 * q, lanes));
+        if (relu) v[q] = _mm256_max_ps(v[q], _mm256_setzero_ps());
+        if (lanes == 8) {
             _mm256_storeu_ps(d, v[q]);
         } else {
-            const __m256i m = _mm256_loadu_si256((const __m256i *)(mask_src + 8 - (n - 8 * q)));
-            if (accumulate) v[q] = _mm256_add_ps(v[q], _mm256_maskload_ps(d, m));
+            const __m256i m = _mm256_loadu_si256((const __m256i *)(mask_src + 8 - lanes));
             _mm256_maskstore_ps(d, m, v[q]);
         }
     }
 }
 
 /* The block's outputs from M: A^T m A (+ bias) for each tile, stored inside the image. */
-static AVX2 void output_transform(const wino_job *jb, float *out, const float *M,
-                                  const float *bias, tile_block blk) {
+static AVX2 void output_transform(const wino_job *jb, float *out, const float *res,
+                                  const float *M, const float *bias, tile_block blk) {
     const int H = jb->H, W = jb->W, Tp = jb->Tp;
     const size_t f = (size_t)jb->coutp * Tp; /* one frequency */
     for (int o = 0; o < jb->cout; o++) {
         const __m256 b = _mm256_set1_ps(bias ? bias[o] : 0.0f);
         float *oc = out + (size_t)o * H * W;
+        const float *rc = res ? res + (size_t)o * H * W : NULL;
         for (int r = 0; r < blk.trows && 4 * (blk.ty0 + r) < H; r++) {
             const int y = 4 * (blk.ty0 + r);
             for (int k = 0; k < blk.seg && 4 * (blk.tx0 + k) < W; k += 8) {
@@ -376,7 +381,8 @@ static AVX2 void output_transform(const wino_job *jb, float *out, const float *M
                     output_1d(y4, down[a]);
 #pragma GCC unroll 6
                     for (int c = 0; c < 4; c++) y4[c] = _mm256_add_ps(y4[c], b);
-                    store_row(oc + (size_t)(y + a) * W + x, n, y4, jb->accumulate);
+                    store_row(oc + (size_t)(y + a) * W + x, n, y4, jb->accumulate,
+                              rc ? rc + (size_t)(y + a) * W + x : NULL, jb->relu);
                 }
             }
         }
@@ -393,12 +399,13 @@ int wino_suits(int cin, int cout, int H, int W) {
 
 int wino_conv3x3(float *out, const float *inp, const float *w, size_t wstride,
                  const nn_kernel_mix *mix, int transposed, const float *b, size_t bstride, int N,
-                 int cin, int cout, int H, int W, int accumulate) {
+                 int cin, int cout, int H, int W, int accumulate, const nn_conv_post *post) {
     wino_job jb = {.out = out, .inp = inp, .b = b, .bstride = bstride, .w = w,
                    .wstride = wstride, .mix = mix,
                    .transposed = transposed, .N = N, .cin = cin, .cout = cout,
                    .coutp = (int)round_up((size_t)cout, CO), .H = H, .W = W,
-                   .accumulate = accumulate};
+                   .accumulate = accumulate, .relu = post && post->relu};
+    const float *res = post ? post->residual : NULL;
     /* blocks: rows of at most SEG_MAX tiles, as many tile rows as fit BLOCK_FLOATS */
     const int tiles_x = (W + 3) / 4, tiles_y = (H + 3) / 4;
     jb.nseg = (tiles_x + SEG_MAX - 1) / SEG_MAX;
@@ -461,7 +468,8 @@ int wino_conv3x3(float *out, const float *inp, const float *w, size_t wstride,
                                    jb.seg};
             input_transform(&jb, V, split_rows, inp + (size_t)n * cin * H * W, tb);
             products(&jb, M, V, sample_kernels(&jb, n, ubuf, &held));
-            output_transform(&jb, out + (size_t)n * cout * H * W, M,
+            output_transform(&jb, out + (size_t)n * cout * H * W,
+                             res ? res + (size_t)n * cout * H * W : NULL, M,
                              b ? b + n * bstride : NULL, tb);
         }
     }

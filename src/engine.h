@@ -18,14 +18,22 @@
 
 /* ---------------------------------------------------------------- conv.c, conv_fast.c */
 
-/* 2-D convolution, K x K (K odd), stride 1, zero padding K/2, with bias.
+/* What a forward convolution does to its result before storing it (NULL: nothing): adds a
+ * residual tensor of the output's shape, then applies ReLU; the fast kernels do it as they
+ * store each tile, saving the separate passes over the output (a residual block's two convs). */
+typedef struct nn_conv_post {
+    const float *residual; /* (N, cout, H, W) added, or NULL */
+    int relu;              /* 1: out = max(out, 0) after the sum */
+} nn_conv_post;
+
+/* 2-D convolution, K x K (K odd), stride 1, zero padding K/2, with bias, then post (or NULL).
  *   out (N, cout, H, W) = conv(inp (N, cin, H, W), w) + b
  * Sample n uses the kernels w + n*wstride, (cout, cin, K, K), and the bias b + n*bstride, (cout):
  * strides of 0 share one set of weights across the batch; NSR's per-sample mixed kernels pass
  * the size of one set. b may be NULL (no bias). */
 void nn_conv2d_forward(float *out, const float *inp, const float *w, size_t wstride,
                        const float *b, size_t bstride, int N, int cin, int cout, int H, int W,
-                       int K);
+                       int K, const nn_conv_post *post);
 /* Gradients for dout (N, cout, H, W): dinp (N, cin, H, W) += ..., dw (laid out like w, same
  * stride) += ..., db (like b) += ... With per-sample weights each sample's dw and db are
  * separate; with shared ones they sum over the batch. dinp and db may be NULL. */
@@ -48,7 +56,7 @@ typedef struct nn_kernel_mix {
  * mixes the kernels itself (nn_mix_forward) for nn_conv2d_forward/backward. */
 int nn_conv2d_forward_mix(float *out, const float *inp, const float *w, size_t wstride,
                           const nn_kernel_mix *mix, const float *b, size_t bstride, int N,
-                          int cin, int cout, int H, int W, int K);
+                          int cin, int cout, int H, int W, int K, const nn_conv_post *post);
 int nn_conv2d_backward_input_mix(float *dinp, const float *dout, const float *w, size_t wstride,
                                  const nn_kernel_mix *mix, int N, int cin, int cout, int H,
                                  int W, int K);
@@ -72,7 +80,7 @@ void nn_conv2d_backward_ref(float *dinp, float *dw, float *db, const float *dout
  * written nothing) when this CPU or K has none or scratch memory ran out. */
 int nn_conv2d_forward_fast(float *out, const float *inp, const float *w, size_t wstride,
                            const float *b, size_t bstride, int N, int cin, int cout, int H,
-                           int W, int K);
+                           int W, int K, const nn_conv_post *post);
 int nn_conv2d_backward_fast(float *dinp, float *dw, float *db, const float *dout,
                             const float *inp, const float *w, size_t wstride, size_t bstride,
                             int N, int cin, int cout, int H, int W, int K);
@@ -153,9 +161,10 @@ typedef struct nn_mix_scratch {
 } nn_mix_scratch;
 
 /* The NSR convolution given its selection (steps 4-5):
- *   out (n, cout, h, w) = conv2d(inp (n, cin, h, w), wmix[n], bmix[n]) */
+ *   out (n, cout, h, w) = conv2d(inp (n, cin, h, w), wmix[n], bmix[n]), then post (or NULL) */
 void nn_mixconv_forward(float *out, const float *inp, const float *w, const float *b,
-                        const float *gamma, const nn_nsr_dims *dm, const nn_mix_scratch *sc);
+                        const float *gamma, const nn_nsr_dims *dm, const nn_mix_scratch *sc,
+                        const nn_conv_post *post);
 /* dinp (may be NULL), dw, db, dgamma += ...; recomputes the mixed kernels into sc. */
 void nn_mixconv_backward(float *dinp, float *dw, float *db, float *dgamma, const float *dout,
                          const float *inp, const float *w, const float *b, const float *gamma,

@@ -307,18 +307,18 @@ static nn_nsr_dims dims_of(const eng_conv *c, const eng_workspace *ws) {
 }
 
 static void conv_forward(const nsr_model *m, eng_workspace *ws, int ci, float *out,
-                         const float *in, int hard) {
+                         const float *in, int hard, const nn_conv_post *post) {
     const eng_conv *c = &m->conv[ci];
     const float *P = m->params;
     if (c->groups == 1) {
         nn_conv2d_forward(out, in, ws->wn + c->v, 0, P + c->b, 0, ws->n, c->cin, c->cout, ws->h,
-                          ws->w, c->ksize);
+                          ws->w, c->ksize, post);
         return;
     }
     const nn_nsr_dims dm = dims_of(c, ws);
     float *gamma = gamma_of(m, ws, ci);
     if (c->side) nn_select_forward(gamma, pooled_of(ws, ci), in, P + c->A, P + c->a, &dm, hard);
-    nn_mixconv_forward(out, in, ws->wn + c->v, P + c->b, gamma, &dm, &ws->mix);
+    nn_mixconv_forward(out, in, ws->wn + c->v, P + c->b, gamma, &dm, &ws->mix, post);
 }
 
 /* Adds this conv's gradients to grads and, when dinp is non-NULL, to its input's gradient. A
@@ -358,15 +358,16 @@ void eng_forward_body(const nsr_model *m, eng_workspace *ws, const float *x, int
         nn_weightnorm_forward(ws->wn + c->v, m->params + c->v, m->params + c->g,
                               c->groups * c->cout, c->cin * c->ksize * c->ksize);
     }
-    conv_forward(m, ws, ENG_HEAD, feat_at(ws, 0), ws->x0, hard);
+    conv_forward(m, ws, ENG_HEAD, feat_at(ws, 0), ws->x0, hard, NULL);
     for (int b = 0; b < B; b++) {
+        /* out = in + conv2(relu(conv1(in))), the ReLU and the residual sum done by the convs
+         * as they store */
         float *in = feat_at(ws, b), *out = feat_at(ws, b + 1), *hid = hidden_at(ws, b);
-        conv_forward(m, ws, ENG_BLOCK_CONV(b, 0), hid, in, hard);
-        nn_relu_forward(hid, hid, ws->hid_sz);
-        conv_forward(m, ws, ENG_BLOCK_CONV(b, 1), out, hid, hard);
-        nn_add_inplace(out, in, ws->feat_sz);
+        const nn_conv_post relu = {NULL, 1}, residual = {in, 0};
+        conv_forward(m, ws, ENG_BLOCK_CONV(b, 0), hid, in, hard, &relu);
+        conv_forward(m, ws, ENG_BLOCK_CONV(b, 1), out, hid, hard, &residual);
     }
-    conv_forward(m, ws, ENG_TAIL(B), ws->body, feat_at(ws, B), hard);
+    conv_forward(m, ws, ENG_TAIL(B), ws->body, feat_at(ws, B), hard, NULL);
 }
 
 void eng_forward(const nsr_model *m, eng_workspace *ws, const float *x, int hard) {
@@ -374,7 +375,7 @@ void eng_forward(const nsr_model *m, eng_workspace *ws, const float *x, int hard
     const size_t body_sz = (size_t)n * 3 * s * s * h * w;
     eng_forward_body(m, ws, x, hard);
     if (s > 1) {
-        conv_forward(m, ws, ENG_SKIP(B), ws->skip, ws->x0, hard);
+        conv_forward(m, ws, ENG_SKIP(B), ws->skip, ws->x0, hard, NULL);
         nn_add_inplace(ws->body, ws->skip, body_sz);
     } else {
         nn_add_inplace(ws->body, ws->x0, body_sz);

@@ -259,16 +259,17 @@ void nn_mix_backward(float *dw, float *db, float *dgamma, const float *dwmix, co
 /* 5. "out_n = conv2d(x_n, Wmix, bmix), stride 1, zero padding K/2". Where the fast
  * convolution takes the mixture itself (nn_conv2d_forward_mix), Wmix is never formed. */
 void nn_mixconv_forward(float *out, const float *inp, const float *w, const float *b,
-                        const float *gamma, const nn_nsr_dims *dm, const nn_mix_scratch *sc) {
+                        const float *gamma, const nn_nsr_dims *dm, const nn_mix_scratch *sc,
+                        const nn_conv_post *post) {
     const size_t wsz = (size_t)dm->cout * dm->cin * dm->ksize * dm->ksize;
     const nn_kernel_mix mix = {gamma, dm->groups, dm->cards};
     nn_mix_forward(NULL, sc->bmix, w, b, gamma, dm);
     if (nn_conv2d_forward_mix(out, inp, w, wsz, &mix, sc->bmix, (size_t)dm->cout, dm->n, dm->cin,
-                              dm->cout, dm->h, dm->w, dm->ksize))
+                              dm->cout, dm->h, dm->w, dm->ksize, post))
         return;
     nn_mix_forward(sc->wmix, sc->bmix, w, b, gamma, dm);
     nn_conv2d_forward(out, inp, sc->wmix, wsz, sc->bmix, (size_t)dm->cout, dm->n, dm->cin,
-                      dm->cout, dm->h, dm->w, dm->ksize);
+                      dm->cout, dm->h, dm->w, dm->ksize, post);
 }
 
 void nn_mixconv_backward(float *dinp, float *dw, float *db, float *dgamma, const float *dout,

@@ -247,7 +247,7 @@ static int finish_tiled(const nsr_model *m, const float *rgb, int h, int w, floa
                           (size_t)rows * w);
         if (s > 1)
             nn_conv2d_forward(skip, x0, wn, 0, m->params + c->b, 0, 1, c->cin, c->cout, rows, w,
-                              c->ksize);
+                              c->ksize, NULL);
         /* skip holds (3 s^2, rows, w) from image row top: pixel (y, x) of channel (ch s + i) s
          * + j lands on out's colour ch, pixel (y s + i, x s + j) */
         for (int y = y0; y < y1; y++)

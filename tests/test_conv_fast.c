@@ -70,7 +70,7 @@ static void describe(char *s, size_t n, const shape *c) {
  * tolerances of its forward-style passes (forward, input gradient) and weight gradient. */
 typedef struct kernels {
     int (*forward)(float *, const float *, const float *, size_t, const float *, size_t, int,
-                   int, int, int, int, int);
+                   int, int, int, int, int, const nn_conv_post *);
     int (*backward)(float *, float *, float *, const float *, const float *, const float *,
                     size_t, size_t, int, int, int, int, int, int);
     double tol_fwd, tol_dw;
@@ -84,9 +84,9 @@ static const kernels fast = {nn_conv2d_forward_fast, nn_conv2d_backward_fast, TO
 static int have_avx2(void) { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
 static int wino_forward(float *out, const float *inp, const float *w, size_t wstride,
                         const float *b, size_t bstride, int N, int cin, int cout, int H, int W,
-                        int K) {
+                        int K, const nn_conv_post *post) {
     return K == 3 && have_avx2() &&
-           wino_conv3x3(out, inp, w, wstride, NULL, 0, b, bstride, N, cin, cout, H, W, 0);
+           wino_conv3x3(out, inp, w, wstride, NULL, 0, b, bstride, N, cin, cout, H, W, 0, post);
 }
 static int wino_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
                          const float *w, size_t wstride, size_t bstride, int N, int cin,
@@ -95,7 +95,7 @@ static int wino_backward(float *dinp, float *dw, float *db, const float *dout, c
     wino_wgrad *plan = wino_wgrad_plan(dw, db, dout, inp, wstride, bstride, N, cin, cout, H, W);
     if (!plan) return 0;
     wino_wgrad_run(plan);
-    return !dinp || wino_conv3x3(dinp, dout, w, wstride, NULL, 1, NULL, 0, N, cout, cin, H, W, 1);
+    return !dinp || wino_conv3x3(dinp, dout, w, wstride, NULL, 1, NULL, 0, N, cout, cin, H, W, 1, NULL);
 }
 /* Tolerances of Winograd alone, which here also runs shapes the dispatch never sends it (under
  * 16 channels or 8x8 pixels; every dispatched shape stays within TOL). Its weight gradient sums
@@ -134,13 +134,30 @@ static int check_shape(const shape *c, const kernels *k) {
     char name[96];
     describe(name, sizeof name, c);
     size_t at = 0;
-    int ran = k->forward(y_fast, x, w, ws, b, bs, N, ci, co, H, W, K);
+    int ran = k->forward(y_fast, x, w, ws, b, bs, N, ci, co, H, W, K, NULL);
     if (!ran) goto done;
     nn_conv2d_forward_ref(y_ref, x, w, ws, b, bs, N, ci, co, H, W, K);
     nn_conv2d_forward_ref(y_mag, ax, aw, ws, ab, bs, N, ci, co, H, W, K);
     double e = worst_ratio(y_fast, y_ref, y_mag, NULL, out_sz, &at);
     CHECK(e <= k->tol_fwd, "%s forward: element %zu is %.9g, reference %.9g (%.2g of its magnitude)",
           name, at, y_fast[at], y_ref[at], e);
+
+    /* the same with a residual added and ReLU applied as the result is stored */
+    {
+        float *res = rand_buf(out_sz), *y_post = rand_buf(out_sz), *want = rand_buf(out_sz);
+        const nn_conv_post post = {res, 1};
+        for (size_t i = 0; i < out_sz; i++) {
+            const float v = y_ref[i] + res[i];
+            want[i] = v > 0 ? v : 0;
+            y_mag[i] += fabsf(res[i]);
+        }
+        CHECK(k->forward(y_post, x, w, ws, b, bs, N, ci, co, H, W, K, &post),
+              "%s: the forward with post did not run", name);
+        e = worst_ratio(y_post, want, y_mag, NULL, out_sz, &at);
+        CHECK(e <= k->tol_fwd, "%s forward with residual and ReLU: element %zu is %.9g, wanted %.9g",
+              name, at, y_post[at], want[at]);
+        free(res), free(y_post), free(want);
+    }
 
     /* full backward, then the weight gradient alone (dinp NULL) a second time */
     for (int pass = 0; pass < 2; pass++) {
@@ -299,7 +316,7 @@ static void test_threads_bit_identical(void) {
             res[t][1] = calloc(in_sz, sizeof(float));
             res[t][2] = calloc(N * wset, sizeof(float));
             res[t][3] = calloc((size_t)N * co, sizeof(float));
-            if (!nn_conv2d_forward_fast(res[t][0], x, w, wset, b, co, N, ci, co, H, W, K)) {
+            if (!nn_conv2d_forward_fast(res[t][0], x, w, wset, b, co, N, ci, co, H, W, K, NULL)) {
                 omp_set_num_threads(saved);
                 SKIP("no fast kernels on this CPU");
             }
@@ -330,11 +347,11 @@ static void test_reference_switch(void) {
     char *saved = old ? strdup(old) : NULL;
     setenv("NSR_KERNELS", "reference", 1);
     CHECK(strcmp(nn_conv2d_kernels(), "reference") == 0, "kernels: %s", nn_conv2d_kernels());
-    nn_conv2d_forward(y, x, w, 0, b, 0, N, ci, co, H, W, K);
+    nn_conv2d_forward(y, x, w, 0, b, 0, N, ci, co, H, W, K, NULL);
     nn_conv2d_forward_ref(y_ref, x, w, 0, b, 0, N, ci, co, H, W, K);
     CHECK(memcmp(y, y_ref, out_sz * sizeof *y) == 0, "forced reference differs from it");
     setenv("NSR_KERNELS", "direct", 1);
-    const int fast = nn_conv2d_forward_fast(y, x, w, 0, b, 0, N, ci, co, H, W, K);
+    const int fast = nn_conv2d_forward_fast(y, x, w, 0, b, 0, N, ci, co, H, W, K, NULL);
     CHECK(strcmp(nn_conv2d_kernels(), fast ? "avx2-direct" : "reference") == 0, "kernels: %s",
           nn_conv2d_kernels());
     unsetenv("NSR_KERNELS");
@@ -381,7 +398,8 @@ static int check_mixture(int N, int cin, int cout, int H, int W, int sets, int c
              cards, mode == 0 ? "soft" : mode == 1 ? "one-hot" : "half one-hot");
     nn_mix_forward(wmix, bmix, w, b, gamma, &dm);
     nn_mix_forward(awmix, abmix, aw, ab, gamma, &dm);
-    int ran = nn_conv2d_forward_mix(y, x, w, wset, &mix, bmix, (size_t)cout, N, cin, cout, H, W, 3);
+    int ran = nn_conv2d_forward_mix(y, x, w, wset, &mix, bmix, (size_t)cout, N, cin, cout, H, W, 3,
+                                    NULL);
     if (ran) {
         size_t at = 0;
         nn_conv2d_forward_ref(y_ref, x, wmix, wset, bmix, (size_t)cout, N, cin, cout, H, W, 3);

@@ -59,7 +59,7 @@ typedef struct {
 static double conv_loss(void *p) {
     conv_ctx *c = p;
     nn_conv2d_forward(c->out, c->x, c->w, c->wstride, c->b, c->bstride, c->N, c->cin, c->cout,
-                      c->H, c->W, c->K);
+                      c->H, c->W, c->K, NULL);
     return dot_d(c->R, c->out, (size_t)c->N * c->cout * c->H * c->W);
 }
 
@@ -128,7 +128,7 @@ static double nsr_loss(void *p) {
     const nn_nsr_dims *dm = &c->dm;
     nn_weightnorm_forward(c->w, c->v, c->g, dm->groups * dm->cout, dm->cin * dm->ksize * dm->ksize);
     nn_select_forward(c->gamma, c->pooled, c->x, c->A, c->a, dm, 0);
-    nn_mixconv_forward(c->out, c->x, c->w, c->b, c->gamma, dm, &c->sc);
+    nn_mixconv_forward(c->out, c->x, c->w, c->b, c->gamma, dm, &c->sc, NULL);
     return dot_d(c->R, c->out, (size_t)dm->n * dm->cout * dm->h * dm->w);
 }
 

@@ -64,7 +64,7 @@ static void conv_case(int N, int cin, int cout, int H, int W, int K, int per_sam
     double *rdw = calloc(wsz, sizeof(double)), *rdb = calloc(bsz, sizeof(double));
     const size_t ws = per_sample ? wset : 0, bs = per_sample ? (size_t)cout : 0;
     naive_conv(rout, rdx, rdw, rdb, dout, x, w, ws, b, N, cin, cout, H, W, K);
-    nn_conv2d_forward(out, x, w, ws, b, bs, N, cin, cout, H, W, K);
+    nn_conv2d_forward(out, x, w, ws, b, bs, N, cin, cout, H, W, K, NULL);
     /* backward accumulates: run it twice from zero and expect twice the gradient */
     for (int rep = 0; rep < 2; rep++)
         nn_conv2d_backward(dx, dw, db, dout, x, w, ws, bs, N, cin, cout, H, W, K);
@@ -211,7 +211,7 @@ static void identity_case(int hard) {
     double *sum = calloc(out_sz, sizeof(double));
     for (int i = 0; i < k; i++) {
         nn_conv2d_forward(group, x, w + i * wg, 0, b + i * dm.cout, 0, dm.n, dm.cin, dm.cout, dm.h,
-                          dm.w, 3);
+                          dm.w, 3, NULL);
         for (int n = 0; n < dm.n; n++)
             for (int o = 0; o < dm.cout; o++)
                 for (size_t p = 0; p < plane; p++) {
@@ -220,7 +220,7 @@ static void identity_case(int hard) {
                 }
     }
     nn_mix_scratch sc = {test_zero_buf(dm.n * wg), test_zero_buf((size_t)dm.n * dm.cout), NULL, NULL};
-    nn_mixconv_forward(out, x, w, b, gamma, &dm, &sc);
+    nn_mixconv_forward(out, x, w, b, gamma, &dm, &sc, NULL);
     const double e = rel_err_d(out, sum, out_sz);
     printf("  identity (%s selection): relative error %.1e\n", hard ? "hard" : "soft", e);
     CHECK(e < 1e-6, "%s: mixed-kernel conv differs from the mixture of group convs by %g",
