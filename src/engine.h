@@ -204,7 +204,9 @@ const eng_tensor *eng_model_tensor(const nsr_model *model, int i);
 const eng_tensor *eng_model_find_tensor(const nsr_model *model, const char *name);
 
 /* Activations of one forward (and, for training, the buffers of the backward) for a batch of n
- * LR inputs of h x w. */
+ * LR inputs of h x w. An inference workspace (train = 0) belongs to one model whose parameters
+ * do not change while it lives: its first forward weight-normalises the kernels for all the
+ * others (tiled inference runs many batches through one). */
 typedef struct eng_workspace {
     int n, h, w;
     int train;       /* 1: keeps every activation and has the backward's buffers */
@@ -219,6 +221,8 @@ typedef struct eng_workspace {
     float *gamma;    /* selections (n, k*d), one slot per conv */
     float *pooled;   /* spatial means (n, <= F*wm), one slot per conv */
     float *wn;       /* weight-normed kernels, at the same offsets as the parameters' v */
+    int wn_ready;    /* inference: wn computed (once, by the first forward); training
+                      * recomputes it every forward, as the parameters change */
     float *skip;     /* (n, 3s^2, h, w) skip branch (scale > 1) */
     float *body;     /* (n, 3s^2, h, w) tail + skip */
     float *out;      /* (n, 3, h*s, w*s) the network's output */

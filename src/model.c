@@ -353,11 +353,12 @@ void eng_forward_body(const nsr_model *m, eng_workspace *ws, const float *x, int
     const int B = m->arch.blocks;
     const size_t in_sz = (size_t)ws->n * 3 * ws->h * ws->w;
     nn_add_scalar(ws->x0, x, -0.5f, in_sz);
-    for (int ci = 0; ci < m->nconv; ci++) {
+    for (int ci = 0; ci < m->nconv && !ws->wn_ready; ci++) {
         const eng_conv *c = &m->conv[ci];
         nn_weightnorm_forward(ws->wn + c->v, m->params + c->v, m->params + c->g,
                               c->groups * c->cout, c->cin * c->ksize * c->ksize);
     }
+    ws->wn_ready = !ws->train;
     conv_forward(m, ws, ENG_HEAD, feat_at(ws, 0), ws->x0, hard, NULL);
     for (int b = 0; b < B; b++) {
         /* out = in + conv2(relu(conv1(in))), the ReLU and the residual sum done by the convs
