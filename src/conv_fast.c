@@ -35,6 +35,7 @@
  * same bit for bit for any number of threads. They differ from the reference's by float
  * rounding only (the reference adds channel by channel, tap by tap too, but the weight
  * gradient sums lanes in another order). */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -93,6 +94,44 @@ void nn_conv2d_backward(float *dinp, float *dw, float *db, const float *dout, co
 }
 
 #if FAST_X86
+
+/* ---------------------------------------------------------------- scratch kept per thread */
+
+typedef struct scratch_cache {
+    float *block[SCRATCH_SLOTS];
+    size_t floats[SCRATCH_SLOTS];
+} scratch_cache;
+
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+static int scratch_key_ok;
+
+static void scratch_cache_free(void *p) {
+    scratch_cache *c = p;
+    for (int s = 0; s < SCRATCH_SLOTS; s++) free(c->block[s]);
+    free(c);
+}
+static void scratch_key_create(void) {
+    scratch_key_ok = pthread_key_create(&scratch_key, scratch_cache_free) == 0;
+}
+
+float *thread_scratch(int slot, size_t n) {
+    pthread_once(&scratch_once, scratch_key_create);
+    scratch_cache *c = scratch_key_ok ? pthread_getspecific(scratch_key) : NULL;
+    if (!c) { /* the thread's first call */
+        if (!(c = calloc(1, sizeof *c))) return NULL;
+        if (!scratch_key_ok || pthread_setspecific(scratch_key, c)) {
+            free(c);
+            return NULL;
+        }
+    }
+    if (c->floats[slot] < n) {
+        free(c->block[slot]);
+        c->block[slot] = alloc_floats(n);
+        c->floats[slot] = c->block[slot] ? n : 0;
+    }
+    return c->block[slot];
+}
 
 #define BAND_FLOATS 65536 /* aim for the forward's per-thread input band (256 KB) */
 #define CHUNK_BYTES (8u << 20) /* the weight gradient's buffers per chunk: bigger ran slower */

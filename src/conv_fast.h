@@ -48,6 +48,18 @@ static inline float *alloc_floats(size_t n) {
     return aligned_alloc(64, round_up(n * sizeof(float), 64));
 }
 
+/* Scratch memory the calling thread keeps between calls: slot's block of at least n floats
+ * (64-byte aligned, contents left from before), or NULL when out of memory; freed when the
+ * thread ends. A training step or a tiled inference runs the same convolutions over and over:
+ * allocated afresh each call, their megabytes of scratch made the kernel map and clear pages
+ * every time (both threads waiting on it: 6% of a 64 -> 64 conv on 2 threads). Each user has
+ * its own slot, so one may hold its block while it calls another (the weight gradient's plan
+ * while the input gradient runs). */
+enum {
+    SCRATCH_WINO_KERNELS, SCRATCH_WINO, SCRATCH_WGRAD_PIECES, SCRATCH_WGRAD, SCRATCH_SLOTS
+};
+float *thread_scratch(int slot, size_t n);
+
 /* Lane masks: mask_src + 8 - n as 8 ints has its first n lanes set. */
 static const int mask_src[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
 

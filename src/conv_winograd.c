@@ -312,8 +312,8 @@ wino_wgrad *wino_wgrad_plan(float *dw, float *db, const float *dout, const float
      * sums (16 frequencies x WG_OB*CO x 16 channels) */
     const size_t sums = (size_t)WG_OB * CO * 16 * 16 * 2;
     jb->scratch_floats = round_up(split_floats(jb->trows, jb->seg) + 16 * 64 + sums, 16);
-    jb->buf = alloc_floats(jb->piece_floats * pieces);
-    jb->scratch = alloc_floats(jb->scratch_floats * jb->threads);
+    jb->buf = thread_scratch(SCRATCH_WGRAD_PIECES, jb->piece_floats * pieces);
+    jb->scratch = thread_scratch(SCRATCH_WGRAD, jb->scratch_floats * jb->threads);
     if (!jb->buf || !jb->scratch) {
         wino_wgrad_free(jb);
         return NULL;
@@ -373,8 +373,7 @@ static AVX2 void wgrad_item(const wino_wgrad *jb, int p0, int p1, int set, int o
 }
 
 void wino_wgrad_free(wino_wgrad *jb) {
-    if (jb) free(jb->buf), free(jb->scratch);
-    free(jb);
+    free(jb); /* its buffers are the thread's scratch, kept for the next call */
 }
 
 void wino_wgrad_run(wino_wgrad *jb) {

@@ -424,19 +424,13 @@ int wino_conv3x3(float *out, const float *inp, const float *w, size_t wstride,
     jb.ustride = sets > 1 ? uset : 0;
     jb.scratch_floats = NF * jb.vf + NF * (size_t)jb.coutp * jb.Tp + split;
     if (mix) jb.scratch_floats += uset + 9 * (size_t)cout * cin;
-    float *U = alloc_floats(uset * sets);
-    jb.scratch = alloc_floats(jb.scratch_floats * threads);
-    if (!U || !jb.scratch) {
-        free(U), free(jb.scratch);
-        return 0;
-    }
+    float *U = thread_scratch(SCRATCH_WINO_KERNELS, uset * sets);
+    jb.scratch = thread_scratch(SCRATCH_WINO, jb.scratch_floats * threads);
+    if (!U || !jb.scratch) return 0;
     /* a mixture's sets are transformed only where a sample is one of them (hard selection):
      * the others' mixtures are mixed and transformed per sample */
     char *needed = calloc((size_t)sets, 1);
-    if (!needed) {
-        free(U), free(jb.scratch);
-        return 0;
-    }
+    if (!needed) return 0;
     for (int n = 0; n < (mix ? N : sets); n++) {
         const int s = mix ? mix_single_set(mix, n) : n;
         if (s >= 0) needed[s] = 1;
@@ -473,7 +467,6 @@ int wino_conv3x3(float *out, const float *inp, const float *w, size_t wstride,
                              b ? b + n * bstride : NULL, tb);
         }
     }
-    free(U), free(jb.scratch);
     return 1;
 }
 
