@@ -556,7 +556,8 @@ int nn_conv2d_forward_mix(float *out, const float *inp, const float *w, size_t w
     if (mix_wanted(cin, cout, H, W, K))
         return wino_conv3x3(out, inp, w, wstride, mix, 0, b, bstride, N, cin, cout, H, W, 0,
                             post);
-    if (!fast_wanted() || !fast_shape(K)) return 0;
+    /* the direct path needs every sample's set first: a caller's selection is its own */
+    if (!fast_wanted() || !fast_shape(K) || mix->select) return 0;
     int *set_of = malloc((size_t)N * sizeof *set_of), ok = set_of != NULL;
     for (int n = 0; ok && n < N; n++) ok = (set_of[n] = mix_single_set(mix, n)) >= 0;
     ok = ok && forward_direct(out, inp, w, wstride, mix->sets, set_of, 0, b, bstride, N, cin,

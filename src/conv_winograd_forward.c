@@ -221,6 +221,8 @@ typedef struct wino_job {
     const float *w;           /* the kernel sets, at w + s*wstride */
     size_t wstride;
     const nn_kernel_mix *mix; /* per-sample mixtures of the sets of U, or NULL */
+    int select_here;          /* mix->select is called by sample_kernels */
+    const char *transformed;  /* which sets of U are transformed */
     int transposed;
     int N, cin, cout, coutp, H, W, accumulate, relu;
     int nseg, nrow_blocks; /* blocks across and down a sample */
@@ -264,11 +266,12 @@ static AVX2 void mix_kernels(const wino_job *jb, float *wmix, int n) {
 
 /* The transformed kernels of sample n: a set of U, or the sample's mixture, mixed and
  * transformed in the thread's own buffer unless it already holds it (*held: the sample it
- * holds, or -1). */
+ * holds, or -1). With select_here, the sample is selected first (a thread runs it whole). */
 static AVX2 const float *sample_kernels(const wino_job *jb, int n, float *ubuf, int *held) {
     if (!jb->mix) return jb->U + n * jb->ustride;
+    if (jb->select_here && *held != n) jb->mix->select(jb->mix->select_ctx, n);
     const int s = mix_single_set(jb->mix, n);
-    if (s >= 0) return jb->U + s * jb->ustride;
+    if (s >= 0 && jb->transformed[s]) return jb->U + s * jb->ustride;
     if (*held != n) {
         float *wmix = ubuf + NF * (size_t)jb->coutp * jb->cin;
         mix_kernels(jb, wmix, n);
@@ -427,11 +430,22 @@ int wino_conv3x3(float *out, const float *inp, const float *w, size_t wstride,
     float *U = thread_scratch(SCRATCH_WINO_KERNELS, uset * sets);
     jb.scratch = thread_scratch(SCRATCH_WINO, jb.scratch_floats * threads);
     if (!U || !jb.scratch) return 0;
-    /* a mixture's sets are transformed only where a sample is one of them (hard selection):
-     * the others' mixtures are mixed and transformed per sample */
+    const int per_sample = jb.nrow_blocks * jb.nseg, items = N * per_sample;
+    /* whole samples per thread when there are samples enough: a block's neighbour shares its
+     * input rows, a mixture's kernels are mixed once per sample, and a selection the mixture
+     * leaves to the convolution is made where the sample's input is about to be read */
+    const int chunk = N >= 2 * threads ? per_sample : 1;
+    jb.select_here = mix && mix->select && chunk > 1;
+    if (mix && mix->select && !jb.select_here) {
+#pragma omp parallel for schedule(static)
+        for (int n = 0; n < N; n++) mix->select(mix->select_ctx, n);
+    }
+    /* a mixture's sets are transformed only where a sample is one of them (hard selection; not
+     * known beforehand when the convolution selects): the others' mixtures are mixed and
+     * transformed per sample */
     char *needed = calloc((size_t)sets, 1);
     if (!needed) return 0;
-    for (int n = 0; n < (mix ? N : sets); n++) {
+    for (int n = 0; n < (mix ? N : sets) && !jb.select_here; n++) {
         const int s = mix ? mix_single_set(mix, n) : n;
         if (s >= 0) needed[s] = 1;
     }
@@ -439,12 +453,8 @@ int wino_conv3x3(float *out, const float *inp, const float *w, size_t wstride,
     for (int s = 0; s < sets; s++)
         if (needed[s])
             transform_kernels(U + s * jb.ustride, w + s * wstride, cin, cout, jb.coutp, transposed);
-    free(needed);
+    jb.transformed = needed;
     jb.U = U;
-    const int per_sample = jb.nrow_blocks * jb.nseg, items = N * per_sample;
-    /* whole samples per thread when there are samples enough: a block's neighbour shares its
-     * input rows, and a mixture's kernels are mixed once per sample */
-    const int chunk = N >= 2 * threads ? per_sample : 1;
 #pragma omp parallel num_threads(threads)
     {
         float *V = jb.scratch + jb.scratch_floats * omp_get_thread_num();
@@ -467,6 +477,7 @@ int wino_conv3x3(float *out, const float *inp, const float *w, size_t wstride,
                              b ? b + n * bstride : NULL, tb);
         }
     }
+    free(needed);
     return 1;
 }
 

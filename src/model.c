@@ -317,6 +317,11 @@ static void conv_forward(const nsr_model *m, eng_workspace *ws, int ci, float *o
     }
     const nn_nsr_dims dm = dims_of(c, ws);
     float *gamma = gamma_of(m, ws, ci);
+    if (c->side && !hard) {
+        nn_nsr_conv_forward(out, gamma, pooled_of(ws, ci), in, P + c->A, P + c->a, ws->wn + c->v,
+                            P + c->b, &dm, &ws->mix, post);
+        return;
+    }
     if (c->side) nn_select_forward(gamma, pooled_of(ws, ci), in, P + c->A, P + c->a, &dm, hard);
     nn_mixconv_forward(out, in, ws->wn + c->v, P + c->b, gamma, &dm, &ws->mix, post);
 }

@@ -94,41 +94,47 @@ NSR_AVX2 static double lane_sum_avx2(const float *x, const float *y, size_t len)
     return lane_sum_body(x, y, len);
 }
 
+/* 1. "p = spatial mean of the conv's own input x_n (length c_in)", channel c of sample n */
+static float spatial_mean(const float *inp, const nn_nsr_dims *dm, int n, int c) {
+    const size_t plane = (size_t)dm->h * dm->w;
+    const float *x = inp + ((size_t)n * dm->cin + c) * plane;
+    return (float)((have_avx2() ? lane_sum_avx2 : lane_sum_plain)(x, NULL, plane) / (double)plane);
+}
+
+/* Steps 2-3 for sample n from its means p (cin) into gn (k*d). */
+static void select_from_means(float *gn, const float *p, const float *A, const float *a,
+                              const nn_nsr_dims *dm, int hard) {
+    const int cin = dm->cin, k = dm->groups, d = dm->cards;
+    /* 2. "logits = A p + a, read as a k x d table, index i*d + j (group-major)" */
+    for (int r = 0; r < k * d; r++) {
+        double z = a[r];
+        for (int c = 0; c < cin; c++) z += (double)A[(size_t)r * cin + c] * p[c];
+        gn[r] = (float)z;
+    }
+    /* 3. "gamma[i][j] = softmax over i (the k groups), separately for each cardinal j"; hard
+     * selection keeps only the argmax group. */
+    for (int j = 0; j < d; j++) {
+        int best = 0;
+        for (int i = 1; i < k; i++)
+            if (gn[i * d + j] > gn[best * d + j]) best = i;
+        if (hard) {
+            for (int i = 0; i < k; i++) gn[i * d + j] = i == best ? 1.0f : 0.0f;
+            continue;
+        }
+        const double zmax = gn[best * d + j];
+        double sum = 0;
+        for (int i = 0; i < k; i++) sum += exp(gn[i * d + j] - zmax);
+        for (int i = 0; i < k; i++) gn[i * d + j] = (float)(exp(gn[i * d + j] - zmax) / sum);
+    }
+}
+
 void nn_select_forward(float *gamma, float *pooled, const float *inp, const float *A,
                        const float *a, const nn_nsr_dims *dm, int hard) {
-    const int cin = dm->cin, k = dm->groups, d = dm->cards;
-    const size_t plane = (size_t)dm->h * dm->w;
-    double (*const lane_sum)(const float *, const float *, size_t) =
-        have_avx2() ? lane_sum_avx2 : lane_sum_plain;
-    /* 1. "p = spatial mean of the conv's own input x_n (length c_in)", for every (n, c) */
+    const int cin = dm->cin, kd = dm->groups * dm->cards;
 #pragma omp parallel for schedule(static)
-    for (int nc = 0; nc < dm->n * cin; nc++)
-        pooled[nc] = (float)(lane_sum(inp + (size_t)nc * plane, NULL, plane) / (double)plane);
-    for (int n = 0; n < dm->n; n++) {
-        const float *p = pooled + (size_t)n * cin;
-        /* 2. "logits = A p + a, read as a k x d table, index i*d + j (group-major)" */
-        float *gn = gamma + (size_t)n * k * d;
-        for (int r = 0; r < k * d; r++) {
-            double z = a[r];
-            for (int c = 0; c < cin; c++) z += (double)A[(size_t)r * cin + c] * p[c];
-            gn[r] = (float)z;
-        }
-        /* 3. "gamma[i][j] = softmax over i (the k groups), separately for each cardinal j";
-         * hard selection keeps only the argmax group. */
-        for (int j = 0; j < d; j++) {
-            int best = 0;
-            for (int i = 1; i < k; i++)
-                if (gn[i * d + j] > gn[best * d + j]) best = i;
-            if (hard) {
-                for (int i = 0; i < k; i++) gn[i * d + j] = i == best ? 1.0f : 0.0f;
-                continue;
-            }
-            const double zmax = gn[best * d + j];
-            double sum = 0;
-            for (int i = 0; i < k; i++) sum += exp(gn[i * d + j] - zmax);
-            for (int i = 0; i < k; i++) gn[i * d + j] = (float)(exp(gn[i * d + j] - zmax) / sum);
-        }
-    }
+    for (int nc = 0; nc < dm->n * cin; nc++) pooled[nc] = spatial_mean(inp, dm, nc / cin, nc % cin);
+    for (int n = 0; n < dm->n; n++)
+        select_from_means(gamma + (size_t)n * kd, pooled + (size_t)n * cin, A, a, dm, hard);
 }
 
 /* The logits' gradient of sample n: through the softmax over i,
@@ -171,6 +177,15 @@ void nn_select_backward(float *dinp, float *dA, float *da, const float *dgamma, 
     }
 }
 
+/* bmix[o] of step 4 below for one sample's gn: the groups with a weight, in increasing i. */
+static float mixed_bias(const float *gn, const float *b, int o, const nn_nsr_dims *dm) {
+    const int k = dm->groups, d = dm->cards, j = o / (dm->cout / d);
+    double bm = 0;
+    for (int i = 0; i < k; i++)
+        if (gn[i * d + j] != 0.0f) bm += (double)gn[i * d + j] * b[(size_t)i * dm->cout + o];
+    return (float)bm;
+}
+
 /* 4. "Output channel o = j*(c_out/d) + t gets mixed kernel
  *     Wmix[o] = sum_i gamma[i][j] * W[i*c_out + o]  and bias  bmix[o] = sum_i gamma[i][j] * b[i*c_out + o]" */
 void nn_mix_forward(float *wmix, float *bmix, const float *w, const float *b, const float *gamma,
@@ -188,13 +203,11 @@ void nn_mix_forward(float *wmix, float *bmix, const float *w, const float *b, co
             /* only the groups with a weight: hard selection reads one group's kernels */
             int idx[MAX_TERMS], m = 0, add = 0;
             float g[MAX_TERMS];
-            double bm = 0;
             for (int i = 0; i < k; i++) {
                 const float gi = gn[i * d + j];
                 if (gi != 0.0f) {
                     idx[m] = i;
                     g[m++] = gi;
-                    bm += (double)gi * b[(size_t)i * cout + o];
                 }
                 if (wm && (m == MAX_TERMS || (i == k - 1 && (m > 0 || !add)))) {
                     wsum(wm, add, w + (size_t)o * wsz, (size_t)cout * wsz, idx, g, m, wsz);
@@ -202,7 +215,7 @@ void nn_mix_forward(float *wmix, float *bmix, const float *w, const float *b, co
                     m = 0;
                 }
             }
-            bmix[(size_t)n * cout + o] = (float)bm;
+            bmix[(size_t)n * cout + o] = mixed_bias(gn, b, o, dm);
         }
     }
 }
@@ -262,7 +275,7 @@ void nn_mixconv_forward(float *out, const float *inp, const float *w, const floa
                         const float *gamma, const nn_nsr_dims *dm, const nn_mix_scratch *sc,
                         const nn_conv_post *post) {
     const size_t wsz = (size_t)dm->cout * dm->cin * dm->ksize * dm->ksize;
-    const nn_kernel_mix mix = {gamma, dm->groups, dm->cards};
+    const nn_kernel_mix mix = {gamma, dm->groups, dm->cards, NULL, NULL};
     nn_mix_forward(NULL, sc->bmix, w, b, gamma, dm);
     if (nn_conv2d_forward_mix(out, inp, w, wsz, &mix, sc->bmix, (size_t)dm->cout, dm->n, dm->cin,
                               dm->cout, dm->h, dm->w, dm->ksize, post))
@@ -272,11 +285,43 @@ void nn_mixconv_forward(float *out, const float *inp, const float *w, const floa
                       dm->cout, dm->h, dm->w, dm->ksize, post);
 }
 
+/* What the convolution needs to select sample n itself (nn_kernel_mix's select). */
+typedef struct sample_selection {
+    float *gamma, *pooled, *bmix;
+    const float *inp, *A, *a, *b;
+    const nn_nsr_dims *dm;
+} sample_selection;
+
+/* Steps 1-3 and the mixed biases of sample n, by the thread about to convolve it: its input
+ * is read for the means just before the convolution reads it again, from cache. */
+static void select_sample(void *ctx, int n) {
+    const sample_selection *ss = ctx;
+    const nn_nsr_dims *dm = ss->dm;
+    float *p = ss->pooled + (size_t)n * dm->cin, *gn = ss->gamma + (size_t)n * dm->groups * dm->cards;
+    for (int c = 0; c < dm->cin; c++) p[c] = spatial_mean(ss->inp, dm, n, c);
+    select_from_means(gn, p, ss->A, ss->a, dm, 0);
+    for (int o = 0; o < dm->cout; o++) ss->bmix[(size_t)n * dm->cout + o] = mixed_bias(gn, ss->b, o, dm);
+}
+
+void nn_nsr_conv_forward(float *out, float *gamma, float *pooled, const float *inp,
+                         const float *A, const float *a, const float *w, const float *b,
+                         const nn_nsr_dims *dm, const nn_mix_scratch *sc,
+                         const nn_conv_post *post) {
+    const size_t wsz = (size_t)dm->cout * dm->cin * dm->ksize * dm->ksize;
+    sample_selection ss = {gamma, pooled, sc->bmix, inp, A, a, b, dm};
+    const nn_kernel_mix mix = {gamma, dm->groups, dm->cards, select_sample, &ss};
+    if (nn_conv2d_forward_mix(out, inp, w, wsz, &mix, sc->bmix, (size_t)dm->cout, dm->n, dm->cin,
+                              dm->cout, dm->h, dm->w, dm->ksize, post))
+        return;
+    nn_select_forward(gamma, pooled, inp, A, a, dm, 0);
+    nn_mixconv_forward(out, inp, w, b, gamma, dm, sc, post);
+}
+
 void nn_mixconv_backward(float *dinp, float *dw, float *db, float *dgamma, const float *dout,
                          const float *inp, const float *w, const float *b, const float *gamma,
                          const nn_nsr_dims *dm, const nn_mix_scratch *sc) {
     const size_t wsz = (size_t)dm->cout * dm->cin * dm->ksize * dm->ksize;
-    const nn_kernel_mix mix = {gamma, dm->groups, dm->cards};
+    const nn_kernel_mix mix = {gamma, dm->groups, dm->cards, NULL, NULL};
     /* the input gradient through the mixture where the fast convolution takes it, else
      * through the mixed kernels, formed here (the weight gradient needs no kernels) */
     if (dinp && nn_conv2d_backward_input_mix(dinp, dout, w, wsz, &mix, dm->n, dm->cin, dm->cout,
