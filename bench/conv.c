@@ -92,13 +92,8 @@ typedef struct nsr_job {
 
 static void run_nsr(void *ctx) {
     const nsr_job *j = ctx;
-    if (!j->hard) { /* as the network runs it: each sample selected where it is convolved */
-        nn_nsr_conv_forward(j->out, j->gamma, j->pooled, j->inp, j->A, j->a, j->w, j->b, &j->dm,
-                            &j->sc, NULL);
-        return;
-    }
-    nn_select_forward(j->gamma, j->pooled, j->inp, j->A, j->a, &j->dm, j->hard);
-    nn_mixconv_forward(j->out, j->inp, j->w, j->b, j->gamma, &j->dm, &j->sc, NULL);
+    nn_nsr_conv_forward(j->out, j->gamma, j->pooled, j->inp, j->A, j->a, j->w, j->b, &j->dm,
+                        &j->sc, j->hard, NULL);
 }
 
 #define NK 4

@@ -440,8 +440,8 @@ int wino_conv3x3(float *out, const float *inp, const float *w, size_t wstride,
 #pragma omp parallel for schedule(static)
         for (int n = 0; n < N; n++) mix->select(mix->select_ctx, n);
     }
-    /* a mixture's sets are transformed only where a sample is one of them (hard selection; not
-     * known beforehand when the convolution selects): the others' mixtures are mixed and
+    /* a mixture's sets are transformed only where a sample is one of them (hard selection; all
+     * of them when the convolution selects, one-hot): the others' mixtures are mixed and
      * transformed per sample */
     char *needed = calloc((size_t)sets, 1);
     if (!needed) return 0;
@@ -449,6 +449,7 @@ int wino_conv3x3(float *out, const float *inp, const float *w, size_t wstride,
         const int s = mix ? mix_single_set(mix, n) : n;
         if (s >= 0) needed[s] = 1;
     }
+    for (int s = 0; s < sets && jb.select_here && mix->one_hot; s++) needed[s] = 1;
 #pragma omp parallel for schedule(static)
     for (int s = 0; s < sets; s++)
         if (needed[s])

@@ -52,6 +52,7 @@ typedef struct nn_kernel_mix {
      * them, in the thread that runs the sample where it runs samples whole */
     void (*select)(void *select_ctx, int n);
     void *select_ctx;
+    int one_hot; /* with select: every sample's coefficients will be one set (hard selection) */
 } nn_kernel_mix;
 /* The convolution with mixed kernels, without forming them: out = conv(inp, mixed kernels) +
  * b + n*bstride, and the input gradient dinp += ... through them. The mixture is linear, so
@@ -170,13 +171,13 @@ typedef struct nn_mix_scratch {
 void nn_mixconv_forward(float *out, const float *inp, const float *w, const float *b,
                         const float *gamma, const nn_nsr_dims *dm, const nn_mix_scratch *sc,
                         const nn_conv_post *post);
-/* Selection (soft) and the NSR convolution together: nn_select_forward then
- * nn_mixconv_forward, with each sample selected where the fast convolution runs it, if it
- * takes the selection (whole samples per thread), so that the input is read for its means
- * just before it is convolved. The same results as the two calls. */
+/* Selection and the NSR convolution together: nn_select_forward then nn_mixconv_forward,
+ * with each sample selected where the fast convolution runs it, if it takes the selection
+ * (whole samples per thread), so that the input is read for its means just before it is
+ * convolved. The same results as the two calls. */
 void nn_nsr_conv_forward(float *out, float *gamma, float *pooled, const float *inp,
                          const float *A, const float *a, const float *w, const float *b,
-                         const nn_nsr_dims *dm, const nn_mix_scratch *sc,
+                         const nn_nsr_dims *dm, const nn_mix_scratch *sc, int hard,
                          const nn_conv_post *post);
 /* dinp (may be NULL), dw, db, dgamma += ...; recomputes the mixed kernels into sc. */
 void nn_mixconv_backward(float *dinp, float *dw, float *db, float *dgamma, const float *dout,

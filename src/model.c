@@ -317,13 +317,11 @@ static void conv_forward(const nsr_model *m, eng_workspace *ws, int ci, float *o
     }
     const nn_nsr_dims dm = dims_of(c, ws);
     float *gamma = gamma_of(m, ws, ci);
-    if (c->side && !hard) {
+    if (c->side)
         nn_nsr_conv_forward(out, gamma, pooled_of(ws, ci), in, P + c->A, P + c->a, ws->wn + c->v,
-                            P + c->b, &dm, &ws->mix, post);
-        return;
-    }
-    if (c->side) nn_select_forward(gamma, pooled_of(ws, ci), in, P + c->A, P + c->a, &dm, hard);
-    nn_mixconv_forward(out, in, ws->wn + c->v, P + c->b, gamma, &dm, &ws->mix, post);
+                            P + c->b, &dm, &ws->mix, hard, post);
+    else
+        nn_mixconv_forward(out, in, ws->wn + c->v, P + c->b, gamma, &dm, &ws->mix, post);
 }
 
 /* Adds this conv's gradients to grads and, when dinp is non-NULL, to its input's gradient. A

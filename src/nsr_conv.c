@@ -275,7 +275,7 @@ void nn_mixconv_forward(float *out, const float *inp, const float *w, const floa
                         const float *gamma, const nn_nsr_dims *dm, const nn_mix_scratch *sc,
                         const nn_conv_post *post) {
     const size_t wsz = (size_t)dm->cout * dm->cin * dm->ksize * dm->ksize;
-    const nn_kernel_mix mix = {gamma, dm->groups, dm->cards, NULL, NULL};
+    const nn_kernel_mix mix = {gamma, dm->groups, dm->cards, NULL, NULL, 0};
     nn_mix_forward(NULL, sc->bmix, w, b, gamma, dm);
     if (nn_conv2d_forward_mix(out, inp, w, wsz, &mix, sc->bmix, (size_t)dm->cout, dm->n, dm->cin,
                               dm->cout, dm->h, dm->w, dm->ksize, post))
@@ -290,6 +290,7 @@ typedef struct sample_selection {
     float *gamma, *pooled, *bmix;
     const float *inp, *A, *a, *b;
     const nn_nsr_dims *dm;
+    int hard;
 } sample_selection;
 
 /* Steps 1-3 and the mixed biases of sample n, by the thread about to convolve it: its input
@@ -299,21 +300,21 @@ static void select_sample(void *ctx, int n) {
     const nn_nsr_dims *dm = ss->dm;
     float *p = ss->pooled + (size_t)n * dm->cin, *gn = ss->gamma + (size_t)n * dm->groups * dm->cards;
     for (int c = 0; c < dm->cin; c++) p[c] = spatial_mean(ss->inp, dm, n, c);
-    select_from_means(gn, p, ss->A, ss->a, dm, 0);
+    select_from_means(gn, p, ss->A, ss->a, dm, ss->hard);
     for (int o = 0; o < dm->cout; o++) ss->bmix[(size_t)n * dm->cout + o] = mixed_bias(gn, ss->b, o, dm);
 }
 
 void nn_nsr_conv_forward(float *out, float *gamma, float *pooled, const float *inp,
                          const float *A, const float *a, const float *w, const float *b,
-                         const nn_nsr_dims *dm, const nn_mix_scratch *sc,
+                         const nn_nsr_dims *dm, const nn_mix_scratch *sc, int hard,
                          const nn_conv_post *post) {
     const size_t wsz = (size_t)dm->cout * dm->cin * dm->ksize * dm->ksize;
-    sample_selection ss = {gamma, pooled, sc->bmix, inp, A, a, b, dm};
-    const nn_kernel_mix mix = {gamma, dm->groups, dm->cards, select_sample, &ss};
+    sample_selection ss = {gamma, pooled, sc->bmix, inp, A, a, b, dm, hard};
+    const nn_kernel_mix mix = {gamma, dm->groups, dm->cards, select_sample, &ss, hard};
     if (nn_conv2d_forward_mix(out, inp, w, wsz, &mix, sc->bmix, (size_t)dm->cout, dm->n, dm->cin,
                               dm->cout, dm->h, dm->w, dm->ksize, post))
         return;
-    nn_select_forward(gamma, pooled, inp, A, a, dm, 0);
+    nn_select_forward(gamma, pooled, inp, A, a, dm, hard);
     nn_mixconv_forward(out, inp, w, b, gamma, dm, sc, post);
 }
 
@@ -321,7 +322,7 @@ void nn_mixconv_backward(float *dinp, float *dw, float *db, float *dgamma, const
                          const float *inp, const float *w, const float *b, const float *gamma,
                          const nn_nsr_dims *dm, const nn_mix_scratch *sc) {
     const size_t wsz = (size_t)dm->cout * dm->cin * dm->ksize * dm->ksize;
-    const nn_kernel_mix mix = {gamma, dm->groups, dm->cards, NULL, NULL};
+    const nn_kernel_mix mix = {gamma, dm->groups, dm->cards, NULL, NULL, 0};
     /* the input gradient through the mixture where the fast convolution takes it, else
      * through the mixed kernels, formed here (the weight gradient needs no kernels) */
     if (dinp && nn_conv2d_backward_input_mix(dinp, dout, w, wsz, &mix, dm->n, dm->cin, dm->cout,

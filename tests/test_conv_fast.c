@@ -392,7 +392,7 @@ static int check_mixture(int N, int cin, int cout, int H, int W, int sets, int c
                 *g = hot ? (s == (n + 1) % sets ? 1.0f : 0.0f) : *g / sum;
             }
         }
-    const nn_kernel_mix mix = {gamma, sets, cards, NULL, NULL};
+    const nn_kernel_mix mix = {gamma, sets, cards, NULL, NULL, 0};
     char name[96];
     snprintf(name, sizeof name, "N%d %d->%d %dx%d sets %d cards %d %s", N, cin, cout, H, W, sets,
              cards, mode == 0 ? "soft" : mode == 1 ? "one-hot" : "half one-hot");

@@ -230,17 +230,18 @@ static void identity_case(int hard) {
 }
 
 /* nn_nsr_conv_forward, which lets the fast convolution select each sample where it runs it,
- * gives the bits of nn_select_forward then nn_mixconv_forward: batches that run whole samples
- * per thread (selected in the convolution) and smaller ones (selected first), cardinals, a
- * residual and ReLU after the sum. */
+ * gives the bits of nn_select_forward then nn_mixconv_forward: soft and hard selection,
+ * batches that run whole samples per thread (selected in the convolution) and smaller ones
+ * (selected first), cardinals, a residual and ReLU after the sum. */
 static void test_nsr_conv_fused(void) {
     const nn_nsr_dims shapes[] = {
         {.n = 6, .cin = 16, .cout = 16, .h = 12, .w = 12, .ksize = 3, .groups = 4, .cards = 4},
         {.n = 1, .cin = 32, .cout = 24, .h = 9, .w = 17, .ksize = 3, .groups = 2, .cards = 1},
         {.n = 9, .cin = 64, .cout = 64, .h = 16, .w = 16, .ksize = 3, .groups = 4, .cards = 16},
         {.n = 4, .cin = 3, .cout = 8, .h = 6, .w = 6, .ksize = 3, .groups = 2, .cards = 2}};
-    for (int t = 0; t < 4; t++) {
-        const nn_nsr_dims dm = shapes[t];
+    for (int t = 0; t < 8; t++) {
+        const nn_nsr_dims dm = shapes[t / 2];
+        const int hard = t % 2;
         const int kd = dm.groups * dm.cards;
         const size_t in_sz = (size_t)dm.n * dm.cin * dm.h * dm.w;
         const size_t out_sz = (size_t)dm.n * dm.cout * dm.h * dm.w;
@@ -255,12 +256,12 @@ static void test_nsr_conv_fused(void) {
         nn_mix_scratch sc1 = {test_zero_buf(dm.n * wsz), test_zero_buf((size_t)dm.n * dm.cout), NULL, NULL};
         nn_mix_scratch sc2 = {test_zero_buf(dm.n * wsz), test_zero_buf((size_t)dm.n * dm.cout), NULL, NULL};
         const nn_conv_post post = {res, 1};
-        nn_select_forward(g1, p1, x, A, a, &dm, 0);
+        nn_select_forward(g1, p1, x, A, a, &dm, hard);
         nn_mixconv_forward(o1, x, w, b, g1, &dm, &sc1, &post);
-        nn_nsr_conv_forward(o2, g2, p2, x, A, a, w, b, &dm, &sc2, &post);
-        CHECK(!memcmp(g1, g2, (size_t)dm.n * kd * sizeof *g1), "shape %d: selections differ", t);
-        CHECK(!memcmp(p1, p2, (size_t)dm.n * dm.cin * sizeof *p1), "shape %d: means differ", t);
-        CHECK(!memcmp(o1, o2, out_sz * sizeof *o1), "shape %d: outputs differ", t);
+        nn_nsr_conv_forward(o2, g2, p2, x, A, a, w, b, &dm, &sc2, hard, &post);
+        CHECK(!memcmp(g1, g2, (size_t)dm.n * kd * sizeof *g1), "case %d: selections differ", t);
+        CHECK(!memcmp(p1, p2, (size_t)dm.n * dm.cin * sizeof *p1), "case %d: means differ", t);
+        CHECK(!memcmp(o1, o2, out_sz * sizeof *o1), "case %d: outputs differ", t);
         free(x), free(res), free(w), free(b), free(A), free(a), free(g1), free(g2), free(p1);
         free(p2), free(o1), free(o2), free(sc1.wmix), free(sc1.bmix), free(sc2.wmix), free(sc2.bmix);
     }
