@@ -261,11 +261,11 @@ static int fwd_plan(fwd_job *jb) {
     jb->band = (jb->H + nb - 1) / nb;
     jb->nbands = (jb->H + jb->band - 1) / jb->band;
     jb->band_floats = round_up(per_row * (jb->band + K - 1), 16);
-    jb->bands = alloc_floats(jb->band_floats * jb->threads);
+    jb->bands = thread_scratch(SCRATCH_DIRECT_BANDS, jb->band_floats * jb->threads);
     return jb->bands != NULL;
 }
 
-/* Runs a planned job and frees its bands. */
+/* Runs a planned job. */
 static void fwd_exec(fwd_job *jb) {
     void (*run)(const fwd_job *, const float *, int, int, int) =
         jb->K == 1 ? fwd_band_k1 : jb->K == 3 ? fwd_band_k3 : fwd_band_k5;
@@ -282,8 +282,6 @@ static void fwd_exec(fwd_job *jb) {
             run(jb, band, n, y0, rows);
         }
     }
-    free(jb->bands);
-    jb->bands = NULL;
 }
 
 /* ---------------------------------------------------------------- weight gradient */
@@ -428,7 +426,7 @@ static int wgrad_plan(wgrad_job *jb) {
     jb->solo = jb->wstride && jb->bands == 1;
     if (jb->solo) pieces = (size_t)jb->threads;
     jb->pieces = (int)pieces;
-    if (!(jb->buf = alloc_floats(jb->piece_floats * pieces))) return 0;
+    if (!(jb->buf = thread_scratch(SCRATCH_DIRECT_WGRAD, jb->piece_floats * pieces))) return 0;
     /* the dout rows of the channels past cout, summed and never copied */
     for (size_t p = 0; p < pieces; p++)
         memset(piece_dout(jb, (int)p) + jb->cout * jb->dplane, 0,
@@ -436,7 +434,7 @@ static int wgrad_plan(wgrad_job *jb) {
     return 1;
 }
 
-/* Runs a planned job and frees its buffers. */
+/* Runs a planned job. */
 static void wgrad_exec(wgrad_job *jb) {
     const int K = jb->K, cin = jb->cin, cout = jb->cout, bands = jb->bands;
     const int nob = (int)(round_up((size_t)cout, CO_W(K)) / CO_W(K));
@@ -455,7 +453,6 @@ static void wgrad_exec(wgrad_job *jb) {
                 for (int it = 0; it < nob * ncg; it++) item(jb, p, p + 1, n, n, it / ncg, it % ncg);
             }
         }
-        free(jb->buf);
         return;
     }
     /* one team for the whole call, two barriers per chunk: after the copies, and after the
@@ -477,7 +474,6 @@ static void wgrad_exec(wgrad_job *jb) {
             item(jb, gp0 - g0, gp1 - g0, gp0, jb->wstride ? n0 + grp : 0, ob, cg);
         }
     }
-    free(jb->buf);
 }
 
 static int fast_shape(int K) { return K == 1 || K == 3 || K == 5; }
@@ -492,15 +488,11 @@ static int forward_direct(float *out, const float *inp, const float *w, size_t w
     fwd_job jb = {.out = out, .inp = inp, .b = b, .set_of = set_of, .pstride = sets > 1 ? psz : 0,
                   .bstride = bstride, .N = N, .cin = cin, .cout = cout, .H = H, .W = W,
                   .K = K, .accumulate = accumulate};
-    float *pw = alloc_floats(psz * sets);
-    if (!pw || !fwd_plan(&jb)) {
-        free(pw);
-        return 0;
-    }
+    float *pw = thread_scratch(SCRATCH_DIRECT_KERNELS, psz * sets);
+    if (!pw || !fwd_plan(&jb)) return 0;
     pack_all(pw, w, wstride, sets, cin, cout, K, transposed);
     jb.pw = pw;
     fwd_exec(&jb);
-    free(pw);
     return 1;
 }
 
@@ -590,7 +582,6 @@ int nn_conv2d_backward_fast(float *dinp, float *dw, float *db, const float *dout
     if (!ww && !wgrad_plan(&wj)) return 0;
     if (dinp && !forward_style(dinp, dout, w, wstride, 1, NULL, 0, N, cout, cin, H, W, K, 1, NULL)) {
         if (ww) wino_wgrad_free(ww);
-        else free(wj.buf);
         return 0;
     }
     if (ww) wino_wgrad_run(ww);

@@ -56,7 +56,8 @@ static inline float *alloc_floats(size_t n) {
  * its own slot, so one may hold its block while it calls another (the weight gradient's plan
  * while the input gradient runs). */
 enum {
-    SCRATCH_WINO_KERNELS, SCRATCH_WINO, SCRATCH_WGRAD_PIECES, SCRATCH_WGRAD, SCRATCH_SLOTS
+    SCRATCH_WINO_KERNELS, SCRATCH_WINO, SCRATCH_WGRAD_PIECES, SCRATCH_WGRAD,
+    SCRATCH_DIRECT_KERNELS, SCRATCH_DIRECT_BANDS, SCRATCH_DIRECT_WGRAD, SCRATCH_SLOTS
 };
 float *thread_scratch(int slot, size_t n);
 
