@@ -34,7 +34,6 @@
  * sums to dw, like the direct one. The transforms run on 8 horizontally adjacent tiles at
  * once: each image row is split into its even and odd columns once, after which every column
  * of every tile is a vector load. */
-#include <math.h>
 #include <string.h>
 
 #include <omp.h>

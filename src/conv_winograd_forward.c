@@ -267,18 +267,20 @@ static AVX2 void mix_kernels(const wino_job *jb, float *wmix, int n) {
 }
 
 /* The transformed kernels of sample n: a set of U, or the sample's mixture, mixed and
- * transformed in the thread's own buffer unless it already holds it (*held: the sample it
- * holds, or -1). With select_here, the sample is selected first (a thread runs it whole). */
+ * transformed in the thread's own buffer on the thread's first block of the sample (*held: the
+ * sample it is on, or -1). With select_here, the sample is selected then (a thread runs it
+ * whole). */
 static AVX2 const float *sample_kernels(const wino_job *jb, int n, float *ubuf, int *held) {
     if (!jb->mix) return jb->U + n * jb->ustride;
-    if (jb->select_here && *held != n) jb->mix->select(jb->mix->select_ctx, n);
+    const int first = *held != n;
+    *held = n;
+    if (first && jb->select_here) jb->mix->select(jb->mix->select_ctx, n);
     const int s = mix_single_set(jb->mix, n);
     if (s >= 0 && jb->transformed[s]) return jb->U + s * jb->ustride;
-    if (*held != n) {
+    if (first) {
         float *wmix = ubuf + NF * (size_t)jb->coutp * jb->cin;
         mix_kernels(jb, wmix, n);
         transform_kernels(ubuf, wmix, jb->cin, jb->cout, jb->coutp, jb->transposed);
-        *held = n;
     }
     return ubuf;
 }
