@@ -29,11 +29,14 @@
  * floats: each sample's kernels are mixed (mix_kernels) and transformed by the thread that
  * runs the sample, into its own buffer; a one-hot mixture (hard selection) uses its set's
  * transforms, made once per call. (The transform is linear, so mixing the sets' transforms
- * would do too, but it reads 36 floats per kernel and set where the kernels have 9.)
+ * would do too, but it reads 36 floats per kernel and set where the kernels have 9.) A mixture
+ * may leave the selection itself to the convolution (nn_kernel_mix.select): the thread that
+ * runs a sample whole selects it first, reading the input it is about to transform.
  *
  * Blocking: the work items are blocks of tiles of one sample (a few tile rows, or a segment of
  * a long one) whose transformed input V (36 x cin x T) and products M (36 x cout x T) stay in
- * L2: input transform, 36 products, output transform (+ bias, stores clipped to the image).
+ * L2: input transform, 36 products, output transform (+ bias, then the caller's residual and
+ * ReLU, nn_conv_post; stores clipped to the image).
  * The tiles of a block are numbered row after row without padding (48 pixels: 12 tiles a row),
  * and the transforms take 8 tiles of a row at a time, one per vector lane: each input row is
  * split into its 4 phases (columns 4k + p - 1) once, after which every column of 8 adjacent
