@@ -211,6 +211,9 @@ struct nsr_model {
     float *params; /* one block of nparams floats */
 };
 
+/* A model of this architecture with its parameter block not yet written (nsr_model_create
+ * draws it; a loader copies every tensor into it, and drawing it first would be wasted). */
+int eng_model_alloc(nsr_model **model, const nsr_arch *arch, nsr_error *err);
 /* Every parameter tensor, in a fixed order (the order of nsr_arch_param_count's sum). */
 int eng_model_num_tensors(const nsr_model *model);
 const eng_tensor *eng_model_tensor(const nsr_model *model, int i);

@@ -173,7 +173,7 @@ static void init_params(nsr_model *m, uint64_t seed) {
     }
 }
 
-int nsr_model_create(nsr_model **model, const nsr_arch *arch, uint64_t seed, nsr_error *err) {
+int eng_model_alloc(nsr_model **model, const nsr_arch *arch, nsr_error *err) {
     *model = NULL;
     if (nsr_arch_check(arch, err)) return -1;
     nsr_model *m = calloc(1, sizeof *m);
@@ -192,8 +192,13 @@ int nsr_model_create(nsr_model **model, const nsr_arch *arch, uint64_t seed, nsr
         return nsr_fail(err, "out of memory for a model of %zu parameters",
                         nsr_arch_param_count(arch));
     }
-    init_params(m, seed);
     *model = m;
+    return 0;
+}
+
+int nsr_model_create(nsr_model **model, const nsr_arch *arch, uint64_t seed, nsr_error *err) {
+    if (eng_model_alloc(model, arch, err)) return -1;
+    init_params(*model, seed);
     return 0;
 }
 

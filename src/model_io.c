@@ -104,7 +104,7 @@ int nsr_model_from_file(nsr_model **out, const nsr_model_file *f, nsr_error *err
     if (need > held && need > ALLOWANCE)
         return nsr_fail(err, "the architecture has %zu parameters, the file's tensors hold only %zu",
                         need, held);
-    if (nsr_model_create(&m, &a, 0, err)) return -1;
+    if (eng_model_alloc(&m, &a, err)) return -1; /* every tensor is copied in below */
     char have[64], want[64];
     for (int i = 0; i < m->ntensor; i++) {
         const eng_tensor *t = &m->tensor[i];
