@@ -43,7 +43,6 @@
  * tiles is one vector load. 8 tiles that run past the end of their row compute on the next
  * row's pixels (or zeros) in the extra lanes, whose stores the next row's overwrite and whose
  * outputs are never stored. */
-#include <math.h>
 #include <string.h>
 
 #include <omp.h>
@@ -223,8 +222,7 @@ typedef struct wino_job {
     float *out;
     const float *inp, *U, *b; /* U: transformed kernels, (sets, NF, coutp/CO, cin, CO) */
     size_t ustride, bstride;  /* ustride: one set of U, 0 when all samples share set 0 */
-    const float *w;           /* the kernel sets, at w + s*wstride */
-    size_t wstride;
+    const float *w;           /* the kernel sets, one after another (nn_kernel_mix) */
     const nn_kernel_mix *mix; /* per-sample mixtures of the sets of U, or NULL */
     int select_here;          /* mix->select is called by sample_kernels */
     const char *transformed;  /* which sets of U are transformed */
@@ -239,34 +237,16 @@ typedef struct wino_job {
     float *scratch;
 } wino_job;
 
-/* The kernels of sample n's mixture, wmix = sum_s gamma[s][card of o] (set s's kernel o), in
- * the sets' own layout (cout, cin, 3, 3) of the mixture (with transposed, the mixture's
- * output channels are this convolution's inputs). Mixing before the transform reads 9 floats
- * per kernel and set where mixing the sets' transforms would read 36. */
-static AVX2 void mix_kernels(const wino_job *jb, float *wmix, int n) {
+/* The kernels of sample n's mixture in the sets' own layout (cout, cin, 3, 3) of the mixture
+ * (with transposed, the mixture's output channels are this convolution's inputs): the NSR
+ * layer's mixing (nn_mix_forward) for the one sample. Mixing before the transform reads 9
+ * floats per kernel and set where mixing the sets' transforms would read 36. */
+static void mix_kernels(const wino_job *jb, float *wmix, int n) {
     const nn_kernel_mix *mix = jb->mix;
-    const int sets = mix->sets, mix_cout = jb->transposed ? jb->cin : jb->cout;
-    const int per_card = mix_cout / mix->cards;
-    const size_t row = 9 * (size_t)(jb->transposed ? jb->cout : jb->cin); /* one kernel o */
-    const float *g = mix->coef + (size_t)n * sets * mix->cards;
-    for (int o = 0; o < mix_cout; o++) {
-        const float *go = g + o / per_card; /* set s's coefficient at go[s * cards] */
-        const float *w = jb->w + o * row;
-        float *d = wmix + o * row;
-        size_t e = 0;
-        for (; e + 8 <= row; e += 8) {
-            __m256 acc = _mm256_setzero_ps();
-            for (int s = 0; s < sets; s++)
-                acc = _mm256_fmadd_ps(_mm256_set1_ps(go[s * mix->cards]),
-                                      _mm256_loadu_ps(w + s * jb->wstride + e), acc);
-            _mm256_storeu_ps(d + e, acc);
-        }
-        for (; e < row; e++) {
-            float acc = 0.0f;
-            for (int s = 0; s < sets; s++) acc = fmaf(go[s * mix->cards], w[s * jb->wstride + e], acc);
-            d[e] = acc;
-        }
-    }
+    const nn_nsr_dims one = {.n = 1, .cin = jb->transposed ? jb->cout : jb->cin,
+                             .cout = jb->transposed ? jb->cin : jb->cout, .h = jb->H,
+                             .w = jb->W, .ksize = 3, .groups = mix->sets, .cards = mix->cards};
+    nn_mix_forward(wmix, NULL, jb->w, NULL, mix->coef + (size_t)n * mix->sets * mix->cards, &one);
 }
 
 /* The transformed kernels of sample n: a set of U, or the sample's mixture, mixed and
@@ -410,8 +390,7 @@ int wino_suits(int cin, int cout, int H, int W) {
 int wino_conv3x3(float *out, const float *inp, const float *w, size_t wstride,
                  const nn_kernel_mix *mix, int transposed, const float *b, size_t bstride, int N,
                  int cin, int cout, int H, int W, int accumulate, const nn_conv_post *post) {
-    wino_job jb = {.out = out, .inp = inp, .b = b, .bstride = bstride, .w = w,
-                   .wstride = wstride, .mix = mix,
+    wino_job jb = {.out = out, .inp = inp, .b = b, .bstride = bstride, .w = w, .mix = mix,
                    .transposed = transposed, .N = N, .cin = cin, .cout = cout,
                    .coutp = (int)round_up((size_t)cout, CO), .H = H, .W = W,
                    .accumulate = accumulate, .relu = post && post->relu};

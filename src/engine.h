@@ -41,7 +41,7 @@ void nn_conv2d_backward(float *dinp, float *dw, float *db, const float *dout, co
                         const float *w, size_t wstride, size_t bstride, int N, int cin, int cout,
                         int H, int W, int K);
 /* Per-sample kernels given as mixtures of `sets` kernel sets, set s at w + s*wstride (cout,
- * cin, K, K): sample n's output channel o = j*(cout/cards) + t has the kernel
+ * cin, K, K), one after another (wstride = cout*cin*K*K, as an NSR conv stores them): sample n's output channel o = j*(cout/cards) + t has the kernel
  *   sum_s coef[(n*sets + s)*cards + j] * (set s's kernel o)
  * (NSR.md section 2, step 4, with coef the selection gamma). */
 typedef struct nn_kernel_mix {
@@ -152,7 +152,7 @@ void nn_select_backward(float *dinp, float *dA, float *da, const float *dgamma, 
 /* Mixing (step 4): for output channel o = j*(cout/d) + t,
  *   wmix[n][o] = sum_i gamma[n][i*d+j] w[i*cout+o],  bmix[n][o] = sum_i gamma[n][i*d+j] b[i*cout+o]
  * w (k*cout, cin, K, K) are the weight-normed stored kernels, b (k*cout);
- * wmix (n, cout, cin, K, K), bmix (n, cout); wmix may be NULL (the biases only). Groups with
+ * wmix (n, cout, cin, K, K), bmix (n, cout); either may be NULL (then b may be too). Groups with
  * gamma exactly 0 (hard selection) are skipped, so only the chosen group's kernel is read. */
 void nn_mix_forward(float *wmix, float *bmix, const float *w, const float *b, const float *gamma,
                     const nn_nsr_dims *dm);

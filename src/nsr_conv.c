@@ -215,7 +215,7 @@ void nn_mix_forward(float *wmix, float *bmix, const float *w, const float *b, co
                     m = 0;
                 }
             }
-            bmix[(size_t)n * cout + o] = mixed_bias(gn, b, o, dm);
+            if (bmix) bmix[(size_t)n * cout + o] = mixed_bias(gn, b, o, dm);
         }
     }
 }
