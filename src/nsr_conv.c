@@ -280,7 +280,7 @@ void nn_mixconv_forward(float *out, const float *inp, const float *w, const floa
     if (nn_conv2d_forward_mix(out, inp, w, wsz, &mix, sc->bmix, (size_t)dm->cout, dm->n, dm->cin,
                               dm->cout, dm->h, dm->w, dm->ksize, post))
         return;
-    nn_mix_forward(sc->wmix, sc->bmix, w, b, gamma, dm);
+    nn_mix_forward(sc->wmix, NULL, w, b, gamma, dm); /* the biases are made above */
     nn_conv2d_forward(out, inp, sc->wmix, wsz, sc->bmix, (size_t)dm->cout, dm->n, dm->cin,
                       dm->cout, dm->h, dm->w, dm->ksize, post);
 }
@@ -328,7 +328,7 @@ void nn_mixconv_backward(float *dinp, float *dw, float *db, float *dgamma, const
     if (dinp && nn_conv2d_backward_input_mix(dinp, dout, w, wsz, &mix, dm->n, dm->cin, dm->cout,
                                              dm->h, dm->w, dm->ksize))
         dinp = NULL;
-    if (dinp) nn_mix_forward(sc->wmix, sc->bmix, w, b, gamma, dm);
+    if (dinp) nn_mix_forward(sc->wmix, NULL, w, b, gamma, dm);
     nn_zero(sc->dwmix, (size_t)dm->n * wsz);
     memset(sc->dbmix, 0, (size_t)dm->n * dm->cout * sizeof(float));
     nn_conv2d_backward(dinp, sc->dwmix, sc->dbmix, dout, inp, sc->wmix, wsz, (size_t)dm->cout,
