@@ -21,7 +21,8 @@ else
 BUILD    ?= build
 endif
 
-LIB_SRC  := $(sort $(wildcard src/*.c))
+LAYERS   := base image kernels nn run train
+LIB_SRC  := $(sort $(foreach l,$(LAYERS),$(wildcard src/$(l)/*.c)))
 TOOL_SRC := $(sort $(wildcard tools/*.c))
 BENCH_SRC := $(sort $(wildcard bench/*.c))
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
@@ -29,7 +30,7 @@ LIB_OBJ  := $(LIB_SRC:src/%.c=$(BUILD)/src/%.o)
 TOOL_OBJ := $(TOOL_SRC:tools/%.c=$(BUILD)/tools/%.o)
 BENCH_OBJ := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%.o)
 TESTS    := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
-HEADERS  := include/nsr.h $(wildcard src/*.h) $(wildcard tools/*.h) $(wildcard bench/*.h) $(wildcard tests/*.h)
+HEADERS  := include/nsr.h $(wildcard src/*/*.h) $(wildcard tools/*.h) $(wildcard bench/*.h) $(wildcard tests/*.h)
 
 # `nsr bench` compares with oneDNN when its header and library are there (Debian: libdnnl-dev);
 # without them it reports that comparison as unavailable. HAVE_DNNL=0 leaves it out.
@@ -45,7 +46,8 @@ endif
 .PHONY: all test install clean FORCE
 all: $(BUILD)/libnsr.a $(BUILD)/libnsr.so $(BUILD)/nsr
 
-$(BUILD)/src/%.o: src/%.c $(HEADERS) | $(BUILD)/src
+$(BUILD)/src/%.o: src/%.c $(HEADERS)
+	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 $(BUILD)/tools/%.o: tools/%.c $(HEADERS) | $(BUILD)/tools
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
@@ -63,7 +65,7 @@ $(BUILD)/nsr: $(TOOL_OBJ) $(BENCH_OBJ) $(BUILD)/libnsr.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(BENCH_LIBS)
 $(BUILD)/tests/%: tests/%.c $(BUILD)/libnsr.a $(HEADERS) | $(BUILD)/tests
 	$(CC) $(CPPFLAGS) -Itests $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libnsr.a $(LDLIBS)
-$(BUILD)/src $(BUILD)/tools $(BUILD)/bench $(BUILD)/tests:
+$(BUILD)/tools $(BUILD)/bench $(BUILD)/tests:
 	mkdir -p $@
 
 # Every test binary and tests/cli_*.sh prints "PASS name" / "FAIL name: why" / "SKIP name: why";

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <sys/resource.h>
 
-#include "engine.h"
+#include "nn/engine.h"
 
 typedef struct bench_opts {
     int json;         /* one JSON object per line instead of a table */

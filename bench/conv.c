@@ -5,7 +5,7 @@
 #include <stdlib.h>
 
 #include "bench.h"
-#include "engine.h"
+#include "nn/engine.h"
 
 #define CH 64 /* channels of every conv here, as in the rebuttal and EDSR+NSR */
 

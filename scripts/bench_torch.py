@@ -86,7 +86,7 @@ def read_nsr(path):
 
 def tiles(h, w):
     """(top, left, weight) of the tiles of an h x w input in the padded image, as NSR.md
-    section 5 and src/tiling.c: a centred grid of weight 1, then the top, right, bottom and
+    section 5 and src/run/tiling.c: a centred grid of weight 1, then the top, right, bottom and
     left strips of weight 0.3."""
     nh = (h + 2 * PAD - TILE) // STRIDE + 1
     nw = (w + 2 * PAD - TILE) // STRIDE + 1

@@ -7,7 +7,7 @@ weight-normed convs, NSR convs with a side linear layer on the spatial mean of t
 softmax over the k groups of each of d cardinals (group-major index i*d + j), per-sample mixed
 kernels, the WDSR-style body with skip branch and pixel shuffle. Shared selection: one side layer
 per block, computed from the block input by the first conv and reused, table for table, by the
-second conv (same reading as src/model.c).
+second conv (same reading as src/nn/model.c).
 
 Everything is computed in float64 from float32-representable parameters and inputs, then stored
 as float32, so the C test's differences measure the engine's float32 error, not torch's.

@@ -1,4 +1,4 @@
-/* test_conv_fast.c - the fast convolutions (conv_fast.c) against the reference (conv.c) on many
+/* test_conv_fast.c - the fast convolutions (conv_fast.c) against the reference (conv_reference.c) on many
  * shapes: sizes and channel counts that do not divide the vector width or the blocking, K 1, 3
  * and 5, shared and per-sample kernels, with and without bias; forward, input gradient and
  * weight gradient (the backward ones accumulating onto non-zero gradients). Also: the same
@@ -12,8 +12,8 @@
 #include <stdint.h>
 
 #include "check.h"
-#include "conv_fast.h"
-#include "engine.h"
+#include "kernels/conv_fast.h"
+#include "nn/engine.h"
 
 #define TOL 1e-5
 

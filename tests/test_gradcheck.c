@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #include "check.h"
-#include "engine.h"
+#include "nn/engine.h"
 #include "testdata.h"
 
 

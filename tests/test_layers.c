@@ -3,7 +3,7 @@
 #include <stdint.h>
 
 #include "check.h"
-#include "engine.h"
+#include "nn/engine.h"
 #include "testdata.h"
 
 

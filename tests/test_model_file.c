@@ -1,4 +1,4 @@
-/* test_model_file.c - the .nsr container (src/model_file.c, docs/model-format.md): round trips,
+/* test_model_file.c - the .nsr container (src/nn/model_file.c, docs/model-format.md): round trips,
  * one expected message per broken field, truncation at every length, and a fuzz loop of mutated
  * files (with and without the checksum repaired, so that the structural checks are reached). */
 #include <ctype.h>

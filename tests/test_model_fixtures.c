@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #include "check.h"
-#include "engine.h"
+#include "nn/engine.h"
 
 #define FIXTURE_DIR "tests/fixtures"
 #define TOL_OUT 1e-5  /* outputs, selections, loss */

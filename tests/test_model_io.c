@@ -1,4 +1,4 @@
-/* test_model_io.c - networks to and from model files (src/model_io.c, docs/model-format.md
+/* test_model_io.c - networks to and from model files (src/nn/model_io.c, docs/model-format.md
  * "The wdsr_nsr network"): bit-exact round trips, one expected message per broken field, and
  * thousands of mutated files from a tiny real model, each either refused with one line or
  * loaded into a model that runs. */

@@ -1,10 +1,10 @@
-/* test_nsr_perf.c - the fast paths of the NSR layer (src/nsr_conv.c) against the plain reading of
+/* test_nsr_perf.c - the fast paths of the NSR layer (src/nn/nsr_conv.c) against the plain reading of
  * NSR.md section 2: mixing and its backward give the bits of the straightforward loops, whatever
  * the thread count; hard selection reads only the chosen group; the pooled mean is the mean. */
 #include <omp.h>
 
 #include "check.h"
-#include "engine.h"
+#include "nn/engine.h"
 #include "testdata.h"
 
 /* Sizes that exercise the blocks of 32 floats and the tails: cin K^2 = 45 (tail only past one

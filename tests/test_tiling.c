@@ -1,4 +1,4 @@
-/* test_tiling.c - inference on real images (src/tiling.c): the reference's tiled mode against an
+/* test_tiling.c - inference on real images (src/run/tiling.c): the reference's tiled mode against an
  * independent, straightforward implementation of NSR.md section 5's description; whole-image
  * equality below 192 x 192; the same bits on any number of threads; bounded memory; grey, alpha,
  * ICC and bit depth; the restorer's tasks. */

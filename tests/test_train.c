@@ -9,8 +9,8 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "engine.h"
-#include "train.h"
+#include "nn/engine.h"
+#include "train/patches.h"
 
 /* ---------------------------------------------------------------- fixtures */
 

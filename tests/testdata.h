@@ -1,5 +1,5 @@
 /* testdata.h - random test tensors for the C tests, drawn from the library's own counter-based
- * generator (src/rng.c) so that every test file has the same, reproducible source. */
+ * generator (src/base/rng.c) so that every test file has the same, reproducible source. */
 #ifndef NSR_TEST_DATA_H
 #define NSR_TEST_DATA_H
 

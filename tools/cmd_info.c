@@ -27,7 +27,7 @@ static int is_arch_key(const char *k) {
         if (!strcmp(k, keys[i])) return 1;
     return 0;
 }
-/* The task a trainer records beside the network (src/train.c). */
+/* The task a trainer records beside the network (src/train/train.c). */
 static int is_task_key(const char *k) {
     return !strcmp(k, "task") || !strcmp(k, "noise") || !strcmp(k, "jpeg_quality");
 }

@@ -1,4 +1,4 @@
-/* train.h - the training data inside libnsr (private): images held in memory as aligned HR/LR
+/* patches.h - the training data inside libnsr (private): images held in memory as aligned HR/LR
  * pairs, batches of random patches that are a pure function of (seed, iteration), and a thread
  * that prepares the next batch while the current one is computed. */
 #ifndef NSR_TRAIN_H

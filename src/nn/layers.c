@@ -2,7 +2,7 @@
  * residual sums, pixel shuffle and the L1 loss, each forward beside its backward. */
 #include <math.h>
 
-#include "engine.h"
+#include "nn/engine.h"
 
 /* These layers split their elements (rows, for weight normalisation) among the threads, each
  * element one thread's, so that the result does not depend on their number, once there are

@@ -1,5 +1,5 @@
 /* conv_fast.h - what the fast convolutions (conv_fast.c: direct kernels and dispatch;
- * conv_winograd_forward.c: Winograd F(4x4, 3x3) forward and input gradient; conv_winograd.c:
+ * conv_winograd_forward.c: Winograd F(4x4, 3x3) forward and input gradient; conv_winograd_wgrad.c:
  * Winograd F(2x2, 3x3) weight gradient) share: the AVX2 micro-kernels, which both the direct
  * convolution and Winograd's per-frequency matrix products run, and small helpers. x86 only:
  * elsewhere FAST_X86 is 0 and nothing else here is defined. */
@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 
-#include "engine.h"
+#include "nn/engine.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #define FAST_X86 1
@@ -203,7 +203,7 @@ INLINE AVX2 double vsum(const float *g, int len) {
  * every cardinal: hard selection), or -1. */
 int mix_single_set(const nn_kernel_mix *mix, int n);
 
-/* conv_winograd_forward.c and conv_winograd.c: whether Winograd should run this 3x3
+/* conv_winograd_forward.c and conv_winograd_wgrad.c: whether Winograd should run this 3x3
  * convolution's forward (or input gradient), or weight gradient (enough channels and pixels to
  * amortise its transforms), and the convolution itself, forward-style like the direct one:
  *   out (N, cout, H, W) (=, or += with accumulate) = conv3x3(inp (N, cin, H, W)) + b

@@ -1,7 +1,7 @@
 /* conv_winograd_forward.c - the forward and the input gradient of a 3x3 convolution (stride 1,
  * zero padding 1) by Winograd's minimal filtering F(4x4, 3x3) (Lavin & Gray, "Fast Algorithms
  * for Convolutional Neural Networks", 2016), when there are channels enough to amortise the
- * transforms. (The weight gradient, conv_winograd.c, uses F(2x2, 3x3).)
+ * transforms. (The weight gradient, conv_winograd_wgrad.c, uses F(2x2, 3x3).)
  *
  * Each 4x4 block of output pixels (a tile) of output channel o is
  *   Y = A^T [ sum_c (G g_oc G^T) . (B^T d_c B) ] A
@@ -47,7 +47,7 @@
 
 #include <omp.h>
 
-#include "conv_fast.h"
+#include "kernels/conv_fast.h"
 
 #if FAST_X86
 

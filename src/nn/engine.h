@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #include "nsr.h"
-#include "tensor.h"
+#include "nn/tensor.h"
 
 /* ---------------------------------------------------------------- conv.c, conv_fast.c */
 
@@ -68,7 +68,7 @@ int nn_conv2d_backward_input_mix(float *dinp, const float *dout, const float *w,
                                  int W, int K);
 /* nn_conv2d_forward and nn_conv2d_backward run the fast kernels of conv_fast.c (AVX2 + FMA,
  * K = 1, 3, 5; 3x3 from 16 channels by Winograd: F(4x4, 3x3) in the forward and the input
- * gradient, conv_winograd_forward.c, F(2x2, 3x3) in the weight gradient, conv_winograd.c)
+ * gradient, conv_winograd_forward.c, F(2x2, 3x3) in the weight gradient, conv_winograd_wgrad.c)
  * when the CPU has them, and the reference otherwise, or when the environment variable NSR_KERNELS is
  * "reference", or when the fast kernels' scratch memory cannot be allocated; NSR_KERNELS=direct
  * keeps the fast kernels without Winograd. Results are the same bit for bit for any number of
@@ -259,7 +259,7 @@ void eng_workspace_free(eng_workspace *ws);
  * ws->out (n, 3, h*s, w*s). hard: hard selection (inference only). */
 void eng_forward(const nsr_model *model, eng_workspace *ws, const float *x, int hard);
 /* The first part of eng_forward, without the skip branch: ws->body (n, 3s^2, h, w) =
- * tail(blocks(head(x - 0.5))), ws->x0 = x - 0.5. Tiled inference (src/tiling.c) runs this on
+ * tail(blocks(head(x - 0.5))), ws->x0 = x - 0.5. Tiled inference (src/run/tiling.c) runs this on
  * tiles and the skip branch on the whole image. */
 void eng_forward_body(const nsr_model *model, eng_workspace *ws, const float *x, int hard);
 /* Backward of the last forward (soft selection, train workspace) from dout (n, 3, h*s, w*s):

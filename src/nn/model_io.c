@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine.h"
+#include "nn/engine.h"
 
 #define ARCH_NAME "wdsr_nsr"
 /* Tensor names under these prefixes belong to someone else (a checkpoint's optimiser state) and

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "image_io.h"
+#include "image/image_io.h"
 
 nsr_format nsr_detect_format(const uint8_t *bytes, size_t size) {
     static const uint8_t png_magic[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};

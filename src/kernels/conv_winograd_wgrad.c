@@ -1,4 +1,4 @@
-/* conv_winograd.c - the weight gradient of a 3x3 convolution (stride 1, zero padding 1) by
+/* conv_winograd_wgrad.c - the weight gradient of a 3x3 convolution (stride 1, zero padding 1) by
  * Winograd's minimal filtering F(2x2, 3x3) (Lavin & Gray, "Fast Algorithms for Convolutional
  * Neural Networks", 2016), when there are channels and pixels enough to amortise the
  * transforms. (The forward and the input gradient, conv_winograd_forward.c, use F(4x4, 3x3).)
@@ -38,7 +38,7 @@
 
 #include <omp.h>
 
-#include "conv_fast.h"
+#include "kernels/conv_fast.h"
 
 #if FAST_X86
 

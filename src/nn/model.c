@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine.h"
+#include "nn/engine.h"
 
 /* ---------------------------------------------------------------- architecture and layout */
 
@@ -135,7 +135,7 @@ size_t nsr_arch_param_count(const nsr_arch *a) {
 /* ---------------------------------------------------------------- model */
 
 /* Fills n values uniform in (-bound, bound), drawn from the project's counter-based generator
- * (src/rng.c); stream is the tensor's offset in the parameter block, so every tensor has its own
+ * (src/base/rng.c); stream is the tensor's offset in the parameter block, so every tensor has its own
  * stream and a model is a pure function of (architecture, seed). */
 static void fill_uniform(float *x, size_t n, float bound, uint64_t seed, size_t stream) {
     for (size_t i = 0; i < n; i++)

@@ -1,7 +1,7 @@
 /* conv_fast.c - the fast convolutions (AVX2 + FMA, chosen at run time) behind nn_conv2d_forward
- * and nn_conv2d_backward, and the dispatch between them and the reference in conv.c: 3x3
+ * and nn_conv2d_backward, and the dispatch between them and the reference in conv_reference.c: 3x3
  * convolutions with enough channels and pixels go to Winograd (conv_winograd_forward.c for the
- * forward and the input gradient, conv_winograd.c for the weight gradient), the rest to the
+ * forward and the input gradient, conv_winograd_wgrad.c for the weight gradient), the rest to the
  * direct kernels here.
  *
  * Forward: direct convolution with register blocking. The micro-kernel (conv_fast.h) keeps
@@ -41,8 +41,8 @@
 
 #include <omp.h>
 
-#include "conv_fast.h"
-#include "engine.h"
+#include "kernels/conv_fast.h"
+#include "nn/engine.h"
 
 /* ---------------------------------------------------------------- dispatch */
 

@@ -48,7 +48,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine.h"
+#include "nn/engine.h"
 
 #define TILE 48          /* P: the reference's lr_patch_size */
 #define TILE_PAD 4       /* p */

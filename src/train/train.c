@@ -15,8 +15,8 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "engine.h"
-#include "train.h"
+#include "nn/engine.h"
+#include "train/patches.h"
 
 #define CHECKPOINT_FILE "checkpoint.nsr"
 #define MODEL_FILE "model.nsr"

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "train.h"
+#include "train/patches.h"
 
 /* Counters of a sample's stream, one per choice. */
 enum { DRAW_IMAGE, DRAW_X, DRAW_Y, DRAW_FLIPS, DRAW_DEGRADE };

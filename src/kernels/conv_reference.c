@@ -1,4 +1,4 @@
-/* conv.c - the reference 2-D convolution (K x K, stride 1, zero padding K/2) and its backward.
+/* conv_reference.c - the reference 2-D convolution (K x K, stride 1, zero padding K/2) and its backward.
  *
  * Direct loops, no im2col: every output row is accumulated tap by tap from whole input rows,
  * so the innermost loop is a contiguous multiply-add over a row that the compiler vectorises,
@@ -11,7 +11,7 @@
  * (nn_conv2d_forward and nn_conv2d_backward dispatch between the two). */
 #include <string.h>
 
-#include "engine.h"
+#include "nn/engine.h"
 
 #define ROWS 4 /* channels per block */
 

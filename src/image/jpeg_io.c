@@ -13,7 +13,7 @@
 #include <jpeglib.h>
 #include <jerror.h>
 
-#include "image_io.h"
+#include "image/image_io.h"
 
 /* A progressive file may split its data into any number of scans, each of which makes the
  * decoder go over the whole coefficient buffer; real encoders use about ten. Far more is an

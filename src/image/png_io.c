@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "image_io.h"
+#include "image/image_io.h"
 
 typedef struct png_job {
     png_structp png;

@@ -2,7 +2,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "engine.h"
+#include "nn/engine.h"
 
 int nn_adam_init(nn_adam *opt, size_t n, nsr_error *err) {
     opt->n = n;

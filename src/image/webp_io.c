@@ -9,7 +9,7 @@
 #include <webp/encode.h>
 #include <webp/mux.h>
 
-#include "image_io.h"
+#include "image/image_io.h"
 
 static const char *status_text(VP8StatusCode status) {
     switch (status) {

@@ -6,7 +6,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "engine.h"
+#include "nn/engine.h"
 
 /* The loops below are written so that GCC vectorises them: fixed-width blocks of independent
  * lanes, no reassociation needed (the build has no -ffast-math and, being ISO C, no FMA

@@ -1,4 +1,4 @@
-/* test_image.c - a test picture the program draws itself, so that the main job and the tests
+/* builtin_image.c - a test picture the program draws itself, so that the main job and the tests
  * have an input on any machine: smooth gradients, hard edges at several angles, fine stripes and
  * a zone plate whose frequency rises towards the corners (where upscalers show their aliasing). */
 #include <math.h>
