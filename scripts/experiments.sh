@@ -1,0 +1,71 @@
+#!/bin/sh
+# scripts/experiments.sh VARIANT SEED: trains one row of the x2 experiments (issue: the paper's
+# claims measured by nsr) and evaluates it on Set5, Set14, BSD100 and Urban100 (x2, protocol
+# matlab, whole image), soft and hard selection. Every row has the same budget: the bundled
+# model's data (T91 + BSD200), 48x48 LR patches, batch 16, Adam lr 1e-3 with the reference
+# schedule, ITERATIONS steps (default 6000).
+#
+# The run goes to results/runs/VARIANT-sSEED (kept out of git), the model to
+# results/models/VARIANT-sSEED.nsr, and the rows to results/experiments.jsonl, replacing the
+# rows of the same variant and seed. Environment: NSR (the program, default ./build/nsr),
+# DATA (default ../shared/data), THREADS (default: all cores), ITERATIONS.
+#
+# Variants (the network: B4 F32 wm2, like the bundled model, unless the name says otherwise):
+#   plain               k = 1: the plain WDSR network
+#   nsr-kK-dD           NSR at fixed FLOPs, K groups, D cardinals, a selection per conv
+#   nsr-kK-dD-shared    the same with one selection per block, shared by its two convs
+set -eu
+[ $# -eq 2 ] || { echo "usage: scripts/experiments.sh VARIANT SEED" >&2; exit 2; }
+variant=$1
+seed=$2
+NSR=${NSR:-./build/nsr}
+DATA=${DATA:-../shared/data}
+ITERATIONS=${ITERATIONS:-6000}
+threads=${THREADS:+-j $THREADS}
+
+case $variant in
+plain) net="--groups 1 --cardinals 1" ;;
+nsr-k*-d*)
+    k=${variant#nsr-k}; k=${k%%-*}
+    d=${variant#nsr-k*-d}; d=${d%%-*}
+    net="--groups $k --cardinals $d"
+    case $variant in *-shared) net="$net --shared" ;; esac ;;
+*) echo "experiments.sh: unknown variant '$variant'" >&2; exit 2 ;;
+esac
+
+name=$variant-s$seed
+run=results/runs/$name
+model=results/models/$name.nsr
+mkdir -p results/runs results/models
+if [ -f "$run/model.nsr" ]; then
+    :
+elif [ -f "$run/checkpoint.nsr" ]; then
+    $NSR train --resume "$run" $threads
+else
+    $NSR train --data "$DATA/T91" --data "$DATA/BSD200" --val "$DATA/Set5" --run "$run" \
+        --scale 2 --blocks 4 --features 32 --wm 2 $net --seed "$seed" \
+        --iterations "$ITERATIONS" --val-every 1000 --checkpoint-every 500 --print-every 250 $threads
+fi
+cp "$run/model.nsr" "$model"
+
+params=$($NSR info "$model" | sed -n "s/^ *parameters *\([0-9,]*\).*/\1/p" | tr -d ,)
+iterations=$(tail -n 1 "$run/log.csv" | cut -d, -f1)
+rows=$(mktemp)
+for set in Set5 Set14 BSD100 Urban100; do
+    for inference in soft hard; do
+        flag=; [ $inference = hard ] && flag=--hard
+        if [ $variant = plain ]; then [ $inference = hard ] && continue; fi
+        $NSR eval --model "$model" --data "$DATA/$set" --scale 2 --protocol matlab --tile whole \
+            $flag $threads --json | tail -n 1 |
+        sed -n 's/.*"psnr_y": \([-0-9.e]*\), "ssim_y": \([-0-9.e]*\).*/\1 \2/p' | {
+            read -r psnr ssim
+            printf '{"variant": "%s", "seed": %s, "iterations": %s, "params": %s, "scale": 2, "set": "%s", "inference": "%s", "protocol": "matlab", "psnr_y": %s, "ssim_y": %s, "model": "%s"}\n' \
+                "$variant" "$seed" "$iterations" "$params" "$set" "$inference" "$psnr" "$ssim" "$model"
+        } >>"$rows"
+    done
+done
+touch results/experiments.jsonl
+grep -v "\"variant\": \"$variant\", \"seed\": $seed," results/experiments.jsonl >"$rows.old" || true
+cat "$rows.old" "$rows" >results/experiments.jsonl
+rm -f "$rows" "$rows.old"
+echo "experiments.sh: $name done"
