@@ -92,8 +92,9 @@ typedef struct nsr_job {
 
 static void run_nsr(void *ctx) {
     const nsr_job *j = ctx;
-    nn_nsr_conv_forward(j->out, j->gamma, j->pooled, j->inp, j->A, j->a, j->w, j->b, &j->dm,
-                        &j->sc, j->hard, NULL);
+    const nn_select_opts so = {.temperature = 1, .hard = j->hard};
+    nn_nsr_conv_forward(j->out, j->gamma, NULL, j->pooled, j->inp, j->A, j->a, j->w, j->b, &j->dm,
+                        &j->sc, &so, NULL);
 }
 
 #define NK 4

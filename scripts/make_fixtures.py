@@ -13,7 +13,9 @@ Everything is computed in float64 from float32-representable parameters and inpu
 as float32, so the C test's differences measure the engine's float32 error, not torch's.
 
 Each file holds (name, shape, float32 data) records:
-  config               [B, F, wm, k, d, s, shared, lr]
+  config               [B, F, wm, k, d, s, shared, lr, T, ste]: T the selection's softmax
+                       temperature (training and soft inference), ste 1 when training's forward
+                       selects hard (argmax) and its backward goes straight through the softmax
   x, target            a training batch (N, 3, h, w) and its (N, 3, h*s, w*s) target
   param.<name>         the parameters (names as in the engine's tensor table)
   gamma.<conv>         each selection of the first forward, (N, k*d)
@@ -39,14 +41,17 @@ import torch.nn.functional as F
 
 torch.set_default_dtype(torch.float64)
 
-# name, B, F, wm, k, d, s, shared, N, h, w, infer h, infer w
+# name, B, F, wm, k, d, s, shared, N, h, w, infer h, infer w, T, ste
 CONFIGS = [
-    ("plain_x2", 2, 4, 2, 1, 1, 2, 0, 2, 6, 5, 7, 4),
-    ("k2d1_x1", 2, 4, 1, 2, 1, 1, 0, 3, 5, 7, 4, 6),
-    ("k4d4_wm2_x3", 2, 4, 2, 4, 4, 3, 0, 2, 4, 5, 5, 3),
-    ("k4d4_shared_x2", 2, 8, 1, 4, 4, 2, 1, 2, 6, 6, 5, 7),
-    ("k2d4_wm2_shared_x1", 1, 4, 2, 2, 4, 1, 1, 3, 5, 5, 6, 5),
-    ("k4d1_wm2_x2", 3, 4, 2, 4, 1, 2, 0, 2, 5, 4, 4, 4),
+    ("plain_x2", 2, 4, 2, 1, 1, 2, 0, 2, 6, 5, 7, 4, 1.0, 0),
+    ("k2d1_x1", 2, 4, 1, 2, 1, 1, 0, 3, 5, 7, 4, 6, 1.0, 0),
+    ("k4d4_wm2_x3", 2, 4, 2, 4, 4, 3, 0, 2, 4, 5, 5, 3, 1.0, 0),
+    ("k4d4_shared_x2", 2, 8, 1, 4, 4, 2, 1, 2, 6, 6, 5, 7, 1.0, 0),
+    ("k2d4_wm2_shared_x1", 1, 4, 2, 2, 4, 1, 1, 3, 5, 5, 6, 5, 1.0, 0),
+    ("k4d1_wm2_x2", 3, 4, 2, 4, 1, 2, 0, 2, 5, 4, 4, 4, 1.0, 0),
+    ("k4d2_t03_x2", 2, 4, 2, 4, 2, 2, 0, 2, 5, 6, 4, 5, 0.3, 0),
+    ("k4d2_ste_x2", 2, 4, 2, 4, 2, 2, 0, 2, 6, 5, 5, 4, 0.5, 1),
+    ("k2d4_ste_shared_x1", 1, 8, 1, 2, 4, 1, 1, 3, 5, 5, 4, 4, 2.0, 1),
 ]
 LR = 1e-3
 
@@ -63,7 +68,8 @@ def weight_norm(v, g):
 
 
 class Net:
-    def __init__(self, B, Fe, wm, k, d, s, shared):
+    def __init__(self, B, Fe, wm, k, d, s, shared, T=1.0, ste=0):
+        self.T, self.ste = T, ste
         self.B, self.F, self.wm, self.k, self.d, self.s, self.shared = B, Fe, wm, k, d, s, shared
         self.params = {}  # name -> leaf tensor, in the engine's order
         self.convs = []   # (prefix, cin, cout, K, groups, cards)
@@ -96,12 +102,15 @@ class Net:
         self.convs.append((prefix, cin, cout, K, groups, cards))
 
     def select(self, prefix, x, hard):
-        # NSR.md section 2, steps 1-3: pool, linear, softmax over groups per cardinal
+        # NSR.md section 2, steps 1-3: pool, linear, softmax over groups per cardinal, here of
+        # z / T; hard: the argmax one-hot, whose gradient (ste, training) is the softmax's
         A, a = self.params[prefix + ".A"], self.params[prefix + ".a"]
         z = (x.mean(dim=(2, 3)) @ A.t() + a).view(x.shape[0], self.k, self.d)
-        if hard:
-            return F.one_hot(z.argmax(dim=1), self.k).permute(0, 2, 1).to(z.dtype)
-        return torch.softmax(z, dim=1)
+        soft = torch.softmax(z / self.T, dim=1)
+        if not hard:
+            return soft
+        one_hot = F.one_hot(z.argmax(dim=1), self.k).permute(0, 2, 1).to(z.dtype)
+        return one_hot + (soft - soft.detach())
 
     def conv(self, prefix, x, gamma=None):
         _, cin, cout, K, groups, cards = next(c for c in self.convs if c[0] == prefix)
@@ -159,15 +168,15 @@ def write_fixture(path, records):
 
 
 def make(cfg, seed):
-    name, B, Fe, wm, k, d, s, shared, N, h, w, ih, iw = cfg
+    name, B, Fe, wm, k, d, s, shared, N, h, w, ih, iw, T, ste = cfg
     # records are snapshots: parameters and gradients change in place later
     snap = lambda t: t.detach().clone()
     torch.manual_seed(seed)
-    net = Net(B, Fe, wm, k, d, s, shared)
+    net = Net(B, Fe, wm, k, d, s, shared, T, ste)
     x = f32(torch.rand(N, 3, h, w))
     target = f32(torch.rand(N, 3, h * s, w * s))
     xi = f32(torch.rand(1, 3, ih, iw))
-    rec = [("config", torch.tensor([B, Fe, wm, k, d, s, shared, LR])), ("x", x), ("target", target)]
+    rec = [("config", torch.tensor([B, Fe, wm, k, d, s, shared, LR, T, ste])), ("x", x), ("target", target)]
     rec += [("param." + n, snap(t)) for n, t in net.params.items()]
     with torch.no_grad():
         rec += [("infer.x", xi), ("infer.soft", net.forward(xi)),
@@ -176,7 +185,7 @@ def make(cfg, seed):
     for step in range(1, 4):
         opt.zero_grad()
         gammas = {}
-        out = net.forward(x, gammas=gammas)
+        out = net.forward(x, hard=bool(ste), gammas=gammas)
         loss = torch.nn.L1Loss()(out, target)
         loss.backward()
         if step == 1:

@@ -121,19 +121,21 @@ typedef struct {
     float *x, *v, *g, *b, *A, *a, *R;
     float *w, *gamma, *pooled, *out;
     nn_mix_scratch sc;
+    nn_select_opts so; /* soft: a temperature, Gumbel noise (a fixed shift of the logits) */
 } nsr_ctx;
 
 static double nsr_loss(void *p) {
     nsr_ctx *c = p;
     const nn_nsr_dims *dm = &c->dm;
     nn_weightnorm_forward(c->w, c->v, c->g, dm->groups * dm->cout, dm->cin * dm->ksize * dm->ksize);
-    nn_select_forward(c->gamma, c->pooled, c->x, c->A, c->a, dm, 0);
+    nn_select_forward(c->gamma, NULL, c->pooled, c->x, c->A, c->a, dm, &c->so);
     nn_mixconv_forward(c->out, c->x, c->w, c->b, c->gamma, dm, &c->sc, NULL);
     return dot_d(c->R, c->out, (size_t)dm->n * dm->cout * dm->h * dm->w);
 }
 
-static void nsr_case(int k, int d, int K) {
-    nsr_ctx c = {.dm = {.n = 2, .cin = 3, .cout = 4, .h = 4, .w = 5, .ksize = K, .groups = k, .cards = d}};
+static void nsr_case(int k, int d, int K, float temperature, float gumbel) {
+    nsr_ctx c = {.dm = {.n = 2, .cin = 3, .cout = 4, .h = 4, .w = 5, .ksize = K, .groups = k, .cards = d},
+                 .so = {.temperature = temperature, .gumbel = gumbel, .seed = 7, .stream = 3}};
     const nn_nsr_dims *dm = &c.dm;
     const size_t in_sz = (size_t)dm->n * dm->cin * dm->h * dm->w;
     const size_t out_sz = (size_t)dm->n * dm->cout * dm->h * dm->w;
@@ -152,10 +154,11 @@ static void nsr_case(int k, int d, int K) {
     float *db = test_zero_buf(stored), *dA = test_zero_buf(kd * dm->cin), *da = test_zero_buf(kd);
     float *dgamma = test_zero_buf((size_t)dm->n * kd);
     nn_mixconv_backward(dx, dw, db, dgamma, c.R, c.x, c.w, c.b, c.gamma, dm, &c.sc);
-    nn_select_backward(dx, dA, da, dgamma, c.gamma, c.pooled, c.A, dm);
+    nn_select_backward(dx, dA, da, dgamma, c.gamma, c.pooled, c.A, dm, temperature);
     nn_weightnorm_backward(dv, dg, dw, c.v, c.g, (int)stored, (int)wcols);
     char what[64];
-    snprintf(what, sizeof what, "NSR conv k%d d%d K%d", k, d, K);
+    snprintf(what, sizeof what, "NSR conv k%d d%d K%d T%g%s", k, d, K, temperature,
+             gumbel > 0 ? " Gumbel" : "");
     report(what, "input", fd_error(nsr_loss, &c, c.x, dx, in_sz, 1e-2));
     report(what, "V", fd_error(nsr_loss, &c, c.v, dv, wsz, 1e-2));
     report(what, "g", fd_error(nsr_loss, &c, c.g, dg, stored, 0.25));
@@ -169,9 +172,11 @@ static void nsr_case(int k, int d, int K) {
 }
 
 static void test_nsr_conv_gradients(void) {
-    nsr_case(3, 2, 3);
-    nsr_case(2, 4, 1);
-    nsr_case(4, 1, 5);
+    nsr_case(3, 2, 3, 1, 0);
+    nsr_case(2, 4, 1, 1, 0);
+    nsr_case(4, 1, 5, 1, 0);
+    nsr_case(3, 2, 3, 0.4f, 0);
+    nsr_case(4, 2, 3, 2.5f, 1);
 }
 
 /* ---------------------------------------------------------------- pixel shuffle, ReLU, L1 */

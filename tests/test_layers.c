@@ -160,35 +160,56 @@ static void test_l1(void) {
 
 /* ---------------------------------------------------------------- NSR convolution */
 
+/* Selection against its definition: the means, the logits z = A p + a (plus gumbel times
+ * -log(-log(u)) noise, u the counter-based uniform of (seed, stream, n*k*d + r)), the softmax
+ * of z / T over the groups of each cardinal, and for hard selection the argmax one-hot with
+ * the softmax beside it for the straight-through backward. */
 static void test_select_softmax(void) {
     const nn_nsr_dims dm = {.n = 2, .cin = 3, .cout = 4, .h = 3, .w = 2, .ksize = 3, .groups = 3, .cards = 2};
     const size_t in_sz = (size_t)dm.n * dm.cin * dm.h * dm.w, kd = 6;
     float *x = test_rand_buf(in_sz, -1, 1), *A = test_rand_buf(kd * dm.cin, -2, 2), *a = test_rand_buf(kd, -1, 1);
-    float gamma[12], hard[12], pooled[6];
-    nn_select_forward(gamma, pooled, x, A, a, &dm, 0);
-    nn_select_forward(hard, pooled, x, A, a, &dm, 1);
-    for (int n = 0; n < dm.n; n++) {
-        double z[6];
-        for (int c = 0; c < dm.cin; c++) {
-            double m = 0;
-            for (int i = 0; i < dm.h * dm.w; i++) m += x[(n * dm.cin + c) * dm.h * dm.w + i];
-            CHECK(fabs(pooled[n * 3 + c] - m / 6) < 1e-6, "mean of channel %d", c);
-        }
-        for (int r = 0; r < 6; r++) {
-            z[r] = a[r];
-            for (int c = 0; c < 3; c++) z[r] += (double)A[r * 3 + c] * pooled[n * 3 + c];
-        }
-        for (int j = 0; j < 2; j++) {
-            double sum = 0;
-            int best = 0;
-            for (int i = 0; i < 3; i++) {
-                sum += exp(z[i * 2 + j]);
-                if (z[i * 2 + j] > z[best * 2 + j]) best = i;
+    const nn_select_opts modes[] = {
+        {.temperature = 1},                    /* the reference (also as NULL below) */
+        {.temperature = 0.5f},                 /* sharper */
+        {.temperature = 0.5f, .hard = 1},      /* hard, with its softmax */
+        {.temperature = 2, .hard = 1, .gumbel = 1.5f, .seed = 11, .stream = 5},
+        {.temperature = 0.7f, .gumbel = 1, .seed = 3, .stream = 1},
+    };
+    for (int mode = -1; mode < (int)(sizeof modes / sizeof modes[0]); mode++) {
+        const nn_select_opts *so = mode < 0 ? NULL : &modes[mode];
+        const double T = so ? so->temperature : 1, noise = so ? so->gumbel : 0;
+        float gamma[12], soft[12], pooled[6];
+        nn_select_forward(gamma, soft, pooled, x, A, a, &dm, so);
+        for (int n = 0; n < dm.n; n++) {
+            double z[6];
+            for (int c = 0; c < dm.cin; c++) {
+                double m = 0;
+                for (int i = 0; i < dm.h * dm.w; i++) m += x[(n * dm.cin + c) * dm.h * dm.w + i];
+                CHECK(fabs(pooled[n * 3 + c] - m / 6) < 1e-6, "mean of channel %d", c);
             }
-            for (int i = 0; i < 3; i++) {
-                CHECK(fabs(gamma[n * 6 + i * 2 + j] - exp(z[i * 2 + j]) / sum) < 1e-6,
-                      "gamma[%d][%d] of sample %d", i, j, n);
-                CHECK(hard[n * 6 + i * 2 + j] == (i == best), "hard gamma[%d][%d]", i, j);
+            for (int r = 0; r < 6; r++) {
+                z[r] = a[r];
+                for (int c = 0; c < 3; c++) z[r] += (double)A[r * 3 + c] * pooled[n * 3 + c];
+                if (noise > 0)
+                    z[r] -= noise * log(-log(nsr_rng_uniform(so->seed, so->stream, (uint64_t)n * kd + r)));
+            }
+            for (int j = 0; j < 2; j++) {
+                double sum = 0;
+                int best = 0;
+                for (int i = 0; i < 3; i++) {
+                    sum += exp(z[i * 2 + j] / T);
+                    if (z[i * 2 + j] > z[best * 2 + j]) best = i;
+                }
+                for (int i = 0; i < 3; i++) {
+                    const int e = n * 6 + i * 2 + j;
+                    const double want = exp(z[i * 2 + j] / T) / sum;
+                    CHECK(fabs(soft[e] - want) < 1e-5, "mode %d: softmax[%d][%d] of sample %d %g, want %g",
+                          mode, i, j, n, soft[e], want);
+                    if (so && so->hard)
+                        CHECK(gamma[e] == (i == best), "mode %d: hard gamma[%d][%d]", mode, i, j);
+                    else
+                        CHECK(gamma[e] == soft[e], "mode %d: soft gamma[%d][%d]", mode, i, j);
+                }
             }
         }
     }
@@ -206,7 +227,7 @@ static void identity_case(int hard) {
     float *x = test_rand_buf(in_sz, -1, 1), *w = test_rand_buf(k * wg, -1, 1), *b = test_rand_buf(k * dm.cout, -1, 1);
     float *A = test_rand_buf((size_t)k * d * dm.cin, -3, 3), *a = test_rand_buf((size_t)k * d, -1, 1);
     float *gamma = test_zero_buf((size_t)dm.n * k * d), *pooled = test_zero_buf((size_t)dm.n * dm.cin);
-    nn_select_forward(gamma, pooled, x, A, a, &dm, hard);
+    nn_select_forward(gamma, NULL, pooled, x, A, a, &dm, &(nn_select_opts){.temperature = 1, .hard = hard});
     float *group = test_zero_buf(out_sz), *out = test_zero_buf(out_sz);
     double *sum = calloc(out_sz, sizeof(double));
     for (int i = 0; i < k; i++) {
@@ -256,9 +277,10 @@ static void test_nsr_conv_fused(void) {
         nn_mix_scratch sc1 = {test_zero_buf(dm.n * wsz), test_zero_buf((size_t)dm.n * dm.cout), NULL, NULL};
         nn_mix_scratch sc2 = {test_zero_buf(dm.n * wsz), test_zero_buf((size_t)dm.n * dm.cout), NULL, NULL};
         const nn_conv_post post = {res, 1};
-        nn_select_forward(g1, p1, x, A, a, &dm, hard);
+        const nn_select_opts so = {.temperature = 1, .hard = hard};
+        nn_select_forward(g1, NULL, p1, x, A, a, &dm, &so);
         nn_mixconv_forward(o1, x, w, b, g1, &dm, &sc1, &post);
-        nn_nsr_conv_forward(o2, g2, p2, x, A, a, w, b, &dm, &sc2, hard, &post);
+        nn_nsr_conv_forward(o2, g2, NULL, p2, x, A, a, w, b, &dm, &sc2, &so, &post);
         CHECK(!memcmp(g1, g2, (size_t)dm.n * kd * sizeof *g1), "case %d: selections differ", t);
         CHECK(!memcmp(p1, p2, (size_t)dm.n * dm.cin * sizeof *p1), "case %d: means differ", t);
         CHECK(!memcmp(o1, o2, out_sz * sizeof *o1), "case %d: outputs differ", t);

@@ -32,7 +32,7 @@ static float *random_gamma(const nn_nsr_dims *dm) {
     float *a = test_rand_buf((size_t)dm->groups * dm->cards, -1, 1);
     float *pooled = test_zero_buf((size_t)dm->n * dm->cin);
     float *gamma = test_zero_buf((size_t)dm->n * dm->groups * dm->cards);
-    if (x && A && a && pooled && gamma) nn_select_forward(gamma, pooled, x, A, a, dm, 0);
+    if (x && A && a && pooled && gamma) nn_select_forward(gamma, NULL, pooled, x, A, a, dm, NULL);
     free(x);
     free(A);
     free(a);
@@ -122,7 +122,7 @@ static void test_same_bits_any_threads(void) {
             for (int i = 0; i < 7; i++) REQUIRE(o[i], "malloc");
             memcpy(o[4], dw0, (size_t)k * cout * wsz * sizeof(float));
             omp_set_num_threads(r ? 3 : 1);
-            nn_select_forward(o[1], o[0], x, A, a, dm, 0);
+            nn_select_forward(o[1], NULL, o[0], x, A, a, dm, NULL);
             nn_mix_forward(o[2], o[3], w, b, o[1], dm);
             nn_mix_backward(o[4], o[5], o[6], dwmix, dbmix, w, b, o[1], dm);
         }

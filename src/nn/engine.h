@@ -138,16 +138,32 @@ typedef struct nn_nsr_dims {
     int groups, cards;             /* k, d */
 } nn_nsr_dims;
 
+/* How a selection turns its logits z into gamma (NSR.md section 2, step 3, and ours beyond it).
+ * The reference is the softmax over the groups with T = 1, soft (opts NULL means that). A
+ * temperature T sharpens it, softmax(z / T); hard takes the one-hot argmax instead (the
+ * forward of hard inference, and of straight-through training, whose backward differentiates
+ * the softmax in its place); gumbel > 0 adds gumbel * Gumbel(0, 1) noise to every logit
+ * first, logit r of sample n drawn as nsr_rng_uniform(seed, stream, n*k*d + r), so that the
+ * hard argmax samples the softmax (training only). */
+typedef struct nn_select_opts {
+    float temperature; /* T > 0 */
+    int hard;
+    float gumbel;
+    uint64_t seed, stream;
+} nn_select_opts;
+
 /* Selection (steps 1-3): pooled (n, cin) = spatial mean of inp (n, cin, h, w);
- * logits = A pooled + a, A (k*d, cin), a (k*d); gamma (n, k*d), index i*d + j, is the softmax
- * over the groups i of each cardinal j; with hard, the one-hot argmax instead (first maximum
- * on ties). pooled and gamma are kept for the backward. */
-void nn_select_forward(float *gamma, float *pooled, const float *inp, const float *A,
-                       const float *a, const nn_nsr_dims *dm, int hard);
-/* From dgamma (n, k*d): dinp (n, cin, h, w) += the path through the mean; dA, da += ...
- * (softmax selection only; the hard one is not differentiable). */
-void nn_select_backward(float *dinp, float *dA, float *da, const float *dgamma, const float *gamma,
-                        const float *pooled, const float *A, const nn_nsr_dims *dm);
+ * logits = A pooled + a, A (k*d, cin), a (k*d); gamma (n, k*d), index i*d + j, per so (NULL:
+ * the reference's softmax). soft (n, k*d), when not NULL, receives the softmax weights the
+ * backward differentiates (equal to gamma unless so->hard). pooled and soft are kept for the
+ * backward. */
+void nn_select_forward(float *gamma, float *soft, float *pooled, const float *inp, const float *A,
+                       const float *a, const nn_nsr_dims *dm, const nn_select_opts *so);
+/* From dgamma (n, k*d): dinp (n, cin, h, w) += the path through the mean; dA, da += ..., all
+ * through the softmax soft of temperature T (for a hard forward: straight through). */
+void nn_select_backward(float *dinp, float *dA, float *da, const float *dgamma, const float *soft,
+                        const float *pooled, const float *A, const nn_nsr_dims *dm,
+                        float temperature);
 
 /* Mixing (step 4): for output channel o = j*(cout/d) + t,
  *   wmix[n][o] = sum_i gamma[n][i*d+j] w[i*cout+o],  bmix[n][o] = sum_i gamma[n][i*d+j] b[i*cout+o]
@@ -175,10 +191,10 @@ void nn_mixconv_forward(float *out, const float *inp, const float *w, const floa
  * with each sample selected where the fast convolution runs it, if it takes the selection
  * (whole samples per thread), so that the input is read for its means just before it is
  * convolved. The same results as the two calls. */
-void nn_nsr_conv_forward(float *out, float *gamma, float *pooled, const float *inp,
+void nn_nsr_conv_forward(float *out, float *gamma, float *soft, float *pooled, const float *inp,
                          const float *A, const float *a, const float *w, const float *b,
-                         const nn_nsr_dims *dm, const nn_mix_scratch *sc, int hard,
-                         const nn_conv_post *post);
+                         const nn_nsr_dims *dm, const nn_mix_scratch *sc,
+                         const nn_select_opts *so, const nn_conv_post *post);
 /* dinp (may be NULL), dw, db, dgamma += ...; recomputes the mixed kernels into sc. */
 void nn_mixconv_backward(float *dinp, float *dw, float *db, float *dgamma, const float *dout,
                          const float *inp, const float *w, const float *b, const float *gamma,
@@ -209,6 +225,9 @@ struct nsr_model {
     eng_tensor *tensor;
     size_t nparams;
     float *params; /* one block of nparams floats */
+    /* the softmax temperature its soft selection was trained to (1: the reference's); the
+     * loader reads it from the model file's metadata */
+    float select_temperature;
 };
 
 /* A model of this architecture with its parameter block not yet written (nsr_model_create
@@ -227,6 +246,10 @@ const eng_tensor *eng_model_find_tensor(const nsr_model *model, const char *name
 typedef struct eng_workspace {
     int n, h, w;
     int train;       /* 1: keeps every activation and has the backward's buffers */
+    /* how every selection of the next forward is made: the model's temperature, soft, no noise
+     * when created; a trainer sets it per step (its stream then numbers the step: conv ci draws
+     * its noise from stream * nconv + ci). The forward's hard argument adds hard selection. */
+    nn_select_opts select;
     size_t feat_sz;  /* n*F*h*w */
     size_t hid_sz;   /* n*F*wm*h*w */
     size_t gamma_sz; /* n*k*d */
@@ -236,6 +259,7 @@ typedef struct eng_workspace {
     float *feat;     /* block inputs, (n, F, h, w) each: B+1 when training, else 2 in turn */
     float *hidden;   /* block hidden activations after ReLU, (n, F*wm, h, w): B or 1 */
     float *gamma;    /* selections (n, k*d), one slot per conv */
+    float *soft;     /* their softmax weights for the backward (train only), likewise */
     float *pooled;   /* spatial means (n, <= F*wm), one slot per conv */
     float *wn;       /* weight-normed kernels, at the same offsets as the parameters' v */
     int wn_ready;    /* inference: wn computed (once, by the first forward); training

@@ -179,6 +179,7 @@ int eng_model_alloc(nsr_model **model, const nsr_arch *arch, nsr_error *err) {
     nsr_model *m = calloc(1, sizeof *m);
     if (!m) return nsr_fail(err, "out of memory for a model");
     m->arch = *arch;
+    m->select_temperature = 1.0f;
     if (m->arch.groups == 1) m->arch.cardinals = 1; /* d means nothing without groups */
     m->nconv = arch_nconv(arch);
     m->conv = calloc((size_t)m->nconv, sizeof *m->conv);
@@ -239,6 +240,7 @@ int eng_workspace_create(eng_workspace *ws, const nsr_model *m, int n, int h, in
     const size_t npix = mul_sat(mul_sat((size_t)n, (size_t)h), (size_t)w);
     const size_t s2 = (size_t)s * s, nconv = (size_t)m->nconv;
     ws->n = n, ws->h = h, ws->w = w, ws->train = train;
+    ws->select = (nn_select_opts){.temperature = m->select_temperature};
     ws->feat_sz = mul_sat(npix, F);
     ws->hid_sz = mul_sat(npix, hidc);
     ws->gamma_sz = nsr ? (size_t)n * a->groups * a->cardinals : 0;
@@ -252,6 +254,7 @@ int eng_workspace_create(eng_workspace *ws, const nsr_model *m, int n, int h, in
         mul_sat(ws->feat_sz, train ? (size_t)B + 1 : 2), /* feat */
         mul_sat(ws->hid_sz, train ? (size_t)B : 1),      /* hidden */
         mul_sat(ws->gamma_sz, nconv),                    /* gamma */
+        train ? mul_sat(ws->gamma_sz, nconv) : 0,        /* soft */
         mul_sat(ws->pool_sz, nconv),                     /* pooled */
         m->nparams,                                      /* wn */
         s > 1 ? body : 0,                                /* skip */
@@ -265,7 +268,7 @@ int eng_workspace_create(eng_workspace *ws, const nsr_model *m, int n, int h, in
         train ? ws->gamma_sz : 0,                        /* dgamma */
         train ? body : 0,                                /* dbody */
     };
-    float **ptrs[] = {&ws->x0, &ws->feat, &ws->hidden, &ws->gamma, &ws->pooled, &ws->wn,
+    float **ptrs[] = {&ws->x0, &ws->feat, &ws->hidden, &ws->gamma, &ws->soft, &ws->pooled, &ws->wn,
                       &ws->skip, &ws->body, &ws->out, &ws->mix.wmix, &ws->mix.bmix,
                       &ws->mix.dwmix, &ws->mix.dbmix, &ws->dfeat, &ws->dhidden, &ws->dmid,
                       &ws->dwn, &ws->dgamma, &ws->dbody};
@@ -303,6 +306,9 @@ static float *hidden_at(const eng_workspace *ws, int b) {
 static float *gamma_of(const nsr_model *m, const eng_workspace *ws, int ci) {
     return ws->gamma + (size_t)(m->conv[ci].side ? ci : ci - 1) * ws->gamma_sz;
 }
+static float *soft_of(const nsr_model *m, const eng_workspace *ws, int ci) {
+    return ws->soft ? ws->soft + (size_t)(m->conv[ci].side ? ci : ci - 1) * ws->gamma_sz : NULL;
+}
 static float *pooled_of(const eng_workspace *ws, int ci) {
     return ws->pooled + (size_t)ci * ws->pool_sz;
 }
@@ -322,9 +328,12 @@ static void conv_forward(const nsr_model *m, eng_workspace *ws, int ci, float *o
     }
     const nn_nsr_dims dm = dims_of(c, ws);
     float *gamma = gamma_of(m, ws, ci);
+    nn_select_opts so = ws->select;
+    so.hard |= hard;
+    so.stream = so.stream * (uint64_t)m->nconv + (uint64_t)ci;
     if (c->side)
-        nn_nsr_conv_forward(out, gamma, pooled_of(ws, ci), in, P + c->A, P + c->a, ws->wn + c->v,
-                            P + c->b, &dm, &ws->mix, hard, post);
+        nn_nsr_conv_forward(out, gamma, soft_of(m, ws, ci), pooled_of(ws, ci), in, P + c->A,
+                            P + c->a, ws->wn + c->v, P + c->b, &dm, &ws->mix, &so, post);
     else
         nn_mixconv_forward(out, in, ws->wn + c->v, P + c->b, gamma, &dm, &ws->mix, post);
 }
@@ -348,8 +357,8 @@ static void conv_backward(const nsr_model *m, eng_workspace *ws, int ci, float *
         nn_mixconv_backward(dinp, dwn, G + c->b, ws->dgamma, dout, in, ws->wn + c->v, P + c->b,
                             gamma, &dm, &ws->mix);
         if (c->side) {
-            nn_select_backward(dinp, G + c->A, G + c->a, ws->dgamma, gamma, pooled_of(ws, ci),
-                               P + c->A, &dm);
+            nn_select_backward(dinp, G + c->A, G + c->a, ws->dgamma, soft_of(m, ws, ci),
+                               pooled_of(ws, ci), P + c->A, &dm, ws->select.temperature);
             memset(ws->dgamma, 0, ws->gamma_sz * sizeof(float));
         }
     }

@@ -101,61 +101,82 @@ static float spatial_mean(const float *inp, const nn_nsr_dims *dm, int n, int c)
     return (float)((have_avx2() ? lane_sum_avx2 : lane_sum_plain)(x, NULL, plane) / (double)plane);
 }
 
-/* Steps 2-3 for sample n from its means p (cin) into gn (k*d). */
-static void select_from_means(float *gn, const float *p, const float *A, const float *a,
-                              const nn_nsr_dims *dm, int hard) {
+/* Gumbel(0, 1) noise for logit r of sample n: -log(-log(u)), u uniform in (0, 1). */
+static double gumbel_noise(const nn_select_opts *so, int n, int r, int kd) {
+    return -log(-log(nsr_rng_uniform(so->seed, so->stream, (uint64_t)n * kd + r)));
+}
+
+/* Steps 2-3 for sample n from its means p (cin) into gn (k*d), and the softmax weights the
+ * backward differentiates into sn (k*d, may be NULL). */
+static void select_from_means(float *gn, float *sn, const float *p, const float *A, const float *a,
+                              const nn_nsr_dims *dm, const nn_select_opts *so, int n) {
     const int cin = dm->cin, k = dm->groups, d = dm->cards;
-    /* 2. "logits = A p + a, read as a k x d table, index i*d + j (group-major)" */
+    const double inv_t = so ? 1.0 / so->temperature : 1.0;
+    const int hard = so && so->hard;
+    /* 2. "logits = A p + a, read as a k x d table, index i*d + j (group-major)"; in training,
+     * optionally perturbed by Gumbel noise, so that the argmax samples the softmax */
+    double z[NN_MAX_SELECT];
     for (int r = 0; r < k * d; r++) {
-        double z = a[r];
-        for (int c = 0; c < cin; c++) z += (double)A[(size_t)r * cin + c] * p[c];
-        gn[r] = (float)z;
+        double zr = a[r];
+        for (int c = 0; c < cin; c++) zr += (double)A[(size_t)r * cin + c] * p[c];
+        z[r] = (float)zr;
+        if (so && so->gumbel > 0) z[r] = (float)(z[r] + so->gumbel * gumbel_noise(so, n, r, k * d));
     }
-    /* 3. "gamma[i][j] = softmax over i (the k groups), separately for each cardinal j"; hard
-     * selection keeps only the argmax group. */
+    /* 3. "gamma[i][j] = softmax over i (the k groups), separately for each cardinal j", of
+     * z / T with a temperature T (the reference's T = 1); hard selection keeps only the argmax
+     * group (the first maximum on ties), and the softmax, when asked for, is what a
+     * straight-through backward differentiates in its place. */
     for (int j = 0; j < d; j++) {
         int best = 0;
         for (int i = 1; i < k; i++)
-            if (gn[i * d + j] > gn[best * d + j]) best = i;
-        if (hard) {
-            for (int i = 0; i < k; i++) gn[i * d + j] = i == best ? 1.0f : 0.0f;
-            continue;
+            if (z[i * d + j] > z[best * d + j]) best = i;
+        float *soft = hard ? sn : gn;
+        if (soft) {
+            double sum = 0;
+            for (int i = 0; i < k; i++) sum += exp((z[i * d + j] - z[best * d + j]) * inv_t);
+            for (int i = 0; i < k; i++)
+                soft[i * d + j] = (float)(exp((z[i * d + j] - z[best * d + j]) * inv_t) / sum);
         }
-        const double zmax = gn[best * d + j];
-        double sum = 0;
-        for (int i = 0; i < k; i++) sum += exp(gn[i * d + j] - zmax);
-        for (int i = 0; i < k; i++) gn[i * d + j] = (float)(exp(gn[i * d + j] - zmax) / sum);
+        if (hard)
+            for (int i = 0; i < k; i++) gn[i * d + j] = i == best ? 1.0f : 0.0f;
+        else if (sn)
+            for (int i = 0; i < k; i++) sn[i * d + j] = gn[i * d + j];
     }
 }
 
-void nn_select_forward(float *gamma, float *pooled, const float *inp, const float *A,
-                       const float *a, const nn_nsr_dims *dm, int hard) {
+void nn_select_forward(float *gamma, float *soft, float *pooled, const float *inp, const float *A,
+                       const float *a, const nn_nsr_dims *dm, const nn_select_opts *so) {
     const int cin = dm->cin, kd = dm->groups * dm->cards;
 #pragma omp parallel for schedule(static)
     for (int nc = 0; nc < dm->n * cin; nc++) pooled[nc] = spatial_mean(inp, dm, nc / cin, nc % cin);
     for (int n = 0; n < dm->n; n++)
-        select_from_means(gamma + (size_t)n * kd, pooled + (size_t)n * cin, A, a, dm, hard);
+        select_from_means(gamma + (size_t)n * kd, soft ? soft + (size_t)n * kd : NULL,
+                          pooled + (size_t)n * cin, A, a, dm, so, n);
 }
 
-/* The logits' gradient of sample n: through the softmax over i,
- * dz[i] = gamma[i] (dgamma[i] - sum_i' gamma[i'] dgamma[i']), for each cardinal. */
-static void logit_gradient(double *dlogit, const float *gn, const float *dgn, int k, int d) {
+/* The logits' gradient of sample n: through the softmax of z / T over i,
+ * dz[i] = gamma[i] (dgamma[i] - sum_i' gamma[i'] dgamma[i']) / T, for each cardinal. */
+static void logit_gradient(double *dlogit, const float *gn, const float *dgn, int k, int d,
+                           double inv_t) {
     for (int j = 0; j < d; j++) {
         double dot = 0;
         for (int i = 0; i < k; i++) dot += (double)gn[i * d + j] * dgn[i * d + j];
-        for (int i = 0; i < k; i++) dlogit[i * d + j] = gn[i * d + j] * (dgn[i * d + j] - dot);
+        for (int i = 0; i < k; i++)
+            dlogit[i * d + j] = gn[i * d + j] * (dgn[i * d + j] - dot) * inv_t;
     }
 }
 
-void nn_select_backward(float *dinp, float *dA, float *da, const float *dgamma, const float *gamma,
-                        const float *pooled, const float *A, const nn_nsr_dims *dm) {
+void nn_select_backward(float *dinp, float *dA, float *da, const float *dgamma, const float *soft,
+                        const float *pooled, const float *A, const nn_nsr_dims *dm,
+                        float temperature) {
     const int cin = dm->cin, k = dm->groups, d = dm->cards, kd = k * d;
     const size_t plane = (size_t)dm->h * dm->w;
+    const double inv_t = 1.0 / temperature;
     /* the side layer's gradients sum over the samples: in increasing n, in one thread */
     for (int n = 0; n < dm->n; n++) {
         double dlogit[NN_MAX_SELECT];
         const float *p = pooled + (size_t)n * cin;
-        logit_gradient(dlogit, gamma + (size_t)n * kd, dgamma + (size_t)n * kd, k, d);
+        logit_gradient(dlogit, soft + (size_t)n * kd, dgamma + (size_t)n * kd, k, d, inv_t);
         for (int r = 0; r < kd; r++) {
             da[r] += (float)dlogit[r];
             for (int c = 0; c < cin; c++) dA[(size_t)r * cin + c] += (float)(dlogit[r] * p[c]);
@@ -166,7 +187,7 @@ void nn_select_backward(float *dinp, float *dA, float *da, const float *dgamma, 
 #pragma omp parallel for schedule(static)
     for (int n = 0; n < dm->n; n++) {
         double dlogit[NN_MAX_SELECT];
-        logit_gradient(dlogit, gamma + (size_t)n * kd, dgamma + (size_t)n * kd, k, d);
+        logit_gradient(dlogit, soft + (size_t)n * kd, dgamma + (size_t)n * kd, k, d, inv_t);
         for (int c = 0; c < cin; c++) {
             double dp = 0;
             for (int r = 0; r < kd; r++) dp += (double)A[(size_t)r * cin + c] * dlogit[r];
@@ -287,10 +308,10 @@ void nn_mixconv_forward(float *out, const float *inp, const float *w, const floa
 
 /* What the convolution needs to select sample n itself (nn_kernel_mix's select). */
 typedef struct sample_selection {
-    float *gamma, *pooled, *bmix;
+    float *gamma, *soft, *pooled, *bmix;
     const float *inp, *A, *a, *b;
     const nn_nsr_dims *dm;
-    int hard;
+    const nn_select_opts *so;
 } sample_selection;
 
 /* Steps 1-3 and the mixed biases of sample n, by the thread about to convolve it: its input
@@ -298,23 +319,24 @@ typedef struct sample_selection {
 static void select_sample(void *ctx, int n) {
     const sample_selection *ss = ctx;
     const nn_nsr_dims *dm = ss->dm;
-    float *p = ss->pooled + (size_t)n * dm->cin, *gn = ss->gamma + (size_t)n * dm->groups * dm->cards;
+    const size_t kd = (size_t)dm->groups * dm->cards;
+    float *p = ss->pooled + (size_t)n * dm->cin, *gn = ss->gamma + (size_t)n * kd;
     for (int c = 0; c < dm->cin; c++) p[c] = spatial_mean(ss->inp, dm, n, c);
-    select_from_means(gn, p, ss->A, ss->a, dm, ss->hard);
+    select_from_means(gn, ss->soft ? ss->soft + (size_t)n * kd : NULL, p, ss->A, ss->a, dm, ss->so, n);
     for (int o = 0; o < dm->cout; o++) ss->bmix[(size_t)n * dm->cout + o] = mixed_bias(gn, ss->b, o, dm);
 }
 
-void nn_nsr_conv_forward(float *out, float *gamma, float *pooled, const float *inp,
+void nn_nsr_conv_forward(float *out, float *gamma, float *soft, float *pooled, const float *inp,
                          const float *A, const float *a, const float *w, const float *b,
-                         const nn_nsr_dims *dm, const nn_mix_scratch *sc, int hard,
-                         const nn_conv_post *post) {
+                         const nn_nsr_dims *dm, const nn_mix_scratch *sc,
+                         const nn_select_opts *so, const nn_conv_post *post) {
     const size_t wsz = (size_t)dm->cout * dm->cin * dm->ksize * dm->ksize;
-    sample_selection ss = {gamma, pooled, sc->bmix, inp, A, a, b, dm, hard};
-    const nn_kernel_mix mix = {gamma, dm->groups, dm->cards, select_sample, &ss, hard};
+    sample_selection ss = {gamma, soft, pooled, sc->bmix, inp, A, a, b, dm, so};
+    const nn_kernel_mix mix = {gamma, dm->groups, dm->cards, select_sample, &ss, so && so->hard};
     if (nn_conv2d_forward_mix(out, inp, w, wsz, &mix, sc->bmix, (size_t)dm->cout, dm->n, dm->cin,
                               dm->cout, dm->h, dm->w, dm->ksize, post))
         return;
-    nn_select_forward(gamma, pooled, inp, A, a, dm, hard);
+    nn_select_forward(gamma, soft, pooled, inp, A, a, dm, so);
     nn_mixconv_forward(out, inp, w, b, gamma, dm, sc, post);
 }
 
