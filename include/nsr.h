@@ -458,6 +458,18 @@ typedef struct nsr_train_options {
     long checkpoint_every;        /* 1000; 0: only when stopped and at the end */
     long val_every;               /* 1000; 0: only at the end */
     const char *command;          /* provenance kept as "train.command", or NULL */
+    /* How the NSR layers select during training (ours: the reference trains with the plain
+     * softmax, T = 1 throughout, which these defaults keep). The softmax temperature goes
+     * geometrically from select_t0 to select_t1 over the first select_anneal of the run (a
+     * fraction, 0..1; 0: select_t1 throughout); from select_hard_from (a fraction of the run;
+     * 1: never) on, the forward selects hard (the argmax group) and the backward goes straight
+     * through the softmax; select_gumbel > 0 adds that much Gumbel noise to the logits. The
+     * model keeps the last temperature for its soft inference ("select.temperature") and
+     * whether it ended trained hard ("select.trained_hard"). */
+    double select_t0, select_t1;  /* 1, 1 */
+    double select_anneal;         /* 0 */
+    double select_hard_from;      /* 1 */
+    double select_gumbel;         /* 0 */
 } nsr_train_options;
 
 /* The defaults above; the default wdsr_nsr network (B 16, F 32, wm 4, k 4, d 16) at x2; no data,

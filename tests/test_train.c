@@ -484,6 +484,40 @@ static void test_resume_is_exact(void) {
           "resuming a finished run: %s", err.message);
 }
 
+/* Training for hard selection: the temperature annealed from 1 to 0.2 over the first half, the
+ * forward hard from 60% of the run on, Gumbel noise throughout. Stopped inside the annealing
+ * and resumed, it is bit for bit the uninterrupted run (the selection of a step is a function
+ * of the step); it differs from the reference's softmax training, and the model says how it
+ * selects: its last temperature and that it ended hard. */
+static void test_selection_schedule(void) {
+    const char *a = folder("select_whole"), *b = folder("select_stopped"), *c = folder("select_ref");
+    nsr_train_options o = tiny_options(a);
+    o.select_t0 = 1, o.select_t1 = 0.2, o.select_anneal = 0.5, o.select_hard_from = 0.6;
+    o.select_gumbel = 0.3;
+    record whole = {0}, part = {0}, ref = {0};
+    nsr_error err;
+    REQUIRE(nsr_train(&o, recorder, &whole, &err) == 0, "%s", err.message);
+    o.run_dir = b;
+    part.stop_at = 7;
+    REQUIRE(nsr_train(&o, recorder, &part, &err) == NSR_TRAIN_STOPPED, "not stopped: %s", err.message);
+    part.stop_at = 0;
+    REQUIRE(nsr_train_resume(b, recorder, &part, &err) == 0, "resume: %s", err.message);
+    int same = part.steps == 24;
+    for (int i = 0; same && i < 24; i++) same = part.loss[i] == whole.loss[i];
+    CHECK(same, "the resumed run's losses differ from the uninterrupted run's");
+    nsr_train_options r = tiny_options(c);
+    REQUIRE(nsr_train(&r, recorder, &ref, &err) == 0, "%s", err.message);
+    CHECK(ref.loss[0] != whole.loss[0] && ref.loss[23] != whole.loss[23],
+          "the schedule changed nothing: losses %g %g as the reference's", whole.loss[0], whole.loss[23]);
+    nsr_model *ma = load_model(a, "model.nsr"), *mb = load_model(b, "model.nsr");
+    REQUIRE(ma && mb, "no model.nsr");
+    CHECK(!memcmp(ma->params, mb->params, ma->nparams * sizeof(float)), "final networks differ");
+    CHECK(ma->select_temperature == 0.2f && ma->trained_hard == 1, "model selects at T %g, trained hard %d",
+          (double)ma->select_temperature, ma->trained_hard);
+    nsr_model_free(ma);
+    nsr_model_free(mb);
+}
+
 /* A learning rate so large that the network overflows: the run fails on the first non-finite
  * loss, and the newest checkpoint is the last good step. */
 static void test_non_finite_loss_stops(void) {
@@ -625,6 +659,7 @@ int main(void) {
     RUN(test_batches_pure_and_prefetched);
     RUN(test_tiny_network_learns);
     RUN(test_resume_is_exact);
+    RUN(test_selection_schedule);
     RUN(test_non_finite_loss_stops);
     RUN(test_denoise_and_jpeg_runs);
     RUN(test_init_from_model);

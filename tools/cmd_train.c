@@ -52,6 +52,14 @@ static const char train_help[] =
     "  --print-every N       a plain progress line every N iterations when stderr is not a\n"
     "                        terminal (100; on a terminal one line is updated)\n"
     "  -j N                  threads (default: all cores; the result does not depend on it)\n"
+    "selection (NSR networks; the defaults are the reference's softmax):\n"
+    "  --temperature T0[:T1] softmax temperature, from T0 to T1 (1)\n"
+    "  --anneal F            fraction of the run over which it goes from T0 to T1,\n"
+    "                        geometrically (0: T1 throughout)\n"
+    "  --hard-from F         from this fraction of the run on, the forward selects hard (the\n"
+    "                        argmax group; the backward goes straight through the softmax), so\n"
+    "                        that --hard inference keeps the quality (1: never)\n"
+    "  --gumbel S            Gumbel noise of scale S on the selection logits (0)\n"
     "\n"
     "Ctrl-C or SIGTERM stops after the current step, saves a checkpoint and exits with 130\n"
     "(SIGINT) or 143 (SIGTERM); a second one stops at once (the last checkpoint stays valid).\n"
@@ -240,6 +248,19 @@ static int parse_args(int argc, char **argv, train_args *t) {
         } else if (!strcmp(a, "--val-every")) {
             INT_OPTION(0, 1000000000000L, "a count (0: only at the end)");
             o->val_every = v;
+        } else if (!strcmp(a, "--temperature")) {
+            const char *colon = strchr(val, ':');
+            char t0[64];
+            snprintf(t0, sizeof t0, "%.*s", colon ? (int)(colon - val) : (int)strlen(val), val);
+            if (cli_parse_double(t0, 1e-3, 1e3, &o->select_t0) ||
+                cli_parse_double(colon ? colon + 1 : t0, 1e-3, 1e3, &o->select_t1))
+                return cli_usage_error("train", "--temperature must be T or T0:T1, each 0.001..1000, not '%s'", val);
+        } else if (!strcmp(a, "--anneal") || !strcmp(a, "--hard-from")) {
+            if (cli_parse_double(val, 0, 1, a[2] == 'a' ? &o->select_anneal : &o->select_hard_from))
+                return cli_usage_error("train", "%s must be a fraction of the run, 0..1, not '%s'", a, val);
+        } else if (!strcmp(a, "--gumbel")) {
+            if (cli_parse_double(val, 0, 100, &o->select_gumbel))
+                return cli_usage_error("train", "--gumbel must be 0..100, not '%s'", val);
         } else if (!strcmp(a, "--print-every")) {
             INT_OPTION(1, 1000000000000L, "a positive count");
             t->print_every = v;

@@ -225,9 +225,11 @@ struct nsr_model {
     eng_tensor *tensor;
     size_t nparams;
     float *params; /* one block of nparams floats */
-    /* the softmax temperature its soft selection was trained to (1: the reference's); the
-     * loader reads it from the model file's metadata */
+    /* the softmax temperature its soft selection was trained to (1: the reference's), and
+     * whether its training ended with hard selection (so that hard inference keeps its
+     * quality); the loader reads both from the model file's metadata (select.*) */
     float select_temperature;
+    int trained_hard;
 };
 
 /* A model of this architecture with its parameter block not yet written (nsr_model_create

@@ -38,6 +38,11 @@ int nsr_model_to_file(const nsr_model *m, nsr_model_file *f, nsr_error *err) {
     if (nsr_model_file_set_string(f, "nsr.architecture", ARCH_NAME, err)) return -1;
     for (size_t i = 0; i < N_ARCH_KEYS; i++)
         if (nsr_model_file_set_int(f, arch_keys[i].key, *arch_field(&a, i), err)) return -1;
+    /* how the model selects, where it differs from the reference's softmax */
+    if ((m->select_temperature != 1.0f &&
+         nsr_model_file_set_float(f, "select.temperature", m->select_temperature, err)) ||
+        (m->trained_hard && nsr_model_file_set_int(f, "select.trained_hard", 1, err)))
+        return -1;
     for (int i = 0; i < m->ntensor; i++) {
         const eng_tensor *t = &m->tensor[i];
         if (nsr_model_file_add_tensor(f, t->name, t->ndim, t->shape, m->params + t->offset, err))
@@ -82,6 +87,29 @@ static int read_arch(const nsr_model_file *f, nsr_arch *a, nsr_error *err) {
     }
     nsr_error why;
     if (nsr_arch_check(a, &why)) return nsr_fail(err, "invalid architecture: %s", why.message);
+    return 0;
+}
+
+/* How the model selects (optional: without the keys, the reference's softmax at T = 1). */
+static int read_selection(const nsr_model_file *f, nsr_model *m, nsr_error *err) {
+    nsr_error ignored;
+    if (nsr_model_file_meta_type(f, "select.temperature") != NSR_META_NONE) {
+        double T;
+        if (nsr_model_file_meta_type(f, "select.temperature") != NSR_META_FLOAT)
+            return nsr_fail(err, "metadata 'select.temperature' is not a number");
+        nsr_model_file_get_float(f, "select.temperature", &T, &ignored);
+        if (!(T >= 1e-3 && T <= 1e3))
+            return nsr_fail(err, "selection temperature %g not in 0.001..1000", T);
+        m->select_temperature = (float)T;
+    }
+    if (nsr_model_file_meta_type(f, "select.trained_hard") != NSR_META_NONE) {
+        int64_t v;
+        if (nsr_model_file_meta_type(f, "select.trained_hard") != NSR_META_INT)
+            return nsr_fail(err, "metadata 'select.trained_hard' is not an integer");
+        nsr_model_file_get_int(f, "select.trained_hard", &v, &ignored);
+        if (v != 0 && v != 1) return nsr_fail(err, "metadata 'select.trained_hard' = %lld is not 0 or 1", (long long)v);
+        m->trained_hard = (int)v;
+    }
     return 0;
 }
 
@@ -136,6 +164,7 @@ int nsr_model_from_file(nsr_model **out, const nsr_model_file *f, nsr_error *err
             goto fail;
         }
     }
+    if (read_selection(f, m, err)) goto fail;
     *out = m;
     return 0;
 fail:

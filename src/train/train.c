@@ -38,6 +38,25 @@ void nsr_train_defaults(nsr_train_options *o) {
     o->seed = 1;
     o->checkpoint_every = 1000;
     o->val_every = 1000;
+    o->select_t0 = o->select_t1 = 1;
+    o->select_anneal = 0;
+    o->select_hard_from = 1;
+    o->select_gumbel = 0;
+}
+
+/* The selection of step iter (0-based) of the run: a pure function of the options and iter, so
+ * that a resumed run selects as an uninterrupted one. The temperature falls geometrically, so
+ * each step sharpens the softmax by the same factor. */
+static nn_select_opts select_at(const nsr_train_options *o, long iter) {
+    const double span = o->select_anneal * (double)o->iterations;
+    const double T = span > 0 && (double)iter < span
+                         ? o->select_t0 * pow(o->select_t1 / o->select_t0, (double)iter / span)
+                         : o->select_t1;
+    return (nn_select_opts){.temperature = (float)T,
+                            .hard = (double)iter >= o->select_hard_from * (double)o->iterations,
+                            .gumbel = (float)o->select_gumbel,
+                            .seed = o->seed,
+                            .stream = (uint64_t)iter};
 }
 
 /* ---------------------------------------------------------------- the state of a run */
@@ -140,6 +159,15 @@ static int check_options(const nsr_train_options *o, int scale, nsr_error *err) 
     if (!isfinite(o->lr) || o->lr <= 0) return nsr_fail(err, "learning rate %g must be positive", o->lr);
     if (o->checkpoint_every < 0 || o->val_every < 0)
         return nsr_fail(err, "checkpoint and validation intervals must not be negative");
+    if (!(o->select_t0 >= 1e-3 && o->select_t0 <= 1e3 && o->select_t1 >= 1e-3 && o->select_t1 <= 1e3))
+        return nsr_fail(err, "selection temperatures %g and %g not in 0.001..1000", o->select_t0,
+                        o->select_t1);
+    if (!(o->select_anneal >= 0 && o->select_anneal <= 1) ||
+        !(o->select_hard_from >= 0 && o->select_hard_from <= 1))
+        return nsr_fail(err, "the annealing span %g and the start of hard selection %g must be "
+                        "fractions of the run (0..1)", o->select_anneal, o->select_hard_from);
+    if (!(o->select_gumbel >= 0 && o->select_gumbel <= 100))
+        return nsr_fail(err, "Gumbel noise scale %g not in 0..100", o->select_gumbel);
     switch (o->task.kind) {
     case NSR_TASK_SR:
         if (o->task.scale != scale || scale < 2)
@@ -218,6 +246,11 @@ static int add_metadata(const trainer *t, nsr_model_file *f, nsr_error *err) {
              nsr_model_file_set_int(f, "train.patch", o->patch, err) ||
              nsr_model_file_set_int(f, "train.checkpoint_every", o->checkpoint_every, err) ||
              nsr_model_file_set_int(f, "train.val_every", o->val_every, err) ||
+             nsr_model_file_set_float(f, "train.select_t0", o->select_t0, err) ||
+             nsr_model_file_set_float(f, "train.select_t1", o->select_t1, err) ||
+             nsr_model_file_set_float(f, "train.select_anneal", o->select_anneal, err) ||
+             nsr_model_file_set_float(f, "train.select_hard_from", o->select_hard_from, err) ||
+             nsr_model_file_set_float(f, "train.select_gumbel", o->select_gumbel, err) ||
              nsr_model_file_set_float(f, "train.seconds", t->seconds, err) ||
              (isfinite(t->loss) && nsr_model_file_set_float(f, "train.loss", t->loss, err)) ||
              (!isnan(t->val_psnr) && nsr_model_file_set_float(f, "train.val_psnr", t->val_psnr, err))
@@ -383,6 +416,7 @@ static int run(trainer *t, nsr_error *err) {
         const float *x, *y;
         if (tr_loader_get(&loader, t->iter, &x, &y, err)) goto done;
         const float lr = nn_lr_multistep((float)o->lr, t->iter, milestones, 2, 0.2f);
+        ws.select = select_at(o, t->iter);
         const double loss = eng_loss_and_grad(m, &ws, x, y, dout, grads);
         tr_loader_release(&loader, t->iter);
         if (!isfinite(loss)) {
@@ -392,6 +426,10 @@ static int run(trainer *t, nsr_error *err) {
             goto done;
         }
         nn_adam_step(&t->adam, m->params, grads, lr);
+        /* what the model was last trained with: its soft inference, validation included,
+         * uses this temperature */
+        m->select_temperature = ws.select.temperature;
+        m->trained_hard = ws.select.hard;
         t->iter++;
         t->loss = loss;
         const int last = t->iter == o->iterations;
@@ -506,6 +544,18 @@ static int read_checkpoint(trainer *t, const nsr_model_file *f, nsr_error *err) 
     o->seed = (uint64_t)seed;
     o->batch = (int)batch;
     o->patch = (int)patch;
+    /* checkpoints of earlier builds have no selection keys: the reference's softmax */
+    o->select_t0 = o->select_t1 = 1;
+    o->select_anneal = o->select_gumbel = 0;
+    o->select_hard_from = 1;
+    const struct { const char *key; double *value; } select_keys[] = {
+        {"train.select_t0", &o->select_t0}, {"train.select_t1", &o->select_t1},
+        {"train.select_anneal", &o->select_anneal}, {"train.select_hard_from", &o->select_hard_from},
+        {"train.select_gumbel", &o->select_gumbel}};
+    for (size_t i = 0; i < sizeof select_keys / sizeof select_keys[0]; i++)
+        if (nsr_model_file_meta_type(f, select_keys[i].key) != NSR_META_NONE &&
+            nsr_model_file_get_float(f, select_keys[i].key, select_keys[i].value, err))
+            return -1;
     if (nsr_model_file_meta_type(f, "train.loss") == NSR_META_FLOAT)
         nsr_model_file_get_float(f, "train.loss", &t->loss, err);
     if (nsr_model_file_meta_type(f, "train.val_psnr") == NSR_META_FLOAT)
