@@ -12,7 +12,8 @@
 /* ---------------------------------------------------------------- the network */
 
 const nsr_arch *bench_net_arch(const bench_opts *o) {
-    static const nsr_arch full = {16, 64, 1, 4, 16, 2, 0}, quick = {1, 8, 1, 2, 2, 2, 0};
+    static const nsr_arch full = {16, 64, 1, 4, 16, 2, 0, NSR_REGIME_FIXED_FLOPS},
+                          quick = {1, 8, 1, 2, 2, 2, 0, NSR_REGIME_FIXED_FLOPS};
     return o->quick ? &quick : &full;
 }
 

@@ -340,7 +340,21 @@ typedef struct nsr_arch {
     int scale;            /* s: upscaling factor 1..8; 1 restores at the same size */
     int shared_selection; /* 1: one selection per block, from the block input, used by both of
                            * its convs; 0: every NSR conv selects from its own input */
+    int regime;           /* NSR_REGIME_FIXED_FLOPS or NSR_REGIME_FIXED_SIZE (NSR.md sections
+                           * 1 and 7); ignored (and stored as fixed FLOPs) when k = 1 */
 } nsr_arch;
+
+/* How an NSR network spends its k groups (the rebuttal's two rows). */
+enum {
+    /* every block conv stores k groups of kernels and mixes them per sample (the reference's
+     * wdsr_nsr: k x the parameters of the plain network, about its FLOPs) */
+    NSR_REGIME_FIXED_FLOPS = 0,
+    /* the plain block's F*wm hidden channels are split into k groups, one selection per block
+     * (from the block input) weighting them: the plain network's parameters plus the side
+     * layers; with hard selection a block computes only the chosen group's channels, 1/k of
+     * the plain block's convolution */
+    NSR_REGIME_FIXED_SIZE = 1
+};
 
 typedef struct nsr_model nsr_model;
 

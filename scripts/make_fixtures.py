@@ -7,15 +7,18 @@ weight-normed convs, NSR convs with a side linear layer on the spatial mean of t
 softmax over the k groups of each of d cardinals (group-major index i*d + j), per-sample mixed
 kernels, the WDSR-style body with skip branch and pixel shuffle. Shared selection: one side layer
 per block, computed from the block input by the first conv and reused, table for table, by the
-second conv (same reading as src/nn/model.c).
+second conv (same reading as src/nn/model.c). Fixed-size regime (NSR.md section 7): a block's
+plain F*wm hidden channels are k groups of F*wm/k; hidden channel i*c + o (o = j*(c/d) + t) of the
+ReLU output is weighted by the block's gamma[i][j], selected from the block input.
 
 Everything is computed in float64 from float32-representable parameters and inputs, then stored
 as float32, so the C test's differences measure the engine's float32 error, not torch's.
 
 Each file holds (name, shape, float32 data) records:
-  config               [B, F, wm, k, d, s, shared, lr, T, ste]: T the selection's softmax
+  config               [B, F, wm, k, d, s, shared, lr, T, ste, regime]: T the selection's softmax
                        temperature (training and soft inference), ste 1 when training's forward
-                       selects hard (argmax) and its backward goes straight through the softmax
+                       selects hard (argmax) and its backward goes straight through the softmax,
+                       regime 0 fixed FLOPs (mixing), 1 fixed size
   x, target            a training batch (N, 3, h, w) and its (N, 3, h*s, w*s) target
   param.<name>         the parameters (names as in the engine's tensor table)
   gamma.<conv>         each selection of the first forward, (N, k*d)
@@ -41,17 +44,19 @@ import torch.nn.functional as F
 
 torch.set_default_dtype(torch.float64)
 
-# name, B, F, wm, k, d, s, shared, N, h, w, infer h, infer w, T, ste
+# name, B, F, wm, k, d, s, shared, N, h, w, infer h, infer w, T, ste, regime
 CONFIGS = [
-    ("plain_x2", 2, 4, 2, 1, 1, 2, 0, 2, 6, 5, 7, 4, 1.0, 0),
-    ("k2d1_x1", 2, 4, 1, 2, 1, 1, 0, 3, 5, 7, 4, 6, 1.0, 0),
-    ("k4d4_wm2_x3", 2, 4, 2, 4, 4, 3, 0, 2, 4, 5, 5, 3, 1.0, 0),
-    ("k4d4_shared_x2", 2, 8, 1, 4, 4, 2, 1, 2, 6, 6, 5, 7, 1.0, 0),
-    ("k2d4_wm2_shared_x1", 1, 4, 2, 2, 4, 1, 1, 3, 5, 5, 6, 5, 1.0, 0),
-    ("k4d1_wm2_x2", 3, 4, 2, 4, 1, 2, 0, 2, 5, 4, 4, 4, 1.0, 0),
-    ("k4d2_t03_x2", 2, 4, 2, 4, 2, 2, 0, 2, 5, 6, 4, 5, 0.3, 0),
-    ("k4d2_ste_x2", 2, 4, 2, 4, 2, 2, 0, 2, 6, 5, 5, 4, 0.5, 1),
-    ("k2d4_ste_shared_x1", 1, 8, 1, 2, 4, 1, 1, 3, 5, 5, 4, 4, 2.0, 1),
+    ("plain_x2", 2, 4, 2, 1, 1, 2, 0, 2, 6, 5, 7, 4, 1.0, 0, 0),
+    ("k2d1_x1", 2, 4, 1, 2, 1, 1, 0, 3, 5, 7, 4, 6, 1.0, 0, 0),
+    ("k4d4_wm2_x3", 2, 4, 2, 4, 4, 3, 0, 2, 4, 5, 5, 3, 1.0, 0, 0),
+    ("k4d4_shared_x2", 2, 8, 1, 4, 4, 2, 1, 2, 6, 6, 5, 7, 1.0, 0, 0),
+    ("k2d4_wm2_shared_x1", 1, 4, 2, 2, 4, 1, 1, 3, 5, 5, 6, 5, 1.0, 0, 0),
+    ("k4d1_wm2_x2", 3, 4, 2, 4, 1, 2, 0, 2, 5, 4, 4, 4, 1.0, 0, 0),
+    ("k4d2_t03_x2", 2, 4, 2, 4, 2, 2, 0, 2, 5, 6, 4, 5, 0.3, 0, 0),
+    ("k4d2_ste_x2", 2, 4, 2, 4, 2, 2, 0, 2, 6, 5, 5, 4, 0.5, 1, 0),
+    ("k2d4_ste_shared_x1", 1, 8, 1, 2, 4, 1, 1, 3, 5, 5, 4, 4, 2.0, 1, 0),
+    ("fixed_k4d2_wm4_x2", 2, 4, 4, 4, 2, 2, 0, 2, 5, 6, 6, 5, 1.0, 0, 1),
+    ("fixed_k2d4_ste_x1", 2, 4, 4, 2, 4, 1, 0, 3, 5, 5, 4, 6, 0.5, 1, 1),
 ]
 LR = 1e-3
 
@@ -68,14 +73,18 @@ def weight_norm(v, g):
 
 
 class Net:
-    def __init__(self, B, Fe, wm, k, d, s, shared, T=1.0, ste=0):
-        self.T, self.ste = T, ste
+    def __init__(self, B, Fe, wm, k, d, s, shared, T=1.0, ste=0, regime=0):
+        self.T, self.ste, self.fixed_size = T, ste, regime == 1 and k > 1
         self.B, self.F, self.wm, self.k, self.d, self.s, self.shared = B, Fe, wm, k, d, s, shared
         self.params = {}  # name -> leaf tensor, in the engine's order
         self.convs = []   # (prefix, cin, cout, K, groups, cards)
 
         self.add_conv("head", 3, Fe, 3, 1, 1, False, 1.0)
         for b in range(B):
+            if self.fixed_size:  # the plain block's convs, k groups of F*wm/k hidden channels
+                self.add_conv(f"blocks.{b}.conv1", Fe, Fe * wm // k, 3, k, d, True, 2.0)
+                self.add_conv(f"blocks.{b}.conv2", Fe * wm, Fe, 3, 1, 1, False, 1.0 / B ** 0.5)
+                continue
             self.add_conv(f"blocks.{b}.conv1", Fe, Fe * wm, 3, k, d, k > 1, 2.0)
             self.add_conv(f"blocks.{b}.conv2", Fe * wm, Fe, 3, k, d, k > 1 and not shared,
                           1.0 / B ** 0.5)
@@ -129,10 +138,26 @@ class Net:
                        bmix.reshape(-1), padding=K // 2, groups=N)
         return out.view(N, cout, H, Wd)
 
+    def fixed_block(self, b, h, hard, gammas):
+        """A fixed-size block: every hidden channel computed, each weighted by its group's and
+        cardinal's gamma (one-hot with hard selection)."""
+        c1, c2 = f"blocks.{b}.conv1", f"blocks.{b}.conv2"
+        p = self.params
+        g = self.select(c1, h, hard)  # (N, k, d)
+        if gammas is not None:
+            gammas[c1] = g
+        r = torch.relu(F.conv2d(h, weight_norm(p[c1 + ".v"], p[c1 + ".g"]), p[c1 + ".b"], padding=1))
+        c = self.F * self.wm // self.k
+        weight = g[:, :, torch.arange(c) // (c // self.d)].reshape(h.shape[0], -1)  # (N, k*c)
+        return h + self.conv(c2, r * weight[:, :, None, None])
+
     def body(self, x0, hard=False, gammas=None):
         """Head, blocks and tail of x0 = x - 0.5: the part that tiled inference runs per tile."""
         h = self.conv("head", x0)
         for b in range(self.B):
+            if self.fixed_size:
+                h = self.fixed_block(b, h, hard, gammas)
+                continue
             c1, c2 = f"blocks.{b}.conv1", f"blocks.{b}.conv2"
             g1 = g2 = None
             if self.k > 1:
@@ -168,15 +193,15 @@ def write_fixture(path, records):
 
 
 def make(cfg, seed):
-    name, B, Fe, wm, k, d, s, shared, N, h, w, ih, iw, T, ste = cfg
+    name, B, Fe, wm, k, d, s, shared, N, h, w, ih, iw, T, ste, regime = cfg
     # records are snapshots: parameters and gradients change in place later
     snap = lambda t: t.detach().clone()
     torch.manual_seed(seed)
-    net = Net(B, Fe, wm, k, d, s, shared, T, ste)
+    net = Net(B, Fe, wm, k, d, s, shared, T, ste, regime)
     x = f32(torch.rand(N, 3, h, w))
     target = f32(torch.rand(N, 3, h * s, w * s))
     xi = f32(torch.rand(1, 3, ih, iw))
-    rec = [("config", torch.tensor([B, Fe, wm, k, d, s, shared, LR, T, ste])), ("x", x), ("target", target)]
+    rec = [("config", torch.tensor([B, Fe, wm, k, d, s, shared, LR, T, ste, regime])), ("x", x), ("target", target)]
     rec += [("param." + n, snap(t)) for n, t in net.params.items()]
     with torch.no_grad():
         rec += [("infer.x", xi), ("infer.soft", net.forward(xi)),

@@ -301,10 +301,12 @@ static void test_param_counts(void) {
         nsr_arch arch;
         size_t expect;
     } cases[] = {
-        {{16, 64, 1, 4, 16, 2, 0}, 4877812}, /* EDSR+NSR x2 */
-        {{16, 64, 1, 4, 16, 3, 0}, 4887637}, /* x3 */
-        {{16, 64, 1, 4, 16, 4, 0}, 4901392}, /* x4 */
-        {{16, 32, 4, 1, 1, 2, 0}, 1190100},  /* plain WDSR x2 */
+        {{16, 64, 1, 4, 16, 2, 0, 0}, 4877812}, /* EDSR+NSR x2 */
+        {{16, 64, 1, 4, 16, 3, 0, 0}, 4887637}, /* x3 */
+        {{16, 64, 1, 4, 16, 4, 0, 0}, 4901392}, /* x4 */
+        {{16, 32, 4, 1, 1, 2, 0, 0}, 1190100},  /* plain WDSR x2 */
+        /* fixed size, k 4, d 16: plain WDSR and a side layer (64 x 32, 64) per block */
+        {{16, 32, 4, 4, 16, 2, 0, NSR_REGIME_FIXED_SIZE}, 1190100 + 16 * 64 * 33},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const size_t got = nsr_arch_param_count(&cases[i].arch);
@@ -312,7 +314,8 @@ static void test_param_counts(void) {
               cases[i].expect);
     }
     /* the built model agrees with the count, and its tensors tile the block exactly */
-    const nsr_arch archs[] = {{16, 64, 1, 4, 16, 4, 0}, {3, 8, 2, 2, 4, 3, 1}, {2, 6, 3, 1, 1, 1, 0}};
+    const nsr_arch archs[] = {{16, 64, 1, 4, 16, 4, 0, 0}, {3, 8, 2, 2, 4, 3, 1, 0}, {2, 6, 3, 1, 1, 1, 0, 0},
+                              {3, 8, 2, 2, 4, 2, 0, NSR_REGIME_FIXED_SIZE}};
     for (size_t i = 0; i < sizeof archs / sizeof archs[0]; i++) {
         nsr_model *m;
         nsr_error err;
@@ -332,7 +335,7 @@ static void test_param_counts(void) {
         nsr_model_free(m);
     }
     /* shared selection: one side layer per block */
-    nsr_arch shared = {16, 64, 1, 4, 16, 2, 1};
+    nsr_arch shared = {16, 64, 1, 4, 16, 2, 1, 0};
     CHECK(nsr_arch_param_count(&shared) == 4877812 - 16 * (64 * 65),
           "shared selection x2: %zu", nsr_arch_param_count(&shared));
 }
@@ -340,19 +343,23 @@ static void test_param_counts(void) {
 static void test_arch_check(void) {
     nsr_error err;
     const nsr_arch bad[] = {
-        {0, 8, 1, 2, 2, 2, 0}, {2, 8, 1, 2, 3, 2, 0}, {2, 8, 1, 2, 2, 9, 0},
-        {2, 8, 0, 2, 2, 2, 0}, {2, 8, 1, 2, 2, 2, 2}, {2, 8, 1, 65, 1, 2, 0},
+        {0, 8, 1, 2, 2, 2, 0, 0}, {2, 8, 1, 2, 3, 2, 0, 0}, {2, 8, 1, 2, 2, 9, 0, 0},
+        {2, 8, 0, 2, 2, 2, 0, 0}, {2, 8, 1, 2, 2, 2, 2, 0}, {2, 8, 1, 65, 1, 2, 0, 0},
+        {2, 8, 1, 2, 2, 2, 0, 2},                     /* no such regime */
+        {2, 6, 1, 4, 1, 2, 0, NSR_REGIME_FIXED_SIZE}, /* 4 groups of 6 hidden channels */
+        {2, 8, 1, 2, 3, 2, 0, NSR_REGIME_FIXED_SIZE}, /* 3 cardinals in groups of 4 */
+        {2, 8, 1, 2, 2, 2, 1, NSR_REGIME_FIXED_SIZE}, /* one selection per block already */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         err.message[0] = 0;
         CHECK(nsr_arch_check(&bad[i], &err) != 0 && err.message[0], "bad arch %zu accepted", i);
     }
-    nsr_arch plain = {2, 8, 1, 1, 3, 2, 0}; /* d is ignored without groups */
+    nsr_arch plain = {2, 8, 1, 1, 3, 2, 0, 0}; /* d is ignored without groups */
     CHECK(nsr_arch_check(&plain, &err) == 0, "%s", err.message);
 }
 
 static void test_reference_init(void) {
-    const nsr_arch arch = {4, 8, 2, 3, 2, 2, 0};
+    const nsr_arch arch = {4, 8, 2, 3, 2, 2, 0, 0};
     nsr_model *m, *m2;
     nsr_error err;
     REQUIRE(nsr_model_create(&m, &arch, 7, &err) == 0, "%s", err.message);
@@ -392,7 +399,7 @@ static void test_reference_init(void) {
 /* Samples of a batch are independent (each selects from its own statistics), and the
  * inference workspace (two feature buffers in turn) computes what the training one does. */
 static void test_batch_and_inference_agree(void) {
-    const nsr_arch arch = {3, 8, 2, 2, 4, 2, 0};
+    const nsr_arch arch = {3, 8, 2, 2, 4, 2, 0, 0};
     const int h = 5, w = 6, s = arch.scale;
     nsr_model *m;
     nsr_error err;
@@ -423,6 +430,36 @@ static void test_batch_and_inference_agree(void) {
     CHECK(eng_workspace_create(&huge, m, 1 << 30, 1 << 30, 1 << 30, 1, &err) != 0 && err.message[0],
           "absurd batch accepted");
     eng_workspace_free(&batch);
+    free(x);
+    nsr_model_free(m);
+}
+
+/* The fixed-size regime's hard inference computes only the chosen group's hidden channels and
+ * gives conv2 only those: the same output as computing every channel and weighting it by the
+ * one-hot selection (the training workspace's hard forward), at widths the fast kernels take. */
+static void test_fixed_size_hard_skips_groups(void) {
+    const nsr_arch arch = {2, 32, 2, 4, 4, 2, 0, NSR_REGIME_FIXED_SIZE};
+    const int h = 17, w = 20, s = arch.scale;
+    nsr_model *m;
+    nsr_error err;
+    REQUIRE(nsr_model_create(&m, &arch, 5, &err) == 0, "%s", err.message);
+    for (size_t i = 0; i < m->nparams; i++) m->params[i] += (float)(0.05 * (test_urand() - 0.5));
+    eng_workspace full;
+    REQUIRE(eng_workspace_create(&full, m, 1, h, w, 1, &err) == 0, "%s", err.message);
+    full.select.hard = 1;
+    float *x = test_rand_buf((size_t)3 * h * w, 0, 1);
+    eng_forward(m, &full, x, 0);
+    nsr_image in = {.width = w, .height = h, .channels = 3, .bit_depth = 8, .data = x}, out;
+    REQUIRE(nsr_model_infer(m, &in, &out, NSR_SELECT_HARD, &err) == 0, "%s", err.message);
+    const double e = rel_err_f(out.data, full.out, (size_t)3 * h * s * w * s);
+    CHECK(e < 1e-5, "hard inference differs from the full computation by %g", e);
+    printf("  fixed size, hard: inference against the full computation %.1e\n", e);
+    nsr_image_free(&out);
+    REQUIRE(nsr_model_infer(m, &in, &out, NSR_SELECT_SOFT, &err) == 0, "%s", err.message);
+    CHECK(rel_err_f(out.data, full.out, (size_t)3 * h * s * w * s) > 1e-3,
+          "soft and hard selection gave the same output");
+    nsr_image_free(&out);
+    eng_workspace_free(&full);
     free(x);
     nsr_model_free(m);
 }
@@ -468,6 +505,7 @@ int main(void) {
     RUN(test_arch_check);
     RUN(test_reference_init);
     RUN(test_batch_and_inference_agree);
+    RUN(test_fixed_size_hard_skips_groups);
     RUN(test_adam);
     return test_summary();
 }

@@ -150,15 +150,16 @@ static void test_fixture(void) {
     char msg[600];
     REQUIRE(fixture_load(&f, current_path, msg, sizeof msg) == 0, "%s", msg);
     const record *cfg = find(&f, "config"), *x = find(&f, "x"), *xi = find(&f, "infer.x");
-    REQUIRE(cfg && cfg->count == 10 && x && x->ndim == 4 && xi && xi->ndim == 4,
+    REQUIRE(cfg && cfg->count == 11 && x && x->ndim == 4 && xi && xi->ndim == 4,
             "%s lacks config, x or infer.x", current_path);
     const nsr_arch arch = {(int)cfg->data[0], (int)cfg->data[1], (int)cfg->data[2],
                            (int)cfg->data[3], (int)cfg->data[4], (int)cfg->data[5],
-                           (int)cfg->data[6]};
+                           (int)cfg->data[6], (int)cfg->data[10]};
     const float lr = cfg->data[7], temperature = cfg->data[8];
     const int straight_through = cfg->data[9] != 0;
-    printf("  B%d F%d wm%d k%d d%d x%d %s selection, T %g%s, batch %d of %dx%d\n", arch.blocks,
+    printf("  B%d F%d wm%d k%d d%d x%d %s%s selection, T %g%s, batch %d of %dx%d\n", arch.blocks,
            arch.features, arch.width_mult, arch.groups, arch.cardinals, arch.scale,
+           arch.regime == NSR_REGIME_FIXED_SIZE ? "fixed size, " : "",
            arch.shared_selection ? "shared" : "independent", temperature,
            straight_through ? ", trained hard (straight through)" : "", x->dims[0], x->dims[3],
            x->dims[2]);

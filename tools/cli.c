@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -47,6 +48,13 @@ int cli_parse_double(const char *s, double lo, double hi, double *out) {
     double v = strtod(s, &end);
     if (errno || *end || !isfinite(v) || v < lo || v > hi) return -1;
     *out = v;
+    return 0;
+}
+
+int cli_parse_regime(const char *s, int *out) {
+    if (s && !strcmp(s, "fixed-flops")) *out = NSR_REGIME_FIXED_FLOPS;
+    else if (s && !strcmp(s, "fixed-size")) *out = NSR_REGIME_FIXED_SIZE;
+    else return -1;
     return 0;
 }
 

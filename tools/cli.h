@@ -20,6 +20,8 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format
 /* Strict number parsing: the whole string must be a number within [lo, hi]. 0 on success. */
 int cli_parse_int(const char *s, long lo, long hi, long *out);
 int cli_parse_double(const char *s, double lo, double hi, double *out);
+/* "fixed-flops" or "fixed-size" (NSR_REGIME_*). 0 on success. */
+int cli_parse_regime(const char *s, int *out);
 
 /* Sets the thread count from a -j argument ("0" or NULL: all cores). 0 on success. */
 int cli_set_threads(const char *arg);

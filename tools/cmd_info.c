@@ -22,7 +22,7 @@ static const char info_help[] =
 static int is_arch_key(const char *k) {
     static const char *const keys[] = {"nsr.architecture", "nsr.blocks", "nsr.features",
                                        "nsr.width_mult", "nsr.groups", "nsr.cardinals",
-                                       "nsr.scale", "nsr.shared_selection"};
+                                       "nsr.scale", "nsr.shared_selection", "nsr.regime"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         if (!strcmp(k, keys[i])) return 1;
     return 0;
@@ -73,7 +73,10 @@ static void print_text(const char *path, const nsr_model *m, const nsr_model_fil
     printf("%s\n", path);
     printf("  architecture  wdsr_nsr: %d blocks, %d features, width x%d, ", a->blocks, a->features,
            a->width_mult);
-    if (a->groups > 1)
+    if (a->groups > 1 && a->regime == NSR_REGIME_FIXED_SIZE)
+        printf("%d sparsity groups, %d cardinals, fixed size (hidden channels in groups, one "
+               "selection per block)\n", a->groups, a->cardinals);
+    else if (a->groups > 1)
         printf("%d sparsity groups, %d cardinals, selection %s\n", a->groups, a->cardinals,
                a->shared_selection ? "shared by a block's two convs" : "per conv");
     else
@@ -111,10 +114,11 @@ static void print_json(const char *path, const nsr_model *m, const nsr_model_fil
     printf("{\"file\": ");
     cli_json_string(path);
     printf(", \"architecture\": \"wdsr_nsr\", \"blocks\": %d, \"features\": %d, \"width_mult\": %d, "
-           "\"groups\": %d, \"cardinals\": %d, \"scale\": %d, \"shared_selection\": %s, \"params\": %zu, "
-           "\"metadata\": {",
+           "\"groups\": %d, \"cardinals\": %d, \"scale\": %d, \"shared_selection\": %s, "
+           "\"regime\": \"%s\", \"params\": %zu, \"metadata\": {",
            a->blocks, a->features, a->width_mult, a->groups, a->cardinals, a->scale,
-           a->shared_selection ? "true" : "false", nsr_model_param_count(m));
+           a->shared_selection ? "true" : "false",
+           a->regime == NSR_REGIME_FIXED_SIZE ? "fixed-size" : "fixed-flops", nsr_model_param_count(m));
     int shown = 0;
     for (size_t i = 0; i < nsr_model_file_meta_count(f); i++) {
         const char *k = nsr_model_file_meta_key(f, i);

@@ -20,6 +20,9 @@ static const char new_help[] =
     "  --cardinals D      cardinals, dividing F (default 16; ignored when K = 1)\n"
     "  --scale S          1 (denoising, JPEG) or the super-resolution factor 2..8 (default 2)\n"
     "  --shared           one selection per block, shared by its two convs (default: one per conv)\n"
+    "  --regime R         fixed-flops (default: k groups of kernels mixed per sample) or\n"
+    "                     fixed-size (a block's F*W hidden channels split into k groups, one\n"
+    "                     selection per block; --hard computes only the chosen group)\n"
     "  --seed N           initialisation seed (default 1)\n"
     "  -o, --output M     the model file to write\n"
     "\n"
@@ -56,6 +59,9 @@ int cmd_new(int argc, char **argv) {
             if (cli_parse_int(v, ints[k].lo, ints[k].hi, &n))
                 return cli_usage_error("new", "%s must be %ld..%ld, not '%s'", a, ints[k].lo, ints[k].hi, v);
             *(int *)((char *)&arch + ints[k].offset) = (int)n;
+        } else if (!strcmp(a, "--regime")) {
+            if (cli_parse_regime(v, &arch.regime))
+                return cli_usage_error("new", "--regime must be fixed-flops or fixed-size, not '%s'", v);
         } else if (!strcmp(a, "--seed")) {
             if (cli_parse_int(v, 0, 2147483647L, &seed)) return cli_usage_error("new", "--seed must be 0..2147483647, not '%s'", v);
         } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {

@@ -38,6 +38,8 @@ static const char train_help[] =
     "  --groups K            sparsity groups (4; 1 is the plain WDSR network)\n"
     "  --cardinals D         cardinals, dividing F (16)\n"
     "  --shared              one selection per block, shared by its two convolutions\n"
+    "  --regime R            fixed-flops (k groups of kernels mixed, default) or fixed-size\n"
+    "                        (a block's hidden channels split into k groups)\n"
     "  --init M.nsr          start from this model instead (none of the options above)\n"
     "training:\n"
     "  --patch P             LR patch side (48); smaller images are skipped\n"
@@ -227,6 +229,10 @@ static int parse_args(int argc, char **argv, train_args *t) {
         } else if (!strcmp(a, "--cardinals")) {
             INT_OPTION(1, 4096, "1..4096");
             o->arch.cardinals = (int)v, t->arch_given = 1;
+        } else if (!strcmp(a, "--regime")) {
+            if (cli_parse_regime(val, &o->arch.regime))
+                return cli_usage_error("train", "--regime must be fixed-flops or fixed-size, not '%s'", val);
+            t->arch_given = 1;
         } else if (!strcmp(a, "--patch")) {
             INT_OPTION(1, 1024, "1..1024");
             o->patch = (int)v;

@@ -200,6 +200,22 @@ void nn_mixconv_backward(float *dinp, float *dw, float *db, float *dgamma, const
                          const float *inp, const float *w, const float *b, const float *gamma,
                          const nn_nsr_dims *dm, const nn_mix_scratch *sc);
 
+/* The fixed-size regime (NSR.md section 7; include/nsr.h NSR_REGIME_FIXED_SIZE): a block's
+ * hidden layer of k*c channels is k groups of c = dm->cout channels, and one selection gamma
+ * (n, k*d) per block weights them. Channel i*c + o, o = j*(c/d) + t, has group i, cardinal j:
+ *   out[n][i*c + o] = gamma[n][i*d + j] inp[n][i*c + o],   inp, out (n, k*c, h, w) */
+void nn_group_scale_forward(float *out, const float *inp, const float *gamma, const nn_nsr_dims *dm);
+/* dinp += gamma dout; dgamma (n, k*d) += the sum over group i's channels of cardinal j and
+ * their pixels of dout * inp. */
+void nn_group_scale_backward(float *dinp, float *dgamma, const float *dout, const float *inp,
+                             const float *gamma, const nn_nsr_dims *dm);
+/* Hard selection's kernels for the conv that reads that hidden layer: w (cout, k*c, K, K)
+ * keeps, per sample and per channel o of cardinal j, the input channel of the group gamma
+ * chooses (its argmax for j): wsel (n, cout, c, K, K). The conv then reads only the c hidden
+ * channels the block computed. */
+void nn_group_gather_inputs(float *wsel, const float *w, const float *gamma, const nn_nsr_dims *dm,
+                            int cout, int ksize);
+
 /* ---------------------------------------------------------------- model.c */
 
 /* One weight-normed convolution of the network: a plain one (groups == 1) or an NSR one. */
@@ -208,6 +224,8 @@ typedef struct eng_conv {
     int groups, cards;    /* k, d (groups == 1: plain conv, no selection) */
     int side;             /* 1: has its own side layer A, a; 0 with groups > 1: borrows the
                            * selection of the block's first conv (shared selection) */
+    int scales;           /* fixed-size regime: a block's first conv computes all k*cout
+                           * stored channels, which its selection weights (no mixing) */
     size_t v, g, b, A, a; /* offsets of its tensors in the parameter block (A, a: with side) */
 } eng_conv;
 
@@ -259,7 +277,9 @@ typedef struct eng_workspace {
     float *mem;      /* the one allocation every buffer below points into */
     float *x0;       /* (n, 3, h, w): input - 0.5 */
     float *feat;     /* block inputs, (n, F, h, w) each: B+1 when training, else 2 in turn */
-    float *hidden;   /* block hidden activations after ReLU, (n, F*wm, h, w): B or 1 */
+    float *hidden;   /* block hidden activations after ReLU, (n, F*wm, h, w): B or 1; with hard
+                      * selection in the fixed-size regime, (n, F*wm/k, h, w) */
+    float *scaled;   /* fixed-size regime: hidden weighted by the block's selection, likewise */
     float *gamma;    /* selections (n, k*d), one slot per conv */
     float *soft;     /* their softmax weights for the backward (train only), likewise */
     float *pooled;   /* spatial means (n, <= F*wm), one slot per conv */

@@ -34,7 +34,24 @@ int nsr_arch_check(const nsr_arch *a, nsr_error *err) {
     if (a->scale < 1 || a->scale > 8) return nsr_fail(err, "scale %d not in 1..8", a->scale);
     if (a->shared_selection != 0 && a->shared_selection != 1)
         return nsr_fail(err, "shared selection flag %d is not 0 or 1", a->shared_selection);
-    if (a->groups > 1) {
+    if (a->regime != NSR_REGIME_FIXED_FLOPS && a->regime != NSR_REGIME_FIXED_SIZE)
+        return nsr_fail(err, "unknown regime %d", a->regime);
+    if (a->groups > 1 && a->regime == NSR_REGIME_FIXED_SIZE) {
+        /* the hidden layer splits into k groups of c channels, each into d cardinals */
+        const int hid = a->features * a->width_mult;
+        if (hid % a->groups)
+            return nsr_fail(err, "fixed size: the groups %d must divide the hidden channels %d",
+                            a->groups, hid);
+        if (a->cardinals < 1 || hid / a->groups % a->cardinals)
+            return nsr_fail(err, "fixed size: cardinals %d must divide a group's %d channels",
+                            a->cardinals, hid / a->groups);
+        if (a->shared_selection)
+            return nsr_fail(err, "fixed size: a block has one selection by construction (no "
+                            "shared-selection flag)");
+        if (a->groups * a->cardinals > NN_MAX_SELECT)
+            return nsr_fail(err, "groups x cardinals %d exceeds %d", a->groups * a->cardinals,
+                            NN_MAX_SELECT);
+    } else if (a->groups > 1) {
         if (a->cardinals < 1 || a->features % a->cardinals)
             return nsr_fail(err, "cardinals %d must divide the features %d", a->cardinals,
                             a->features);
@@ -99,12 +116,18 @@ static size_t build_layout(const nsr_arch *a, eng_conv *conv, eng_tensor *table,
     *ntensor = 0;
     conv[ENG_HEAD] = (eng_conv){.cin = 3, .cout = F, .ksize = 3, .groups = 1, .cards = 1};
     total = add_conv(&conv[ENG_HEAD], table, ntensor, total, "head");
+    const int fixed_size = nsr && a->regime == NSR_REGIME_FIXED_SIZE;
     for (int b = 0; b < a->blocks; b++) {
         for (int c = 0; c < 2; c++) {
             eng_conv *e = &conv[ENG_BLOCK_CONV(b, c)];
-            *e = (eng_conv){.cin = c ? hid : F, .cout = c ? F : hid, .ksize = 3,
-                            .groups = a->groups, .cards = d,
-                            .side = nsr && (c == 0 || !a->shared_selection)};
+            if (fixed_size) /* conv1: k groups of hid/k channels, weighted; conv2: plain */
+                *e = c ? (eng_conv){.cin = hid, .cout = F, .ksize = 3, .groups = 1, .cards = 1}
+                       : (eng_conv){.cin = F, .cout = hid / a->groups, .ksize = 3,
+                                    .groups = a->groups, .cards = d, .side = 1, .scales = 1};
+            else
+                *e = (eng_conv){.cin = c ? hid : F, .cout = c ? F : hid, .ksize = 3,
+                                .groups = a->groups, .cards = d,
+                                .side = nsr && (c == 0 || !a->shared_selection)};
             snprintf(prefix, sizeof prefix, "blocks.%d.conv%d", b, c + 1);
             total = add_conv(e, table, ntensor, total, prefix);
         }
@@ -124,8 +147,11 @@ size_t nsr_arch_param_count(const nsr_arch *a) {
     const size_t F = (size_t)a->features, hid = F * (size_t)a->width_mult;
     const size_t s2 = (size_t)a->scale * (size_t)a->scale, k = (size_t)a->groups;
     const size_t kd = a->groups > 1 ? k * (size_t)a->cardinals : 0;
-    const size_t sides = a->groups > 1 ? (a->shared_selection ? 1 : 2) : 0;
-    const size_t conv1 = k * hid * (F * 9 + 2), conv2 = k * F * (hid * 9 + 2);
+    const int fixed_size = a->groups > 1 && a->regime == NSR_REGIME_FIXED_SIZE;
+    const size_t sides = a->groups > 1 ? (a->shared_selection || fixed_size ? 1 : 2) : 0;
+    /* fixed size: the plain block's convs (k groups of hid/k channels) */
+    const size_t kc = fixed_size ? 1 : k;
+    const size_t conv1 = kc * hid * (F * 9 + 2), conv2 = kc * F * (hid * 9 + 2);
     const size_t side = kd * (F + 1) + (sides == 2 ? kd * (hid + 1) : 0);
     size_t total = F * (3 * 9 + 2) + 3 * s2 * (F * 9 + 2);
     if (a->scale > 1) total += 3 * s2 * (3 * 25 + 2);
@@ -180,7 +206,8 @@ int eng_model_alloc(nsr_model **model, const nsr_arch *arch, nsr_error *err) {
     if (!m) return nsr_fail(err, "out of memory for a model");
     m->arch = *arch;
     m->select_temperature = 1.0f;
-    if (m->arch.groups == 1) m->arch.cardinals = 1; /* d means nothing without groups */
+    if (m->arch.groups == 1) /* d and the regime mean nothing without groups */
+        m->arch.cardinals = 1, m->arch.regime = NSR_REGIME_FIXED_FLOPS;
     m->nconv = arch_nconv(arch);
     m->conv = calloc((size_t)m->nconv, sizeof *m->conv);
     m->tensor = calloc((size_t)m->nconv * 5, sizeof *m->tensor);
@@ -236,6 +263,7 @@ int eng_workspace_create(eng_workspace *ws, const nsr_model *m, int n, int h, in
     if (n < 1 || h < 1 || w < 1) return nsr_fail(err, "invalid batch %d of %dx%d", n, w, h);
     const nsr_arch *a = &m->arch;
     const int B = a->blocks, s = a->scale, nsr = a->groups > 1;
+    const int fixed_size = nsr && a->regime == NSR_REGIME_FIXED_SIZE;
     const size_t F = (size_t)a->features, hidc = F * (size_t)a->width_mult;
     const size_t npix = mul_sat(mul_sat((size_t)n, (size_t)h), (size_t)w);
     const size_t s2 = (size_t)s * s, nconv = (size_t)m->nconv;
@@ -253,6 +281,7 @@ int eng_workspace_create(eng_workspace *ws, const nsr_model *m, int n, int h, in
         mul_sat(npix, 3),                                /* x0 */
         mul_sat(ws->feat_sz, train ? (size_t)B + 1 : 2), /* feat */
         mul_sat(ws->hid_sz, train ? (size_t)B : 1),      /* hidden */
+        fixed_size ? mul_sat(ws->hid_sz, train ? (size_t)B : 1) : 0, /* scaled */
         mul_sat(ws->gamma_sz, nconv),                    /* gamma */
         train ? mul_sat(ws->gamma_sz, nconv) : 0,        /* soft */
         mul_sat(ws->pool_sz, nconv),                     /* pooled */
@@ -268,7 +297,7 @@ int eng_workspace_create(eng_workspace *ws, const nsr_model *m, int n, int h, in
         train ? ws->gamma_sz : 0,                        /* dgamma */
         train ? body : 0,                                /* dbody */
     };
-    float **ptrs[] = {&ws->x0, &ws->feat, &ws->hidden, &ws->gamma, &ws->soft, &ws->pooled, &ws->wn,
+    float **ptrs[] = {&ws->x0, &ws->feat, &ws->hidden, &ws->scaled, &ws->gamma, &ws->soft, &ws->pooled, &ws->wn,
                       &ws->skip, &ws->body, &ws->out, &ws->mix.wmix, &ws->mix.bmix,
                       &ws->mix.dwmix, &ws->mix.dbmix, &ws->dfeat, &ws->dhidden, &ws->dmid,
                       &ws->dwn, &ws->dgamma, &ws->dbody};
@@ -306,6 +335,9 @@ static float *hidden_at(const eng_workspace *ws, int b) {
 static float *gamma_of(const nsr_model *m, const eng_workspace *ws, int ci) {
     return ws->gamma + (size_t)(m->conv[ci].side ? ci : ci - 1) * ws->gamma_sz;
 }
+static float *scaled_at(const eng_workspace *ws, int b) {
+    return ws->scaled + (size_t)(ws->train ? b : 0) * ws->hid_sz;
+}
 static float *soft_of(const nsr_model *m, const eng_workspace *ws, int ci) {
     return ws->soft ? ws->soft + (size_t)(m->conv[ci].side ? ci : ci - 1) * ws->gamma_sz : NULL;
 }
@@ -315,6 +347,15 @@ static float *pooled_of(const eng_workspace *ws, int ci) {
 static nn_nsr_dims dims_of(const eng_conv *c, const eng_workspace *ws) {
     return (nn_nsr_dims){.n = ws->n, .cin = c->cin, .cout = c->cout, .h = ws->h, .w = ws->w,
                          .ksize = c->ksize, .groups = c->groups, .cards = c->cards};
+}
+
+/* How conv ci selects in this forward: the workspace's selection, hard when asked, its noise
+ * drawn from the conv's own stream. */
+static nn_select_opts select_of(const nsr_model *m, const eng_workspace *ws, int ci, int hard) {
+    nn_select_opts so = ws->select;
+    so.hard |= hard;
+    so.stream = so.stream * (uint64_t)m->nconv + (uint64_t)ci;
+    return so;
 }
 
 static void conv_forward(const nsr_model *m, eng_workspace *ws, int ci, float *out,
@@ -328,9 +369,7 @@ static void conv_forward(const nsr_model *m, eng_workspace *ws, int ci, float *o
     }
     const nn_nsr_dims dm = dims_of(c, ws);
     float *gamma = gamma_of(m, ws, ci);
-    nn_select_opts so = ws->select;
-    so.hard |= hard;
-    so.stream = so.stream * (uint64_t)m->nconv + (uint64_t)ci;
+    const nn_select_opts so = select_of(m, ws, ci, hard);
     if (c->side)
         nn_nsr_conv_forward(out, gamma, soft_of(m, ws, ci), pooled_of(ws, ci), in, P + c->A,
                             P + c->a, ws->wn + c->v, P + c->b, &dm, &ws->mix, &so, post);
@@ -366,6 +405,62 @@ static void conv_backward(const nsr_model *m, eng_workspace *ws, int ci, float *
                            c->cin * c->ksize * c->ksize);
 }
 
+/* A fixed-size block (include/nsr.h NSR_REGIME_FIXED_SIZE):
+ *   out = in + conv2(gamma-weighted relu(conv1(in))), gamma = the block's selection of in.
+ * Training and soft inference compute every hidden channel. Hard inference computes only the
+ * chosen group's: the one-hot mixture of conv1's groups is the chosen group's kernels (per
+ * cardinal), and conv2 is given only the input channels of that group, so the block costs 1/k
+ * of the plain block's convolution and equals the full computation with one-hot weights. */
+static void fixed_block_forward(const nsr_model *m, eng_workspace *ws, int b, const float *in,
+                                float *out, int hard) {
+    const int ci = ENG_BLOCK_CONV(b, 0);
+    const eng_conv *c1 = &m->conv[ci], *c2 = &m->conv[ci + 1];
+    const float *P = m->params;
+    const nn_nsr_dims dm = dims_of(c1, ws);
+    const nn_select_opts so = select_of(m, ws, ci, hard);
+    float *gamma = gamma_of(m, ws, ci), *hid = hidden_at(ws, b);
+    const nn_conv_post relu = {NULL, 1}, residual = {in, 0};
+    if (so.hard && !ws->train) {
+        nn_nsr_conv_forward(hid, gamma, NULL, pooled_of(ws, ci), in, P + c1->A, P + c1->a,
+                            ws->wn + c1->v, P + c1->b, &dm, &ws->mix, &so, &relu);
+        nn_group_gather_inputs(ws->mix.wmix, ws->wn + c2->v, gamma, &dm, c2->cout, c2->ksize);
+        nn_conv2d_forward(out, hid, ws->mix.wmix, (size_t)c2->cout * dm.cout * c2->ksize * c2->ksize,
+                          P + c2->b, 0, ws->n, dm.cout, c2->cout, ws->h, ws->w, c2->ksize, &residual);
+        return;
+    }
+    float *scaled = scaled_at(ws, b);
+    nn_select_forward(gamma, soft_of(m, ws, ci), pooled_of(ws, ci), in, P + c1->A, P + c1->a, &dm, &so);
+    nn_conv2d_forward(hid, in, ws->wn + c1->v, 0, P + c1->b, 0, ws->n, c1->cin,
+                      c1->groups * c1->cout, ws->h, ws->w, c1->ksize, &relu);
+    nn_group_scale_forward(scaled, hid, gamma, &dm);
+    nn_conv2d_forward(out, scaled, ws->wn + c2->v, 0, P + c2->b, 0, ws->n, c2->cin, c2->cout,
+                      ws->h, ws->w, c2->ksize, &residual);
+}
+
+/* Its backward, from ws->dfeat = d(out), to which d(in) is added. */
+static void fixed_block_backward(const nsr_model *m, eng_workspace *ws, int b, float *G) {
+    const int ci = ENG_BLOCK_CONV(b, 0);
+    const eng_conv *c1 = &m->conv[ci];
+    const float *P = m->params;
+    const nn_nsr_dims dm = dims_of(c1, ws);
+    float *hid = hidden_at(ws, b), *gamma = gamma_of(m, ws, ci), *in = feat_at(ws, b);
+    nn_zero(ws->dhidden, ws->hid_sz);
+    conv_backward(m, ws, ci + 1, ws->dhidden, ws->dfeat, scaled_at(ws, b), G);
+    nn_zero(ws->dmid, ws->hid_sz);
+    nn_group_scale_backward(ws->dmid, ws->dgamma, ws->dhidden, hid, gamma, &dm);
+    nn_zero(ws->dhidden, ws->hid_sz);
+    nn_relu_backward(ws->dhidden, ws->dmid, hid, ws->hid_sz);
+    const int stored = c1->groups * c1->cout, fan_in = c1->cin * c1->ksize * c1->ksize;
+    float *dwn = ws->dwn + c1->v;
+    nn_zero(dwn, (size_t)stored * fan_in);
+    nn_conv2d_backward(ws->dfeat, dwn, G + c1->b, ws->dhidden, in, ws->wn + c1->v, 0, 0, ws->n,
+                       c1->cin, stored, ws->h, ws->w, c1->ksize);
+    nn_weightnorm_backward(G + c1->v, G + c1->g, dwn, P + c1->v, P + c1->g, stored, fan_in);
+    nn_select_backward(ws->dfeat, G + c1->A, G + c1->a, ws->dgamma, soft_of(m, ws, ci),
+                       pooled_of(ws, ci), P + c1->A, &dm, ws->select.temperature);
+    memset(ws->dgamma, 0, ws->gamma_sz * sizeof(float));
+}
+
 void eng_forward_body(const nsr_model *m, eng_workspace *ws, const float *x, int hard) {
     const int B = m->arch.blocks;
     const size_t in_sz = (size_t)ws->n * 3 * ws->h * ws->w;
@@ -381,6 +476,10 @@ void eng_forward_body(const nsr_model *m, eng_workspace *ws, const float *x, int
         /* out = in + conv2(relu(conv1(in))), the ReLU and the residual sum done by the convs
          * as they store */
         float *in = feat_at(ws, b), *out = feat_at(ws, b + 1), *hid = hidden_at(ws, b);
+        if (m->conv[ENG_BLOCK_CONV(b, 0)].scales) {
+            fixed_block_forward(m, ws, b, in, out, hard);
+            continue;
+        }
         const nn_conv_post relu = {NULL, 1}, residual = {in, 0};
         conv_forward(m, ws, ENG_BLOCK_CONV(b, 0), hid, in, hard, &relu);
         conv_forward(m, ws, ENG_BLOCK_CONV(b, 1), out, hid, hard, &residual);
@@ -415,6 +514,10 @@ void eng_backward(const nsr_model *m, eng_workspace *ws, const float *dout, floa
     for (int b = B - 1; b >= 0; b--) {
         /* dfeat holds d(block output); through the identity it is also part of d(block input),
          * to which the first conv's backward adds the rest */
+        if (m->conv[ENG_BLOCK_CONV(b, 0)].scales) {
+            fixed_block_backward(m, ws, b, G);
+            continue;
+        }
         float *hid = hidden_at(ws, b);
         nn_zero(ws->dhidden, ws->hid_sz);
         conv_backward(m, ws, ENG_BLOCK_CONV(b, 1), ws->dhidden, ws->dfeat, hid, G);

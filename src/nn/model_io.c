@@ -15,19 +15,23 @@
  * are left alone by the loader. */
 static const char *const reserved_prefixes[] = {"train."};
 
-/* The integer fields of nsr_arch and their keys, in the order they are written. */
+/* The integer fields of nsr_arch and their keys, in the order they are written. An optional
+ * key came with a later field: files without it have its default, 0, and it is written only
+ * when it differs, so files of the earlier networks stay as they were. */
 typedef struct arch_key {
     const char *key;
     size_t offset;
+    int optional;
 } arch_key;
 static const arch_key arch_keys[] = {
-    {"nsr.blocks", offsetof(nsr_arch, blocks)},
-    {"nsr.features", offsetof(nsr_arch, features)},
-    {"nsr.width_mult", offsetof(nsr_arch, width_mult)},
-    {"nsr.groups", offsetof(nsr_arch, groups)},
-    {"nsr.cardinals", offsetof(nsr_arch, cardinals)},
-    {"nsr.scale", offsetof(nsr_arch, scale)},
-    {"nsr.shared_selection", offsetof(nsr_arch, shared_selection)},
+    {"nsr.blocks", offsetof(nsr_arch, blocks), 0},
+    {"nsr.features", offsetof(nsr_arch, features), 0},
+    {"nsr.width_mult", offsetof(nsr_arch, width_mult), 0},
+    {"nsr.groups", offsetof(nsr_arch, groups), 0},
+    {"nsr.cardinals", offsetof(nsr_arch, cardinals), 0},
+    {"nsr.scale", offsetof(nsr_arch, scale), 0},
+    {"nsr.shared_selection", offsetof(nsr_arch, shared_selection), 0},
+    {"nsr.regime", offsetof(nsr_arch, regime), 1},
 };
 #define N_ARCH_KEYS (sizeof arch_keys / sizeof arch_keys[0])
 
@@ -37,7 +41,9 @@ int nsr_model_to_file(const nsr_model *m, nsr_model_file *f, nsr_error *err) {
     nsr_arch a = m->arch;
     if (nsr_model_file_set_string(f, "nsr.architecture", ARCH_NAME, err)) return -1;
     for (size_t i = 0; i < N_ARCH_KEYS; i++)
-        if (nsr_model_file_set_int(f, arch_keys[i].key, *arch_field(&a, i), err)) return -1;
+        if ((!arch_keys[i].optional || *arch_field(&a, i)) &&
+            nsr_model_file_set_int(f, arch_keys[i].key, *arch_field(&a, i), err))
+            return -1;
     /* how the model selects, where it differs from the reference's softmax */
     if ((m->select_temperature != 1.0f &&
          nsr_model_file_set_float(f, "select.temperature", m->select_temperature, err)) ||
@@ -77,6 +83,8 @@ static int read_arch(const nsr_model_file *f, nsr_arch *a, nsr_error *err) {
     memset(a, 0, sizeof *a);
     for (size_t i = 0; i < N_ARCH_KEYS; i++) {
         int64_t v;
+        if (arch_keys[i].optional && nsr_model_file_meta_type(f, arch_keys[i].key) == NSR_META_NONE)
+            continue;
         if (nsr_model_file_meta_type(f, arch_keys[i].key) != NSR_META_INT)
             return nsr_fail(err, "no integer metadata '%s'", arch_keys[i].key);
         nsr_model_file_get_int(f, arch_keys[i].key, &v, &ignored);

@@ -357,3 +357,70 @@ void nn_mixconv_backward(float *dinp, float *dw, float *db, float *dgamma, const
                        dm->n, dm->cin, dm->cout, dm->h, dm->w, dm->ksize);
     nn_mix_backward(dw, db, dgamma, sc->dwmix, sc->dbmix, w, b, gamma, dm);
 }
+
+/* ---------------------------------------------------------------- the fixed-size regime */
+
+/* Channel ch = i*c + o of a fixed-size block's hidden layer (c = cout per group) is in group i
+ * and, with o = j*(c/d) + t, in cardinal j: its weight for sample n is gamma[n][i*d + j]. */
+static float group_weight(const float *gamma, const nn_nsr_dims *dm, int n, int ch) {
+    const int c = dm->cout, i = ch / c, j = ch % c / (c / dm->cards);
+    return gamma[((size_t)n * dm->groups + i) * dm->cards + j];
+}
+
+void nn_group_scale_forward(float *out, const float *inp, const float *gamma, const nn_nsr_dims *dm) {
+    const size_t plane = (size_t)dm->h * dm->w;
+    const int chans = dm->groups * dm->cout;
+#pragma omp parallel for schedule(static)
+    for (int nc = 0; nc < dm->n * chans; nc++) {
+        const float g = group_weight(gamma, dm, nc / chans, nc % chans);
+        const float *x = inp + (size_t)nc * plane;
+        float *y = out + (size_t)nc * plane;
+        for (size_t p = 0; p < plane; p++) y[p] = g * x[p];
+    }
+}
+
+void nn_group_scale_backward(float *dinp, float *dgamma, const float *dout, const float *inp,
+                             const float *gamma, const nn_nsr_dims *dm) {
+    const size_t plane = (size_t)dm->h * dm->w;
+    const int k = dm->groups, d = dm->cards, c = dm->cout, per_card = c / d, chans = k * c;
+    double (*const lane_sum)(const float *, const float *, size_t) =
+        have_avx2() ? lane_sum_avx2 : lane_sum_plain;
+#pragma omp parallel for schedule(static)
+    for (int nc = 0; nc < dm->n * chans; nc++) {
+        const float g = group_weight(gamma, dm, nc / chans, nc % chans);
+        const float *dy = dout + (size_t)nc * plane;
+        float *dx = dinp + (size_t)nc * plane;
+        for (size_t p = 0; p < plane; p++) dx[p] += g * dy[p];
+    }
+    /* dgamma[n][i][j] = sum over cardinal j's channels of group i and their pixels of
+     * dout * inp, each entry by one thread in a fixed order */
+#pragma omp parallel for collapse(3) schedule(static)
+    for (int n = 0; n < dm->n; n++)
+        for (int i = 0; i < k; i++)
+            for (int j = 0; j < d; j++) {
+                double acc = 0;
+                for (int t = 0; t < per_card; t++) {
+                    const size_t at = ((size_t)n * chans + (size_t)i * c + (size_t)j * per_card + t) * plane;
+                    acc += lane_sum(dout + at, inp + at, plane);
+                }
+                dgamma[((size_t)n * k + i) * d + j] += (float)acc;
+            }
+}
+
+void nn_group_gather_inputs(float *wsel, const float *w, const float *gamma, const nn_nsr_dims *dm,
+                            int cout, int ksize) {
+    const int k = dm->groups, d = dm->cards, c = dm->cout, per_card = c / d;
+    const size_t kk = (size_t)ksize * ksize;
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int n = 0; n < dm->n; n++)
+        for (int f = 0; f < cout; f++)
+            for (int o = 0; o < c; o++) {
+                const float *gn = gamma + (size_t)n * k * d;
+                const int j = o / per_card;
+                int best = 0;
+                for (int i = 1; i < k; i++)
+                    if (gn[i * d + j] > gn[best * d + j]) best = i;
+                memcpy(wsel + (((size_t)n * cout + f) * c + o) * kk,
+                       w + ((size_t)f * k * c + (size_t)best * c + o) * kk, kk * sizeof(float));
+            }
+}
