@@ -43,6 +43,16 @@ BENCH_CPPFLAGS := -DNSR_HAVE_DNNL
 BENCH_LIBS     := -ldnnl
 endif
 
+# `nsr train` runs as ranks of an MPI job when Open MPI's development files are there (Debian:
+# libopenmpi-dev, openmpi-bin); without them it trains alone. HAVE_MPI=0 leaves MPI out.
+ifndef HAVE_MPI
+HAVE_MPI := $(shell pkg-config --exists ompi-c 2>/dev/null && echo 1 || echo 0)
+endif
+ifeq ($(HAVE_MPI),1)
+MPI_CPPFLAGS := -DNSR_HAVE_MPI $(shell pkg-config --cflags ompi-c)
+MPI_LIBS     := $(shell pkg-config --libs ompi-c)
+endif
+
 .PHONY: all test install clean FORCE
 all: $(BUILD)/libnsr.a $(BUILD)/libnsr.so $(BUILD)/nsr
 
@@ -51,6 +61,11 @@ $(BUILD)/src/%.o: src/%.c $(HEADERS)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 $(BUILD)/tools/%.o: tools/%.c $(HEADERS) | $(BUILD)/tools
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+$(BUILD)/tools/ranks.o: tools/ranks.c $(HEADERS) $(BUILD)/tools/have_mpi | $(BUILD)/tools
+	$(CC) $(CPPFLAGS) $(MPI_CPPFLAGS) $(CFLAGS) -c $< -o $@
+# rebuilt when MPI comes or goes
+$(BUILD)/tools/have_mpi: FORCE | $(BUILD)/tools
+	@echo $(HAVE_MPI) | cmp -s - $@ || echo $(HAVE_MPI) >$@
 $(BUILD)/bench/%.o: bench/%.c $(HEADERS) | $(BUILD)/bench
 	$(CC) $(CPPFLAGS) $(BENCH_CPPFLAGS) $(CFLAGS) -c $< -o $@
 # rebuilt when oneDNN comes or goes
@@ -62,7 +77,7 @@ $(BUILD)/libnsr.a: $(LIB_OBJ)
 $(BUILD)/libnsr.so: $(LIB_OBJ)
 	$(CC) -shared $(LDFLAGS) -Wl,-soname,libnsr.so.0 -o $@ $^ $(LDLIBS)
 $(BUILD)/nsr: $(TOOL_OBJ) $(BENCH_OBJ) $(BUILD)/libnsr.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(BENCH_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(BENCH_LIBS) $(MPI_LIBS)
 $(BUILD)/tests/%: tests/%.c $(BUILD)/libnsr.a $(HEADERS) | $(BUILD)/tests
 	$(CC) $(CPPFLAGS) -Itests $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libnsr.a $(LDLIBS)
 $(BUILD)/tools $(BUILD)/bench $(BUILD)/tests:

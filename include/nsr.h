@@ -484,7 +484,28 @@ typedef struct nsr_train_options {
     double select_anneal;         /* 0 */
     double select_hard_from;      /* 1 */
     double select_gumbel;         /* 0 */
+    /* The batch in `shards` shards of batch/shards patches (a power of 2 dividing the batch;
+     * 1: the batch in one piece). Each shard's gradient is computed alone and the gradients
+     * are summed as a binary tree over the shards in order, the same additions in the same
+     * order however the shards are spread over processes: a run on R ranks (R a power of 2
+     * dividing shards, each taking shards/R consecutive shards) is the single-process run
+     * with the same shards, bit for bit, and can be resumed on another R. */
+    int shards;                   /* 1 */
+    const struct nsr_train_comm *comm; /* NULL: this process trains alone */
 } nsr_train_options;
+
+/* The ranks of a distributed run (data parallel: MPI in the nsr program; the library only
+ * calls sum). Every rank runs nsr_train (or nsr_train_resume) with the same options; rank 0
+ * alone writes the run folder (checkpoints, log, model) and validates. */
+typedef struct nsr_train_comm {
+    int rank, size; /* size a power of 2 */
+    /* Replaces buf (count floats, or doubles when is_double) on every rank with the sum of
+     * every rank's buf, added as the binary tree over the ranks in order (recursive doubling:
+     * at level l, rank r adds the buffer of rank r ^ 2^l; a + b == b + a exactly, so both hold
+     * the same bits). 0, or -1 with err when the communication failed. */
+    int (*sum)(void *ctx, void *buf, size_t count, int is_double, nsr_error *err);
+    void *ctx;
+} nsr_train_comm;
 
 /* The defaults above; the default wdsr_nsr network (B 16, F 32, wm 4, k 4, d 16) at x2; no data,
  * validation or run folder. */
@@ -523,8 +544,10 @@ typedef int (*nsr_train_callback)(void *ctx, const nsr_train_progress *progress)
 int nsr_train(const nsr_train_options *opts, nsr_train_callback cb, void *ctx, nsr_error *err);
 /* Continues the run in run_dir from its checkpoint with the options saved there; log.csv is cut
  * back to the checkpoint's iteration. The steps taken are bit for bit those of an uninterrupted
- * run. Same returns as nsr_train; a finished run is an error. */
-int nsr_train_resume(const char *run_dir, nsr_train_callback cb, void *ctx, nsr_error *err);
+ * run. comm: NULL alone, or this process's rank of a distributed run (any rank count dividing
+ * the run's shards). Same returns as nsr_train; a finished run is an error. */
+int nsr_train_resume(const char *run_dir, const nsr_train_comm *comm, nsr_train_callback cb,
+                     void *ctx, nsr_error *err);
 
 #ifdef __cplusplus
 }

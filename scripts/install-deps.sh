@@ -2,7 +2,7 @@
 # Installs the Debian packages nsr builds with, when they are missing (run as root).
 # Idempotent: does nothing when everything is already there.
 set -e
-need="gcc make pkg-config libpng-dev libjpeg62-turbo-dev libwebp-dev zlib1g-dev"
+need="gcc make pkg-config libpng-dev libjpeg62-turbo-dev libwebp-dev zlib1g-dev libopenmpi-dev openmpi-bin"
 missing=
 for p in $need; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"

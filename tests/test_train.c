@@ -225,8 +225,8 @@ static void test_noise_patches(void) {
     CHECK(ds.count == 4, "%zu images large enough for 16 + 4", ds.count);
     enum { B = 8, N = B * 3 * 16 * 16 };
     static float lr[N], hr[N], lr2[N], hr2[N];
-    REQUIRE(tr_make_batch(&ds, 3, 0, B, lr, hr, &err) == 0, "%s", err.message);
-    REQUIRE(tr_make_batch(&ds, 3, 1, B, lr2, hr2, &err) == 0, "%s", err.message);
+    REQUIRE(tr_make_batch(&ds, 3, 0, B, 0, B, lr, hr, &err) == 0, "%s", err.message);
+    REQUIRE(tr_make_batch(&ds, 3, 1, B, 0, B, lr2, hr2, &err) == 0, "%s", err.message);
     double sum = 0, sum2 = 0;
     int outside = 0, same = 0;
     for (int i = 0; i < N; i++) {
@@ -271,14 +271,14 @@ static void test_batches_pure_and_prefetched(void) {
     enum { B = 4, L = B * 3 * 8 * 8, H = 4 * L };
     static float lr[12][L], hr[12][H], lr2[L], hr2[H];
     for (int t = 11; t >= 0; t--)
-        REQUIRE(tr_make_batch(&ds, 42, t, B, lr[t], hr[t], &err) == 0, "%s", err.message);
-    REQUIRE(tr_make_batch(&ds, 42, 5, B, lr2, hr2, &err) == 0, "%s", err.message);
+        REQUIRE(tr_make_batch(&ds, 42, t, B, 0, B, lr[t], hr[t], &err) == 0, "%s", err.message);
+    REQUIRE(tr_make_batch(&ds, 42, 5, B, 0, B, lr2, hr2, &err) == 0, "%s", err.message);
     CHECK(!memcmp(lr2, lr[5], sizeof lr2) && !memcmp(hr2, hr[5], sizeof hr2), "batch 5 changed");
     CHECK(memcmp(lr[4], lr[5], sizeof lr2), "batches 4 and 5 are equal");
-    REQUIRE(tr_make_batch(&ds, 43, 5, B, lr2, hr2, &err) == 0, "%s", err.message);
+    REQUIRE(tr_make_batch(&ds, 43, 5, B, 0, B, lr2, hr2, &err) == 0, "%s", err.message);
     CHECK(memcmp(lr2, lr[5], sizeof lr2), "the seed changes nothing");
     tr_loader ld;
-    REQUIRE(tr_loader_start(&ld, &ds, 42, B, 3, 12, &err) == 0, "%s", err.message);
+    REQUIRE(tr_loader_start(&ld, &ds, 42, B, 0, B, 3, 12, &err) == 0, "%s", err.message);
     for (long t = 3; t < 12; t++) {
         const float *x, *y;
         if (tr_loader_get(&ld, t, &x, &y, &err)) {
@@ -293,7 +293,7 @@ static void test_batches_pure_and_prefetched(void) {
     CHECK(tr_loader_get(&ld, 12, &x, &y, &err) != 0, "batch past the end");
     tr_loader_stop(&ld);
     /* stopped while the thread waits for a free slot */
-    REQUIRE(tr_loader_start(&ld, &ds, 42, B, 0, 1000, &err) == 0, "%s", err.message);
+    REQUIRE(tr_loader_start(&ld, &ds, 42, B, 0, B, 0, 1000, &err) == 0, "%s", err.message);
     REQUIRE(tr_loader_get(&ld, 0, &x, &y, &err) == 0, "%s", err.message);
     tr_loader_stop(&ld);
     tr_dataset_free(&ds);
@@ -451,7 +451,7 @@ static void test_resume_is_exact(void) {
     const int threads = omp_get_max_threads();
     omp_set_num_threads(threads > 1 ? 1 : 2);
     part.stop_at = 17;
-    int rc = nsr_train_resume(b, recorder, &part, &err);
+    int rc = nsr_train_resume(b, NULL, recorder, &part, &err);
     omp_set_num_threads(threads);
     REQUIRE(rc == NSR_TRAIN_STOPPED, "resume: %s", err.message);
     CHECK(part.start_iteration == 9, "resumed at %ld", part.start_iteration);
@@ -463,7 +463,7 @@ static void test_resume_is_exact(void) {
     fputs("18,0.5,0.001,1.0,\n19,0.2", f);
     fclose(f);
     part.stop_at = 0;
-    REQUIRE(nsr_train_resume(b, recorder, &part, &err) == 0, "resume: %s", err.message);
+    REQUIRE(nsr_train_resume(b, NULL, recorder, &part, &err) == 0, "resume: %s", err.message);
     REQUIRE(part.steps == 24 && part.starts == 3, "%d steps in %d sessions", part.steps, part.starts);
     int same = 1;
     for (int i = 0; i < 24; i++)
@@ -480,7 +480,7 @@ static void test_resume_is_exact(void) {
     CHECK(!memcmp(ma->params, mb->params, ma->nparams * sizeof(float)), "final networks differ");
     nsr_model_free(ma);
     nsr_model_free(mb);
-    CHECK(nsr_train_resume(b, NULL, NULL, &err) != 0 && strstr(err.message, "already finished"),
+    CHECK(nsr_train_resume(b, NULL, NULL, NULL, &err) != 0 && strstr(err.message, "already finished"),
           "resuming a finished run: %s", err.message);
 }
 
@@ -501,7 +501,7 @@ static void test_selection_schedule(void) {
     part.stop_at = 7;
     REQUIRE(nsr_train(&o, recorder, &part, &err) == NSR_TRAIN_STOPPED, "not stopped: %s", err.message);
     part.stop_at = 0;
-    REQUIRE(nsr_train_resume(b, recorder, &part, &err) == 0, "resume: %s", err.message);
+    REQUIRE(nsr_train_resume(b, NULL, recorder, &part, &err) == 0, "resume: %s", err.message);
     int same = part.steps == 24;
     for (int i = 0; same && i < 24; i++) same = part.loss[i] == whole.loss[i];
     CHECK(same, "the resumed run's losses differ from the uninterrupted run's");
@@ -516,6 +516,31 @@ static void test_selection_schedule(void) {
           (double)ma->select_temperature, ma->trained_hard);
     nsr_model_free(ma);
     nsr_model_free(mb);
+}
+
+/* The batch in shards (a distributed run's unit, tests/cli_mpi.sh): the same loss as the batch
+ * in one piece at the first step, where only the order of the additions differs, and a run
+ * that stays within float rounding of it; the options checked. */
+static void test_shards(void) {
+    const char *a = folder("shards_one"), *b = folder("shards_four");
+    nsr_train_options o = tiny_options(a);
+    o.batch = 8;
+    record one = {0}, four = {0};
+    nsr_error err;
+    REQUIRE(nsr_train(&o, recorder, &one, &err) == 0, "%s", err.message);
+    o.run_dir = b;
+    o.shards = 4;
+    REQUIRE(nsr_train(&o, recorder, &four, &err) == 0, "%s", err.message);
+    CHECK(fabs(one.loss[0] - four.loss[0]) <= 1e-7 * one.loss[0], "first loss %.9g against %.9g",
+          four.loss[0], one.loss[0]);
+    CHECK(fabs(one.loss[23] - four.loss[23]) <= 1e-3 * one.loss[23], "last loss %.9g against %.9g",
+          four.loss[23], one.loss[23]);
+    CHECK(checkpoint_int(b, "train.shards") == 4, "shards not kept in the checkpoint");
+    o.run_dir = folder("shards_bad");
+    o.shards = 3;
+    CHECK(nsr_train(&o, NULL, NULL, &err) < 0 && strstr(err.message, "power of 2"), "3 shards: %s", err.message);
+    o.shards = 16;
+    CHECK(nsr_train(&o, NULL, NULL, &err) < 0 && strstr(err.message, "dividing the batch"), "16 shards of 8: %s", err.message);
 }
 
 /* A learning rate so large that the network overflows: the run fails on the first non-finite
@@ -593,7 +618,7 @@ static void test_stop_while_loading(void) {
     CHECK(nsr_train(&o, recorder, &r, &err) == NSR_TRAIN_STOPPED, "not stopped");
     CHECK(r.starts == 0 && r.steps == 0, "%d starts, %d steps", r.starts, r.steps);
     /* nothing was saved, so the same run can start again */
-    CHECK(nsr_train_resume(run, NULL, NULL, &err) != 0 && strstr(err.message, "no training run"),
+    CHECK(nsr_train_resume(run, NULL, NULL, NULL, &err) != 0 && strstr(err.message, "no training run"),
           "resume: %s", err.message);
     o.iterations = 1;
     CHECK(nsr_train(&o, NULL, NULL, &err) == 0, "restart: %s", err.message);
@@ -633,14 +658,14 @@ static void test_errors(void) {
     o.iterations = 1;
     REQUIRE(nsr_train(&o, NULL, NULL, &err) == 0, "%s", err.message);
     CHECK(nsr_train(&o, NULL, NULL, &err) < 0 && strstr(err.message, "already holds"), "taken: %s", err.message);
-    CHECK(nsr_train_resume("/nonexistent/run", NULL, NULL, &err) < 0 && strstr(err.message, "no training run"),
+    CHECK(nsr_train_resume("/nonexistent/run", NULL, NULL, NULL, &err) < 0 && strstr(err.message, "no training run"),
           "resume of nothing: %s", err.message);
     /* a damaged checkpoint */
     const char *bad = folder("damaged");
     char path[256];
     snprintf(path, sizeof path, "%s/checkpoint.nsr", bad);
     REQUIRE(nsr_write_file_atomic(path, "NSRM", 4, &err) == 0, "%s", err.message);
-    CHECK(nsr_train_resume(bad, NULL, NULL, &err) < 0 && strstr(err.message, path), "damaged: %s", err.message);
+    CHECK(nsr_train_resume(bad, NULL, NULL, NULL, &err) < 0 && strstr(err.message, path), "damaged: %s", err.message);
 }
 
 int main(void) {
@@ -660,6 +685,7 @@ int main(void) {
     RUN(test_tiny_network_learns);
     RUN(test_resume_is_exact);
     RUN(test_selection_schedule);
+    RUN(test_shards);
     RUN(test_non_finite_loss_stops);
     RUN(test_denoise_and_jpeg_runs);
     RUN(test_init_from_model);

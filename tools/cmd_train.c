@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "ranks.h"
 
 static const char train_help[] =
     "usage: nsr train --data DIR [--data DIR ...] --run RUN (--scale S | --noise SIGMA | --jpeg Q)\n"
@@ -54,6 +55,10 @@ static const char train_help[] =
     "  --print-every N       a plain progress line every N iterations when stderr is not a\n"
     "                        terminal (100; on a terminal one line is updated)\n"
     "  -j N                  threads (default: all cores; the result does not depend on it)\n"
+    "  --shards S            the batch in S shards whose gradients are computed apart and\n"
+    "                        summed in a fixed tree (a power of 2 dividing the batch; default 1,\n"
+    "                        under mpirun the rank count): the same run, bit for bit, on any\n"
+    "                        number of ranks dividing S\n"
     "selection (NSR networks; the defaults are the reference's softmax):\n"
     "  --temperature T0[:T1] softmax temperature, from T0 to T1 (1)\n"
     "  --anneal F            fraction of the run over which it goes from T0 to T1,\n"
@@ -62,6 +67,10 @@ static const char train_help[] =
     "                        argmax group; the backward goes straight through the softmax), so\n"
     "                        that --hard inference keeps the quality (1: never)\n"
     "  --gumbel S            Gumbel noise of scale S on the selection logits (0)\n"
+    "\n"
+    "Under mpirun (nsr built with Open MPI), every rank runs the same command: each computes its\n"
+    "shards of every batch with -j threads, rank 0 writes the run folder. --resume works on any\n"
+    "rank count dividing the run's shards.\n"
     "\n"
     "Ctrl-C or SIGTERM stops after the current step, saves a checkpoint and exits with 130\n"
     "(SIGINT) or 143 (SIGTERM); a second one stops at once (the last checkpoint stays valid).\n"
@@ -82,6 +91,7 @@ typedef struct display {
     long iteration;            /* the last one reported */
     double shown_seconds;      /* when the terminal line was last drawn */
     const char *run;
+    int quiet;                 /* a rank other than 0 of a distributed run: prints nothing */
 } display;
 
 /* h:mm:ss */
@@ -94,6 +104,7 @@ static const char *duration(char *buf, size_t size, double seconds) {
 static int show(void *ctx, const nsr_train_progress *p) {
     display *d = ctx;
     char line[256], left[32];
+    if (d->quiet) return stop_signal != 0;
     if (p->event == NSR_TRAIN_LOADING) {
         snprintf(line, sizeof line, "loading training images %zu/%zu", p->images_done, p->images_total);
         cli_progress((double)p->images_done / (double)p->images_total, line);
@@ -168,6 +179,7 @@ typedef struct train_args {
     const char *threads, *resume;
     long print_every;
     int tasks, arch_given, others; /* task options; architecture options; options --resume refuses */
+    int shards_given;
 } train_args;
 
 /* Fills t from the arguments; returns -1 to go on, or the exit status (help, usage error). */
@@ -267,6 +279,10 @@ static int parse_args(int argc, char **argv, train_args *t) {
         } else if (!strcmp(a, "--gumbel")) {
             if (cli_parse_double(val, 0, 100, &o->select_gumbel))
                 return cli_usage_error("train", "--gumbel must be 0..100, not '%s'", val);
+        } else if (!strcmp(a, "--shards")) {
+            INT_OPTION(1, 64, "a power of 2, 1..64");
+            o->shards = (int)v;
+            t->shards_given = 1;
         } else if (!strcmp(a, "--print-every")) {
             INT_OPTION(1, 1000000000000L, "a positive count");
             t->print_every = v;
@@ -303,6 +319,18 @@ int cmd_train(int argc, char **argv) {
         free(t.dirs);
         return status;
     }
+    nsr_train_comm comm;
+    nsr_error err;
+    if (ranks_start(&comm, argc, argv, &err)) {
+        free(t.dirs);
+        ranks_fail(&comm, err.message);
+        ranks_stop();
+        return 1;
+    }
+    if (comm.size) {
+        t.o.comm = &comm;
+        if (!t.shards_given) t.o.shards = comm.size;
+    }
     char *command = t.resume ? NULL : command_line(argc, argv);
     t.o.command = command;
 
@@ -315,12 +343,17 @@ int cmd_train(int argc, char **argv) {
     sigaction(SIGTERM, &sa, NULL);
 
     display d = {.plain = !isatty(STDERR_FILENO), .print_every = t.print_every,
-                 .run = t.resume ? t.resume : t.o.run_dir};
-    nsr_error err;
-    int rc = t.resume ? nsr_train_resume(t.resume, show, &d, &err) : nsr_train(&t.o, show, &d, &err);
+                 .run = t.resume ? t.resume : t.o.run_dir, .quiet = comm.rank != 0};
+    int rc = t.resume ? nsr_train_resume(t.resume, t.o.comm, show, &d, &err)
+                      : nsr_train(&t.o, show, &d, &err);
     cli_progress_done();
-    if (rc < 0) {
+    if (rc < 0 && comm.size) {
+        ranks_fail(&comm, err.message); /* stops every rank */
+        status = 1;
+    } else if (rc < 0) {
         status = cli_error("%s", err.message);
+    } else if (d.quiet) {
+        status = rc == NSR_TRAIN_STOPPED ? 128 + (stop_signal ? (int)stop_signal : SIGINT) : 0;
     } else if (rc == NSR_TRAIN_STOPPED) {
         if (d.iteration > 0)
             fprintf(stderr, "nsr: stopped at iteration %ld; the checkpoint is in %s (continue with "
@@ -334,5 +367,6 @@ int cmd_train(int argc, char **argv) {
     }
     free(command);
     free(t.dirs);
+    ranks_stop();
     return status;
 }

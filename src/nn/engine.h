@@ -143,13 +143,14 @@ typedef struct nn_nsr_dims {
  * temperature T sharpens it, softmax(z / T); hard takes the one-hot argmax instead (the
  * forward of hard inference, and of straight-through training, whose backward differentiates
  * the softmax in its place); gumbel > 0 adds gumbel * Gumbel(0, 1) noise to every logit
- * first, logit r of sample n drawn as nsr_rng_uniform(seed, stream, n*k*d + r), so that the
+ * first, logit r of sample n drawn as nsr_rng_uniform(seed, stream, (sample0 + n)*k*d + r), so that the
  * hard argmax samples the softmax (training only). */
 typedef struct nn_select_opts {
     float temperature; /* T > 0 */
     int hard;
     float gumbel;
     uint64_t seed, stream;
+    uint64_t sample0; /* the noise of sample n is that of sample sample0 + n (a batch's part) */
 } nn_select_opts;
 
 /* Selection (steps 1-3): pooled (n, cin) = spatial mean of inp (n, cin, h, w);

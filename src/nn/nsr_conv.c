@@ -103,7 +103,7 @@ static float spatial_mean(const float *inp, const nn_nsr_dims *dm, int n, int c)
 
 /* Gumbel(0, 1) noise for logit r of sample n: -log(-log(u)), u uniform in (0, 1). */
 static double gumbel_noise(const nn_select_opts *so, int n, int r, int kd) {
-    return -log(-log(nsr_rng_uniform(so->seed, so->stream, (uint64_t)n * kd + r)));
+    return -log(-log(nsr_rng_uniform(so->seed, so->stream, (so->sample0 + (uint64_t)n) * kd + r)));
 }
 
 /* Steps 2-3 for sample n from its means p (cin) into gn (k*d), and the softmax weights the

@@ -175,13 +175,13 @@ int tr_make_sample(const tr_dataset *ds, uint64_t seed, long iteration, int batc
     return 0;
 }
 
-int tr_make_batch(const tr_dataset *ds, uint64_t seed, long iteration, int batch, float *lr,
-                  float *hr, nsr_error *err) {
+int tr_make_batch(const tr_dataset *ds, uint64_t seed, long iteration, int batch, int first,
+                  int count, float *lr, float *hr, nsr_error *err) {
     const int s = ds->task.kind == NSR_TASK_SR ? ds->task.scale : 1;
     const size_t lr_size = (size_t)3 * ds->patch * ds->patch, hr_size = lr_size * s * s;
-    for (int i = 0; i < batch; i++)
-        if (tr_make_sample(ds, seed, iteration, batch, i, lr + i * lr_size, hr + i * hr_size,
-                           NULL, err))
+    for (int i = 0; i < count; i++)
+        if (tr_make_sample(ds, seed, iteration, batch, first + i, lr + i * lr_size,
+                           hr + i * hr_size, NULL, err))
             return -1;
     return 0;
 }
@@ -202,7 +202,8 @@ static void *loader_main(void *arg) {
         }
         pthread_mutex_unlock(&ld->mu);
         nsr_error e;
-        int rc = tr_make_batch(ld->ds, ld->seed, t, ld->batch, ld->lr[slot], ld->hr[slot], &e);
+        int rc = tr_make_batch(ld->ds, ld->seed, t, ld->batch, ld->first, ld->count, ld->lr[slot],
+                               ld->hr[slot], &e);
         pthread_mutex_lock(&ld->mu);
         if (rc) {
             ld->failed = 1;
@@ -218,23 +219,25 @@ static void *loader_main(void *arg) {
     return NULL;
 }
 
-int tr_loader_start(tr_loader *ld, const tr_dataset *ds, uint64_t seed, int batch, long first,
-                    long end, nsr_error *err) {
+int tr_loader_start(tr_loader *ld, const tr_dataset *ds, uint64_t seed, int batch,
+                    int first_sample, int count, long first, long end, nsr_error *err) {
     memset(ld, 0, sizeof *ld);
     ld->ds = ds;
     ld->seed = seed;
     ld->batch = batch;
+    ld->first = first_sample;
+    ld->count = count;
     ld->next = first;
     ld->end = end;
     ld->held[0] = ld->held[1] = -1;
     const int s = ds->task.kind == NSR_TASK_SR ? ds->task.scale : 1;
-    const size_t lr_size = (size_t)batch * 3 * ds->patch * ds->patch;
+    const size_t lr_size = (size_t)count * 3 * ds->patch * ds->patch;
     for (int i = 0; i < 2; i++) {
         ld->lr[i] = malloc(lr_size * sizeof(float));
         ld->hr[i] = malloc(lr_size * s * s * sizeof(float));
         if (!ld->lr[i] || !ld->hr[i]) {
             tr_loader_stop(ld);
-            return nsr_fail(err, "out of memory for batches of %d patches", batch);
+            return nsr_fail(err, "out of memory for batches of %d patches", count);
         }
     }
     pthread_mutex_init(&ld->mu, NULL);

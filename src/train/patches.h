@@ -50,15 +50,18 @@ typedef struct tr_origin {
  * NULL. */
 int tr_make_sample(const tr_dataset *ds, uint64_t seed, long iteration, int batch, int i,
                    float *lr, float *hr, tr_origin *origin, nsr_error *err);
-/* The whole batch: lr (batch, 3, patch, patch), hr (batch, 3, patch*s, patch*s). */
-int tr_make_batch(const tr_dataset *ds, uint64_t seed, long iteration, int batch, float *lr,
-                  float *hr, nsr_error *err);
+/* Samples first .. first + count - 1 of the batch: lr (count, 3, patch, patch), hr (count, 3,
+ * patch*s, patch*s); a rank of a distributed run makes its part of every batch so. */
+int tr_make_batch(const tr_dataset *ds, uint64_t seed, long iteration, int batch, int first,
+                  int count, float *lr, float *hr, nsr_error *err);
 
-/* Batches first .. end-1 made in order by a thread, two slots ahead of the consumer. */
+/* Batches first .. end-1 (their samples first_sample .. first_sample + count - 1) made in
+ * order by a thread, two slots ahead of the consumer. */
 typedef struct tr_loader {
     const tr_dataset *ds;
     uint64_t seed;
     int batch;
+    int first, count;       /* the samples of each batch it makes */
     long next, end;         /* the next batch the thread makes; one past the last */
     float *lr[2], *hr[2];   /* slot t % 2 holds batch t */
     long held[2];           /* the batch in each slot, or -1 while it is free */
@@ -70,8 +73,8 @@ typedef struct tr_loader {
     int started;
 } tr_loader;
 
-int tr_loader_start(tr_loader *ld, const tr_dataset *ds, uint64_t seed, int batch, long first,
-                    long end, nsr_error *err);
+int tr_loader_start(tr_loader *ld, const tr_dataset *ds, uint64_t seed, int batch,
+                    int first_sample, int count, long first, long end, nsr_error *err);
 /* Waits for batch t (the next one not yet released) and points lr and hr at it. */
 int tr_loader_get(tr_loader *ld, long t, const float **lr, const float **hr, nsr_error *err);
 /* Gives batch t's slot back to the thread. */

@@ -25,6 +25,8 @@
 /* The folders of train.data are kept as one string, separated as in PATH. */
 #define DIR_SEPARATOR ':'
 #define MAX_ITERATIONS 1000000000000L
+/* The most shards a batch may be cut into (a step keeps a loss per shard on the stack). */
+#define MAX_SHARDS 64
 
 void nsr_train_defaults(nsr_train_options *o) {
     memset(o, 0, sizeof *o);
@@ -42,6 +44,7 @@ void nsr_train_defaults(nsr_train_options *o) {
     o->select_anneal = 0;
     o->select_hard_from = 1;
     o->select_gumbel = 0;
+    o->shards = 1;
 }
 
 /* The selection of step iter (0-based) of the run: a pure function of the options and iter, so
@@ -168,6 +171,14 @@ static int check_options(const nsr_train_options *o, int scale, nsr_error *err) 
                         "fractions of the run (0..1)", o->select_anneal, o->select_hard_from);
     if (!(o->select_gumbel >= 0 && o->select_gumbel <= 100))
         return nsr_fail(err, "Gumbel noise scale %g not in 0..100", o->select_gumbel);
+    if (o->shards < 1 || o->shards > MAX_SHARDS || (o->shards & (o->shards - 1)) ||
+        o->batch % o->shards)
+        return nsr_fail(err, "shards %d: must be a power of 2 up to %d dividing the batch %d",
+                        o->shards, MAX_SHARDS, o->batch);
+    if (o->comm && (o->comm->size < 1 || (o->comm->size & (o->comm->size - 1)) ||
+                    o->shards % o->comm->size || o->comm->rank < 0 || o->comm->rank >= o->comm->size))
+        return nsr_fail(err, "%d ranks: the rank count must be a power of 2 dividing the shards "
+                        "(%d)", o->comm->size, o->shards);
     switch (o->task.kind) {
     case NSR_TASK_SR:
         if (o->task.scale != scale || scale < 2)
@@ -251,6 +262,7 @@ static int add_metadata(const trainer *t, nsr_model_file *f, nsr_error *err) {
              nsr_model_file_set_float(f, "train.select_anneal", o->select_anneal, err) ||
              nsr_model_file_set_float(f, "train.select_hard_from", o->select_hard_from, err) ||
              nsr_model_file_set_float(f, "train.select_gumbel", o->select_gumbel, err) ||
+             nsr_model_file_set_int(f, "train.shards", o->shards, err) ||
              nsr_model_file_set_float(f, "train.seconds", t->seconds, err) ||
              (isfinite(t->loss) && nsr_model_file_set_float(f, "train.loss", t->loss, err)) ||
              (!isnan(t->val_psnr) && nsr_model_file_set_float(f, "train.val_psnr", t->val_psnr, err))
@@ -377,37 +389,105 @@ static int loading_progress(void *ctx, size_t done, size_t total) {
     return report(t, &p);
 }
 
+/* Rank 0 of a distributed run, or a process training alone: the one that writes the run. */
+static int writes(const trainer *t) { return !t->o.comm || t->o.comm->rank == 0; }
+
+/* The buffers of a step: this rank's shards' gradients (one each, the first being the step's
+ * gradient), the output gradient of one shard. */
+typedef struct step_buffers {
+    int shards;   /* this rank's */
+    int shard_n;  /* patches per shard */
+    float **grads;
+    float *dout;
+} step_buffers;
+
+/* Step iter's mean L1 loss over the batch and its gradient, into sb->grads[0]. This rank's
+ * shards (x, y: its patches of the batch, shard after shard) each give their loss and
+ * gradient alone; they are added as the binary tree over the shards (neighbours first), and
+ * the comm adds the ranks' sums as the tree over the ranks, so every rank count computes the
+ * tree of the single process. The mean over shards of equal size is the mean over the batch;
+ * dividing by a power of 2 is exact. */
+static double step_gradient(trainer *t, eng_workspace *ws, const float *x, const float *y,
+                            const step_buffers *sb, long iter, nsr_error *err) {
+    const nsr_train_options *o = &t->o;
+    const nsr_model *m = t->model;
+    const int s = m->arch.scale, rank = o->comm ? o->comm->rank : 0;
+    const size_t in_n = (size_t)3 * o->patch * o->patch, out_n = in_n * s * s;
+    double loss[MAX_SHARDS];
+    for (int q = 0; q < sb->shards; q++) {
+        ws->select = select_at(o, iter);
+        /* the selection's noise follows each patch's place in the whole batch */
+        ws->select.sample0 = (uint64_t)(rank * sb->shards + q) * (uint64_t)sb->shard_n;
+        loss[q] = eng_loss_and_grad(m, ws, x + (size_t)q * sb->shard_n * in_n,
+                                    y + (size_t)q * sb->shard_n * out_n, sb->dout, sb->grads[q]);
+    }
+    for (int width = 1; width < sb->shards; width *= 2)
+        for (int q = 0; q + width < sb->shards; q += 2 * width) {
+            nn_add_inplace(sb->grads[q], sb->grads[q + width], m->nparams);
+            loss[q] += loss[q + width];
+        }
+    if (o->comm && (o->comm->sum(o->comm->ctx, sb->grads[0], m->nparams, 0, err) ||
+                    o->comm->sum(o->comm->ctx, &loss[0], 1, 1, err)))
+        return NAN;
+    if (o->shards > 1) {
+        const float inv = 1.0f / (float)o->shards;
+        for (size_t i = 0; i < m->nparams; i++) sb->grads[0][i] *= inv;
+        loss[0] /= o->shards;
+    }
+    return loss[0];
+}
+
+/* Whether any rank was asked to stop (each rank's callback sees its own signals): the ranks
+ * stop after the same step. */
+static int agree_to_stop(const trainer *t, int stop, nsr_error *err) {
+    if (!t->o.comm) return stop;
+    double v = stop;
+    if (t->o.comm->sum(t->o.comm->ctx, &v, 1, 1, err)) return -1;
+    return v > 0;
+}
+
 /* Loads the data, then takes the steps from t->iter on. Returns 0, NSR_TRAIN_STOPPED or -1. */
 static int run(trainer *t, nsr_error *err) {
     const nsr_train_options *o = &t->o;
     int rc = tr_dataset_load(&t->data, o->data_dirs, o->data_dir_count, &o->task, o->patch,
                              loading_progress, t, err);
     if (rc) return rc < 0 ? -1 : NSR_TRAIN_STOPPED;
-    if (load_validation(t, err)) return -1;
-    if (t->saved_iter < 0 && save_checkpoint(t, err)) return -1;
+    if (writes(t) && load_validation(t, err)) return -1;
+    if (writes(t) && t->saved_iter < 0 && save_checkpoint(t, err)) return -1;
 
     nsr_model *m = t->model;
-    const int s = m->arch.scale;
-    const size_t out_size = (size_t)o->batch * 3 * o->patch * s * o->patch * s;
+    const int s = m->arch.scale, ranks = o->comm ? o->comm->size : 1;
+    const int rank = o->comm ? o->comm->rank : 0;
+    step_buffers sb = {.shards = o->shards / ranks, .shard_n = o->batch / o->shards};
+    const size_t out_size = (size_t)sb.shard_n * 3 * o->patch * s * o->patch * s;
     eng_workspace ws;
+    memset(&ws, 0, sizeof ws);
     tr_loader loader;
     memset(&loader, 0, sizeof loader);
-    float *grads = malloc(m->nparams * sizeof *grads), *dout = malloc(out_size * sizeof *dout);
-    if (!grads || !dout) {
-        free(grads);
-        free(dout);
-        return nsr_fail(err, "out of memory for the gradients");
-    }
+    sb.grads = calloc((size_t)sb.shards, sizeof *sb.grads);
+    sb.dout = malloc(out_size * sizeof *sb.dout);
     rc = -1;
-    if (eng_workspace_create(&ws, m, o->batch, o->patch, o->patch, 1, err)) goto done_buffers;
-    /* the data seed is derived so that it does not coincide with the initialisation's draws */
+    if (!sb.grads || !sb.dout) {
+        nsr_fail(err, "out of memory for the gradients");
+        goto done;
+    }
+    for (int q = 0; q < sb.shards; q++)
+        if (!(sb.grads[q] = malloc(m->nparams * sizeof(float)))) {
+            nsr_fail(err, "out of memory for the gradients");
+            goto done;
+        }
+    if (eng_workspace_create(&ws, m, sb.shard_n, o->patch, o->patch, 1, err)) goto done;
+    /* the data seed is derived so that it does not coincide with the initialisation's draws;
+     * this rank makes its patches of every batch */
     const uint64_t data_seed = nsr_rng_u64(o->seed, 0, 0);
-    if (tr_loader_start(&loader, &t->data, data_seed, o->batch, t->iter, o->iterations, err))
+    if (tr_loader_start(&loader, &t->data, data_seed, o->batch, rank * sb.shards * sb.shard_n,
+                        sb.shards * sb.shard_n, t->iter, o->iterations, err))
         goto done;
 
     nsr_train_progress p = progress(t, NSR_TRAIN_START);
-    if (report(t, &p)) {
-        rc = NSR_TRAIN_STOPPED;
+    int stop = agree_to_stop(t, report(t, &p), err);
+    if (stop) {
+        rc = stop < 0 ? -1 : NSR_TRAIN_STOPPED;
         goto done;
     }
     const long milestones[2] = {o->iterations * 2 / 3, o->iterations * 5 / 6};
@@ -416,16 +496,17 @@ static int run(trainer *t, nsr_error *err) {
         const float *x, *y;
         if (tr_loader_get(&loader, t->iter, &x, &y, err)) goto done;
         const float lr = nn_lr_multistep((float)o->lr, t->iter, milestones, 2, 0.2f);
-        ws.select = select_at(o, t->iter);
-        const double loss = eng_loss_and_grad(m, &ws, x, y, dout, grads);
+        err->message[0] = 0;
+        const double loss = step_gradient(t, &ws, x, y, &sb, t->iter, err);
         tr_loader_release(&loader, t->iter);
+        if (err->message[0]) goto done; /* the ranks could not sum */
         if (!isfinite(loss)) {
             nsr_fail(err, "the loss is %g at iteration %ld: training stopped without that "
                      "update; the checkpoint of iteration %ld is kept in %s", loss, t->iter + 1,
                      t->saved_iter, t->checkpoint_path);
             goto done;
         }
-        nn_adam_step(&t->adam, m->params, grads, lr);
+        nn_adam_step(&t->adam, m->params, sb.grads[0], lr);
         /* what the model was last trained with: its soft inference, validation included,
          * uses this temperature */
         m->select_temperature = ws.select.temperature;
@@ -434,22 +515,26 @@ static int run(trainer *t, nsr_error *err) {
         t->loss = loss;
         const int last = t->iter == o->iterations;
         double val = NAN;
-        if (t->val_list.count && (last || (o->val_every && t->iter % o->val_every == 0))) {
+        if (writes(t) && t->val_list.count &&
+            (last || (o->val_every && t->iter % o->val_every == 0))) {
             if (validate(t, &val, err)) goto done;
             t->val_psnr = val;
         }
         t->seconds = earlier + (now_seconds() - start);
-        if (log_row(t, loss, lr, t->seconds, val, err)) goto done;
+        if (writes(t) && log_row(t, loss, lr, t->seconds, val, err)) goto done;
         const int checkpoint = last || (o->checkpoint_every && t->iter % o->checkpoint_every == 0);
-        if (checkpoint && (save_checkpoint(t, err) || (last && save(t, t->model_path, 0, err))))
+        if (writes(t) && checkpoint &&
+            (save_checkpoint(t, err) || (last && save(t, t->model_path, 0, err))))
             goto done;
         p = progress(t, NSR_TRAIN_STEP);
         p.loss = loss;
         p.lr = lr;
         p.val_psnr = val;
         p.checkpointed = checkpoint;
-        if (report(t, &p) && !last) {
-            if (!checkpoint && save_checkpoint(t, err)) goto done;
+        stop = agree_to_stop(t, report(t, &p), err);
+        if (stop < 0) goto done;
+        if (stop && !last) {
+            if (writes(t) && !checkpoint && save_checkpoint(t, err)) goto done;
             rc = NSR_TRAIN_STOPPED;
             goto done;
         }
@@ -458,9 +543,9 @@ static int run(trainer *t, nsr_error *err) {
 done:
     tr_loader_stop(&loader);
     eng_workspace_free(&ws);
-done_buffers:
-    free(grads);
-    free(dout);
+    for (int q = 0; sb.grads && q < sb.shards; q++) free(sb.grads[q]);
+    free(sb.grads);
+    free(sb.dout);
     return rc;
 }
 
@@ -476,12 +561,12 @@ int nsr_train(const nsr_train_options *opts, nsr_train_callback cb, void *ctx, n
         goto done;
     if (t.o.task.kind == NSR_TASK_SR && t.o.task.scale == 0) t.o.task.scale = t.model->arch.scale;
     if (check_options(&t.o, t.model->arch.scale, err) || set_paths(&t, err)) goto done;
-    if (file_exists(t.checkpoint_path) || file_exists(t.model_path)) {
+    if (writes(&t) && (file_exists(t.checkpoint_path) || file_exists(t.model_path))) {
         nsr_fail(err, "%s already holds a training run (resume it, or choose another folder)",
                  opts->run_dir);
         goto done;
     }
-    if (make_folder(opts->run_dir, err) || open_log(&t, 1, err) ||
+    if ((writes(&t) && (make_folder(opts->run_dir, err) || open_log(&t, 1, err))) ||
         nn_adam_init(&t.adam, t.model->nparams, err))
         goto done;
     rc = run(&t, err);
@@ -556,6 +641,11 @@ static int read_checkpoint(trainer *t, const nsr_model_file *f, nsr_error *err) 
         if (nsr_model_file_meta_type(f, select_keys[i].key) != NSR_META_NONE &&
             nsr_model_file_get_float(f, select_keys[i].key, select_keys[i].value, err))
             return -1;
+    long shards = 1; /* earlier builds: the batch in one piece */
+    if (nsr_model_file_meta_type(f, "train.shards") != NSR_META_NONE &&
+        read_long(f, path, "train.shards", 1, MAX_SHARDS, &shards, err))
+        return -1;
+    o->shards = (int)shards;
     if (nsr_model_file_meta_type(f, "train.loss") == NSR_META_FLOAT)
         nsr_model_file_get_float(f, "train.loss", &t->loss, err);
     if (nsr_model_file_meta_type(f, "train.val_psnr") == NSR_META_FLOAT)
@@ -594,7 +684,8 @@ static int read_checkpoint(trainer *t, const nsr_model_file *f, nsr_error *err) 
     return check_options(o, t->model->arch.scale, err);
 }
 
-int nsr_train_resume(const char *run_dir, nsr_train_callback cb, void *ctx, nsr_error *err) {
+int nsr_train_resume(const char *run_dir, const nsr_train_comm *comm, nsr_train_callback cb,
+                     void *ctx, nsr_error *err) {
     trainer t;
     trainer_init(&t, cb, ctx);
     nsr_model_file *f = NULL;
@@ -604,6 +695,7 @@ int nsr_train_resume(const char *run_dir, nsr_train_callback cb, void *ctx, nsr_
         nsr_fail(err, "%s: no training run to resume (no %s)", run_dir, CHECKPOINT_FILE);
         goto done;
     }
+    t.o.comm = comm;
     if (nsr_model_file_load(&f, t.checkpoint_path, err) || read_checkpoint(&t, f, err)) goto done;
     nsr_model_file_free(f);
     f = NULL;
@@ -611,7 +703,7 @@ int nsr_train_resume(const char *run_dir, nsr_train_callback cb, void *ctx, nsr_
         nsr_fail(err, "%s: the run is already finished (%ld iterations)", run_dir, t.o.iterations);
         goto done;
     }
-    if (cut_log(&t, err) || open_log(&t, 0, err)) goto done;
+    if (writes(&t) && (cut_log(&t, err) || open_log(&t, 0, err))) goto done;
     rc = run(&t, err);
 done:
     nsr_model_file_free(f);

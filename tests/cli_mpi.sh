@@ -1,0 +1,65 @@
+#!/bin/sh
+# nsr train under mpirun (data parallel, tools/ranks.c): a run on 2 and on 4 ranks is the
+# single-process run with the same shards, loss column and final network bit for bit; a run
+# stopped on 2 ranks is resumed alone to the same end; ranks started with other options are
+# refused with a message naming the rank. Skipped when mpirun is missing or nsr was built
+# without MPI.
+. tests/clilib.sh
+
+if ! command -v mpirun >/dev/null 2>&1; then echo "SKIP mpi: no mpirun (Debian: openmpi-bin)"; exit 0; fi
+# as root, Open MPI wants to be told; Open MPI's own allocations are no leaks of ours
+MPIRUN="mpirun --allow-run-as-root --oversubscribe"
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
+if $MPIRUN -np 1 "$NSR" train --help 2>&1 | grep -q 'built without MPI'; then
+    echo "SKIP mpi: nsr was built without MPI (libopenmpi-dev)"; exit 0
+fi
+
+check() {
+    name=$1; shift
+    if "$@"; then pass "$name"; else fail "$name" "check failed: $*"; fi
+}
+steps() { cut -d, -f1,2,3 "$1"; }
+
+mkdir "$WORK/data"
+"$NSR" upscale -o "$WORK/data/a.png" 2>/dev/null
+"$NSR" resize "$WORK/data/a.png" "$WORK/data/b.webp" --scale 0.75
+# long enough (about 40 ms a step) for the stop below to land inside the run
+RUN="--data $WORK/data --scale 2 --blocks 2 --features 16 --wm 1 --groups 2 --cardinals 2 --patch 24
+     --batch 8 --iterations 40 --gumbel 0.5 --checkpoint-every 4 --val-every 0 --shards 4 -j 1"
+
+expect_ok alone "$NSR" train $RUN --run "$WORK/r1"
+expect_ok two_ranks $MPIRUN -np 2 "$NSR" train $RUN --run "$WORK/r2"
+expect_ok four_ranks $MPIRUN -np 4 "$NSR" train $RUN --run "$WORK/r4"
+for r in r1 r2 r4; do
+    steps "$WORK/$r/log.csv" >"$WORK/$r.steps"
+    "$NSR" upscale -m "$WORK/$r/model.nsr" -o "$WORK/$r.png" 2>/dev/null
+done
+check two_ranks_rows test "$(wc -l <"$WORK/r2.steps")" -eq 41
+expect_same two_ranks_log "$WORK/r1.steps" "$WORK/r2.steps"
+expect_same four_ranks_log "$WORK/r1.steps" "$WORK/r4.steps"
+expect_same two_ranks_network "$WORK/r1.png" "$WORK/r2.png"
+expect_same four_ranks_network "$WORK/r1.png" "$WORK/r4.png"
+check one_rank_writes test "$(ls "$WORK/r2" | tr '\n' ' ')" = "checkpoint.nsr log.csv model.nsr "
+
+# stopped on 2 ranks (SIGTERM to mpirun, which passes it on), resumed by one process
+$MPIRUN -np 2 "$NSR" train $RUN --run "$WORK/half" >"$WORK/half.out" 2>&1 &
+pid=$!
+i=0
+while ! grep -q '^[5-9],' "$WORK/half/log.csv" 2>/dev/null && [ $i -lt 3000 ]; do sleep 0.01; i=$((i + 1)); done
+kill -TERM $pid 2>/dev/null
+wait $pid
+if [ "$(wc -l <"$WORK/half/log.csv")" -ge 41 ]; then
+    echo "SKIP resumed_alone: the 2-rank run ended before it could be stopped"
+else
+    expect_ok resumed_alone "$NSR" train --resume "$WORK/half" -j 2
+fi
+steps "$WORK/half/log.csv" >"$WORK/half.steps"
+expect_same resume_2_to_1_log "$WORK/r1.steps" "$WORK/half.steps"
+
+# every rank must run the same command (-j may differ)
+$MPIRUN -np 1 "$NSR" train $RUN --run "$WORK/m" : -np 1 "$NSR" train $RUN --run "$WORK/m" --lr 0.002 \
+    >"$WORK/mism.out" 2>"$WORK/mism.err"
+rc=$?
+if [ $rc -ne 0 ] && grep -q 'rank 1 was started with other options' "$WORK/mism.err"; then pass mismatched_options
+else fail mismatched_options "exit $rc: $(head -c 300 "$WORK/mism.err")"; fi
+expect_ok other_thread_counts $MPIRUN -np 1 "$NSR" train $RUN --run "$WORK/j" -j 1 : -np 1 "$NSR" train $RUN --run "$WORK/j" -j 2
