@@ -215,6 +215,12 @@ typedef struct nsr_task {
     int scale;          /* NSR_TASK_SR: 2, 3, 4 (1 for the others) */
     double noise_sigma; /* NSR_TASK_DENOISE */
     int jpeg_quality;   /* NSR_TASK_JPEG: 1..100 */
+    /* Blind training (nsr_train): above the levels above, each patch's level is drawn
+     * uniformly from [noise_sigma, noise_sigma_max] (a real) or [jpeg_quality,
+     * jpeg_quality_max] (an integer), as DnCNN-B and DnCNN-3 train; 0, or equal: one level.
+     * Evaluation and degradation use the levels above. */
+    double noise_sigma_max;
+    int jpeg_quality_max;
 } nsr_task;
 
 /* "x2 super-resolution", "denoising sigma 25", ... into buf; returns buf. */

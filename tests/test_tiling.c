@@ -435,8 +435,8 @@ static void test_restorer_tasks(void) {
             !nsr_model_restorer_create(&r1, x1, "m1.nsr", &hard, &err), "%s", err.message);
     CHECK(!strcmp(r2->name, "m2.nsr (reference tiles, soft selection)"), "name %s", r2->name);
     CHECK(!strcmp(r1->name, "m1.nsr (whole image, hard selection)"), "name %s", r1->name);
-    nsr_task sr2 = {NSR_TASK_SR, 2, 0, 0}, sr3 = {NSR_TASK_SR, 3, 0, 0};
-    nsr_task noise = {NSR_TASK_DENOISE, 1, 25, 0}, jpeg = {NSR_TASK_JPEG, 1, 0, 20};
+    nsr_task sr2 = {.kind = NSR_TASK_SR, .scale = 2}, sr3 = {.kind = NSR_TASK_SR, .scale = 3};
+    nsr_task noise = {.kind = NSR_TASK_DENOISE, .scale = 1, .noise_sigma = 25}, jpeg = {.kind = NSR_TASK_JPEG, .scale = 1, .jpeg_quality = 20};
     CHECK(!nsr_eval_image(&gt, &sr2, r2, NSR_Y_PT_IR, 1, &met, &err), "x2 on x2: %s", err.message);
     CHECK(!nsr_eval_image(&gt, &noise, r1, NSR_Y_PT_IR, 1, &met, &err), "denoise on x1: %s", err.message);
     CHECK(!nsr_eval_image(&gt, &jpeg, r1, NSR_Y_PT_IR, 1, &met, &err), "jpeg on x1: %s", err.message);

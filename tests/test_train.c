@@ -80,7 +80,7 @@ static nsr_train_options tiny_options(const char *run) {
     nsr_train_options o;
     nsr_train_defaults(&o);
     o.arch = tiny_arch;
-    o.task = (nsr_task){NSR_TASK_SR, 2, 0, 0};
+    o.task = (nsr_task){.kind = NSR_TASK_SR, .scale = 2};
     o.data_dirs = dirs;
     o.data_dir_count = 1;
     o.run_dir = run;
@@ -94,7 +94,7 @@ static nsr_train_options tiny_options(const char *run) {
     return o;
 }
 
-static const nsr_task sr2 = {NSR_TASK_SR, 2, 0, 0};
+static const nsr_task sr2 = {.kind = NSR_TASK_SR, .scale = 2};
 
 /* ---------------------------------------------------------------- patches */
 
@@ -217,7 +217,7 @@ static void test_small_images_skipped(void) {
 }
 
 static void test_noise_patches(void) {
-    const nsr_task task = {NSR_TASK_DENOISE, 1, 25, 0};
+    const nsr_task task = {.kind = NSR_TASK_DENOISE, .scale = 1, .noise_sigma = 25};
     tr_dataset ds;
     nsr_error err;
     const char *dirs[1] = {train_dir()};
@@ -244,7 +244,7 @@ static void test_noise_patches(void) {
 }
 
 static void test_jpeg_patches(void) {
-    const nsr_task task = {NSR_TASK_JPEG, 1, 0, 20};
+    const nsr_task task = {.kind = NSR_TASK_JPEG, .scale = 1, .jpeg_quality = 20};
     tr_dataset ds;
     nsr_error err;
     const char *dirs[1] = {train_dir()};
@@ -259,6 +259,53 @@ static void test_jpeg_patches(void) {
     CHECK(memcmp(hr, lr, sizeof lr), "JPEG changed nothing");
     nsr_image_free(&clean);
     nsr_image_free(&coded);
+    tr_dataset_free(&ds);
+}
+
+/* Blind training: each patch's level drawn from the range, uniformly (noise sigma 0..50: the
+ * patches' residual deviations spread over the range), and within it (JPEG 10..90: every
+ * patch is the round trip at some quality of the range). */
+static void test_blind_levels(void) {
+    const nsr_task noise = {.kind = NSR_TASK_DENOISE, .scale = 1, .noise_sigma = 0, .noise_sigma_max = 50};
+    tr_dataset ds;
+    nsr_error err;
+    const char *dirs[1] = {train_dir()};
+    REQUIRE(tr_dataset_load(&ds, dirs, 1, &noise, 16, NULL, NULL, &err) == 0, "%s", err.message);
+    enum { B = 32, P = 3 * 16 * 16 };
+    static float lr[B * P], hr[B * P];
+    REQUIRE(tr_make_batch(&ds, 5, 0, B, 0, B, lr, hr, &err) == 0, "%s", err.message);
+    double lo = 1e9, hi = 0;
+    for (int b = 0; b < B; b++) {
+        double sum2 = 0;
+        for (int i = 0; i < P; i++) sum2 += (double)(lr[b * P + i] - hr[b * P + i]) * (lr[b * P + i] - hr[b * P + i]);
+        const double sd = sqrt(sum2 / P) * 255;
+        lo = fmin(lo, sd), hi = fmax(hi, sd);
+    }
+    CHECK(lo < 10 && hi > 38 && hi < 56, "patch noise deviations %.1f..%.1f for sigma 0..50", lo, hi);
+    tr_dataset_free(&ds);
+
+    const nsr_task jpeg = {.kind = NSR_TASK_JPEG, .scale = 1, .jpeg_quality = 10, .jpeg_quality_max = 90};
+    REQUIRE(tr_dataset_load(&ds, dirs, 1, &jpeg, 16, NULL, NULL, &err) == 0, "%s", err.message);
+    int qmin = 101, qmax = 0;
+    for (int b = 0; b < 12; b++) {
+        REQUIRE(tr_make_sample(&ds, 5, 0, 12, b, lr, hr, NULL, &err) == 0, "%s", err.message);
+        nsr_image clean;
+        REQUIRE(nsr_image_create(&clean, 16, 16, 3, 0, &err) == 0, "%s", err.message);
+        memcpy(clean.data, hr, P * sizeof(float));
+        int found = 0;
+        for (int q = 10; q <= 90 && !found; q++) {
+            nsr_image coded;
+            REQUIRE(nsr_jpeg_degrade(&coded, &clean, q, &err) == 0, "%s", err.message);
+            if (!memcmp(coded.data, lr, P * sizeof(float))) {
+                found = q;
+                qmin = q < qmin ? q : qmin, qmax = q > qmax ? q : qmax;
+            }
+            nsr_image_free(&coded);
+        }
+        CHECK(found, "patch %d is no round trip at a quality of 10..90", b);
+        nsr_image_free(&clean);
+    }
+    CHECK(qmax - qmin > 30, "qualities %d..%d: not spread over 10..90", qmin, qmax);
     tr_dataset_free(&ds);
 }
 
@@ -566,7 +613,7 @@ static void test_non_finite_loss_stops(void) {
 }
 
 static void test_denoise_and_jpeg_runs(void) {
-    const nsr_task tasks[2] = {{NSR_TASK_DENOISE, 1, 15, 0}, {NSR_TASK_JPEG, 1, 0, 30}};
+    const nsr_task tasks[2] = {{.kind = NSR_TASK_DENOISE, .scale = 1, .noise_sigma = 15}, {.kind = NSR_TASK_JPEG, .scale = 1, .jpeg_quality = 30}};
     const char *names[2] = {"noise", "jpeg"};
     for (int i = 0; i < 2; i++) {
         nsr_train_options o = tiny_options(folder(names[i]));
@@ -681,6 +728,7 @@ int main(void) {
     RUN(test_small_images_skipped);
     RUN(test_noise_patches);
     RUN(test_jpeg_patches);
+    RUN(test_blind_levels);
     RUN(test_batches_pure_and_prefetched);
     RUN(test_tiny_network_learns);
     RUN(test_resume_is_exact);

@@ -80,7 +80,7 @@ int cmd_eval(int argc, char **argv) {
         return cli_usage_error("eval", "unknown protocol '%s' (pt_ir or matlab)", protocol);
     if (cli_set_threads(threads)) return cli_usage_error("eval", "-j must be a thread count, not '%s'", threads);
 
-    nsr_task task = {NSR_TASK_SR, 1, 0, 0};
+    nsr_task task = {.kind = NSR_TASK_SR, .scale = 1};
     if (scale) task.kind = NSR_TASK_SR, task.scale = (int)scale;
     else if (sigma >= 0) task.kind = NSR_TASK_DENOISE, task.noise_sigma = sigma;
     else task.kind = NSR_TASK_JPEG, task.jpeg_quality = (int)quality;

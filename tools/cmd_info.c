@@ -29,7 +29,8 @@ static int is_arch_key(const char *k) {
 }
 /* The task a trainer records beside the network (src/train/train.c). */
 static int is_task_key(const char *k) {
-    return !strcmp(k, "task") || !strcmp(k, "noise") || !strcmp(k, "jpeg_quality");
+    return !strcmp(k, "task") || !strcmp(k, "noise") || !strcmp(k, "jpeg_quality") ||
+           !strcmp(k, "noise_max") || !strcmp(k, "jpeg_quality_max");
 }
 
 /* A metadata value: as JSON (non-finite floats have no JSON form: null) or as text. */

@@ -30,8 +30,10 @@ static const char train_help[] =
     "\n"
     "task (one of):\n"
     "  -s, --scale S         x S super-resolution, 2..8 (with --init: the model's scale)\n"
-    "  -n, --noise SIGMA     Gaussian denoising, SIGMA 0..255 (on the 0-255 scale)\n"
-    "  --jpeg Q              JPEG artifact removal at quality 1..100\n"
+    "  -n, --noise SIGMA     Gaussian denoising, SIGMA 0..255 (on the 0-255 scale); LO:HI for a\n"
+    "                        blind model: each patch's sigma drawn uniformly from LO..HI\n"
+    "  --jpeg Q              JPEG artifact removal at quality 1..100; LO:HI for a blind model\n"
+    "                        (each patch's quality drawn from LO..HI)\n"
     "network (a new one):\n"
     "  --blocks B            residual blocks (16)\n"
     "  --features F          channels between blocks (32)\n"
@@ -172,6 +174,19 @@ static char *command_line(int argc, char **argv) {
     return s;
 }
 
+/* "V" (a = b = V) or "A:B", both within [min, max]. 0 on success. */
+static int parse_pair(const char *s, double min, double max, double *a, double *b) {
+    const char *colon = strchr(s, ':');
+    char first[64];
+    snprintf(first, sizeof first, "%.*s", colon ? (int)(colon - s) : (int)strlen(s), s);
+    return cli_parse_double(first, min, max, a) || cli_parse_double(colon ? colon + 1 : first, min, max, b);
+}
+
+/* A level or a range LO:HI with LO <= HI. */
+static int parse_range(const char *s, double min, double max, double *lo, double *hi) {
+    return parse_pair(s, min, max, lo, hi) || *lo > *hi ? -1 : 0;
+}
+
 /* The parsed command line. */
 typedef struct train_args {
     nsr_train_options o;
@@ -211,19 +226,23 @@ static int parse_args(int argc, char **argv, train_args *t) {
         else if (!strcmp(a, "-j")) t->threads = val;
         else if (!strcmp(a, "-s") || !strcmp(a, "--scale")) {
             INT_OPTION(2, 8, "2..8");
-            o->task = (nsr_task){NSR_TASK_SR, (int)v, 0, 0};
+            o->task = (nsr_task){.kind = NSR_TASK_SR, .scale = (int)v};
             o->arch.scale = (int)v;
             t->tasks++;
         } else if (!strcmp(a, "-n") || !strcmp(a, "--noise")) {
-            double sigma;
-            if (cli_parse_double(val, 0, 255, &sigma))
-                return cli_usage_error("train", "%s must be 0..255, not '%s'", a, val);
-            o->task = (nsr_task){NSR_TASK_DENOISE, 1, sigma, 0};
+            double lo, hi;
+            if (parse_range(val, 0, 255, &lo, &hi))
+                return cli_usage_error("train", "%s must be SIGMA or LO:HI within 0..255, not '%s'", a, val);
+            o->task = (nsr_task){.kind = NSR_TASK_DENOISE, .scale = 1, .noise_sigma = lo,
+                                 .noise_sigma_max = hi};
             o->arch.scale = 1;
             t->tasks++;
         } else if (!strcmp(a, "--jpeg")) {
-            INT_OPTION(1, 100, "1..100");
-            o->task = (nsr_task){NSR_TASK_JPEG, 1, 0, (int)v};
+            double lo, hi;
+            if (parse_range(val, 1, 100, &lo, &hi) || lo != (int)lo || hi != (int)hi)
+                return cli_usage_error("train", "--jpeg must be Q or LO:HI, integers within 1..100, not '%s'", val);
+            o->task = (nsr_task){.kind = NSR_TASK_JPEG, .scale = 1, .jpeg_quality = (int)lo,
+                                 .jpeg_quality_max = (int)hi};
             o->arch.scale = 1;
             t->tasks++;
         } else if (!strcmp(a, "--blocks")) {
@@ -267,11 +286,7 @@ static int parse_args(int argc, char **argv, train_args *t) {
             INT_OPTION(0, 1000000000000L, "a count (0: only at the end)");
             o->val_every = v;
         } else if (!strcmp(a, "--temperature")) {
-            const char *colon = strchr(val, ':');
-            char t0[64];
-            snprintf(t0, sizeof t0, "%.*s", colon ? (int)(colon - val) : (int)strlen(val), val);
-            if (cli_parse_double(t0, 1e-3, 1e3, &o->select_t0) ||
-                cli_parse_double(colon ? colon + 1 : t0, 1e-3, 1e3, &o->select_t1))
+            if (parse_pair(val, 1e-3, 1e3, &o->select_t0, &o->select_t1))
                 return cli_usage_error("train", "--temperature must be T or T0:T1, each 0.001..1000, not '%s'", val);
         } else if (!strcmp(a, "--anneal") || !strcmp(a, "--hard-from")) {
             if (cli_parse_double(val, 0, 1, a[2] == 'a' ? &o->select_anneal : &o->select_hard_from))

@@ -82,8 +82,8 @@ int cmd_upscale(int argc, char **argv) {
     /* The task: the scale asked, else the model's; a scale-1 model asked for nothing restores
      * at the same size (its restorer takes any same-size task; denoising names it). */
     const int model_scale = m.model ? nsr_model_arch(m.model)->scale : 2;
-    nsr_task task = {NSR_TASK_SR, scale ? (int)scale : model_scale, 0, 0};
-    if (!scale && model_scale == 1) task = (nsr_task){NSR_TASK_DENOISE, 1, 0, 0};
+    nsr_task task = {.kind = NSR_TASK_SR, .scale = scale ? (int)scale : model_scale};
+    if (!scale && model_scale == 1) task = (nsr_task){.kind = NSR_TASK_DENOISE, .scale = 1};
     nsr_error err;
     if (m.model && nsr_model_check_task(m.model, &task, model, &err)) {
         cli_model_close(&m);

@@ -12,7 +12,7 @@
 #include "train/patches.h"
 
 /* Counters of a sample's stream, one per choice. */
-enum { DRAW_IMAGE, DRAW_X, DRAW_Y, DRAW_FLIPS, DRAW_DEGRADE };
+enum { DRAW_IMAGE, DRAW_X, DRAW_Y, DRAW_FLIPS, DRAW_DEGRADE, DRAW_LEVEL };
 
 /* No patch corner within this many LR pixels of an image edge (the reference's crop). */
 #define BORDER 2
@@ -160,16 +160,26 @@ int tr_make_sample(const tr_dataset *ds, uint64_t seed, long iteration, int batc
         return 0;
     }
     const uint64_t degrade_seed = nsr_rng_u64(seed, stream, DRAW_DEGRADE);
+    /* a blind task's level for this sample (a fixed level draws nothing: its streams stay
+     * those of earlier builds) */
+    const nsr_task *task = &ds->task;
     if (ds->task.kind == NSR_TASK_DENOISE) {
+        double sigma = task->noise_sigma;
+        if (task->noise_sigma_max > sigma)
+            sigma += (task->noise_sigma_max - sigma) * nsr_rng_uniform(seed, stream, DRAW_LEVEL);
         /* fresh noise for every sample, not clipped */
         memcpy(lr, hr, (size_t)3 * p * p * sizeof *lr);
         nsr_image noisy = view_rgb(lr, p);
-        nsr_add_gaussian_noise(&noisy, ds->task.noise_sigma, degrade_seed);
+        nsr_add_gaussian_noise(&noisy, sigma, degrade_seed);
         return 0;
     }
+    int quality = task->jpeg_quality;
+    if (task->jpeg_quality_max > quality)
+        quality += (int)(nsr_rng_u64(seed, stream, DRAW_LEVEL) %
+                         (uint64_t)(task->jpeg_quality_max - quality + 1));
     /* JPEG: the patch itself is round-tripped, so its 8x8 grid starts at the patch corner */
     nsr_image clean = view_rgb(hr, p), coded;
-    if (nsr_jpeg_degrade(&coded, &clean, ds->task.jpeg_quality, err)) return -1;
+    if (nsr_jpeg_degrade(&coded, &clean, quality, err)) return -1;
     memcpy(lr, coded.data, (size_t)3 * p * p * sizeof *lr);
     nsr_image_free(&coded);
     return 0;

@@ -32,7 +32,7 @@ void nsr_train_defaults(nsr_train_options *o) {
     memset(o, 0, sizeof *o);
     o->arch = (nsr_arch){.blocks = 16, .features = 32, .width_mult = 4, .groups = 4,
                          .cardinals = 16, .scale = 2, .shared_selection = 0};
-    o->task = (nsr_task){NSR_TASK_SR, 2, 0, 0};
+    o->task = (nsr_task){.kind = NSR_TASK_SR, .scale = 2};
     o->patch = 48;
     o->batch = 16;
     o->iterations = 10000;
@@ -188,10 +188,18 @@ static int check_options(const nsr_train_options *o, int scale, nsr_error *err) 
     case NSR_TASK_DENOISE:
         if (!isfinite(o->task.noise_sigma) || o->task.noise_sigma < 0 || o->task.noise_sigma > 255)
             return nsr_fail(err, "noise sigma %g not in 0..255", o->task.noise_sigma);
+        if (o->task.noise_sigma_max != 0 &&
+            !(o->task.noise_sigma_max >= o->task.noise_sigma && o->task.noise_sigma_max <= 255))
+            return nsr_fail(err, "noise sigma range %g..%g: not within 0..255 or reversed",
+                            o->task.noise_sigma, o->task.noise_sigma_max);
         break;
     case NSR_TASK_JPEG:
         if (o->task.jpeg_quality < 1 || o->task.jpeg_quality > 100)
             return nsr_fail(err, "JPEG quality %d not in 1..100", o->task.jpeg_quality);
+        if (o->task.jpeg_quality_max != 0 &&
+            (o->task.jpeg_quality_max < o->task.jpeg_quality || o->task.jpeg_quality_max > 100))
+            return nsr_fail(err, "JPEG quality range %d..%d: not within 1..100 or reversed",
+                            o->task.jpeg_quality, o->task.jpeg_quality_max);
         break;
     default: return nsr_fail(err, "unknown task %d", (int)o->task.kind);
     }
@@ -245,6 +253,10 @@ static int add_metadata(const trainer *t, nsr_model_file *f, nsr_error *err) {
     int rc = nsr_model_file_set_string(f, "task", task_name(o->task.kind), err) ||
              (o->task.kind == NSR_TASK_DENOISE && nsr_model_file_set_float(f, "noise", o->task.noise_sigma, err)) ||
              (o->task.kind == NSR_TASK_JPEG && nsr_model_file_set_int(f, "jpeg_quality", o->task.jpeg_quality, err)) ||
+             (o->task.kind == NSR_TASK_DENOISE && o->task.noise_sigma_max > o->task.noise_sigma &&
+              nsr_model_file_set_float(f, "noise_max", o->task.noise_sigma_max, err)) ||
+             (o->task.kind == NSR_TASK_JPEG && o->task.jpeg_quality_max > o->task.jpeg_quality &&
+              nsr_model_file_set_int(f, "jpeg_quality_max", o->task.jpeg_quality_max, err)) ||
              (o->command && nsr_model_file_set_string(f, "train.command", o->command, err)) ||
              nsr_model_file_set_string(f, "train.data", dirs, err) ||
              (o->val_dir && nsr_model_file_set_string(f, "train.val", o->val_dir, err)) ||
@@ -626,6 +638,14 @@ static int read_checkpoint(trainer *t, const nsr_model_file *f, nsr_error *err) 
         return -1;
     o->task.noise_sigma = sigma;
     o->task.jpeg_quality = (int)quality;
+    /* blind tasks: the top of the range (absent: one level) */
+    long quality_max = 0;
+    if ((nsr_model_file_meta_type(f, "noise_max") != NSR_META_NONE &&
+         nsr_model_file_get_float(f, "noise_max", &o->task.noise_sigma_max, err)) ||
+        (nsr_model_file_meta_type(f, "jpeg_quality_max") != NSR_META_NONE &&
+         read_long(f, path, "jpeg_quality_max", 1, 100, &quality_max, err)))
+        return -1;
+    o->task.jpeg_quality_max = (int)quality_max;
     o->seed = (uint64_t)seed;
     o->batch = (int)batch;
     o->patch = (int)patch;
