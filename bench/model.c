@@ -12,8 +12,10 @@
 /* ---------------------------------------------------------------- the network */
 
 const nsr_arch *bench_net_arch(const bench_opts *o) {
-    static const nsr_arch full = {16, 64, 1, 4, 16, 2, 0, NSR_REGIME_FIXED_FLOPS},
-                          quick = {1, 8, 1, 2, 2, 2, 0, NSR_REGIME_FIXED_FLOPS};
+    static const nsr_arch full = {.blocks = 16, .features = 64, .width_mult = 1, .groups = 4,
+                                  .cardinals = 16, .scale = 2},
+                          quick = {.blocks = 1, .features = 8, .width_mult = 1, .groups = 2,
+                                   .cardinals = 2, .scale = 2};
     return o->quick ? &quick : &full;
 }
 

@@ -107,7 +107,8 @@ static int write_inputs(const char *dir, const char *name, const nsr_arch *arch,
  * what is measured (its size at the time is reported as parent_rss_mb). */
 static void memory_case(const bench_opts *o, int side) {
     const nsr_arch *net_arch = bench_net_arch(o);
-    const nsr_arch small_arch = {1, 16, 1, 4, 4, net_arch->scale, 0, NSR_REGIME_FIXED_FLOPS};
+    const nsr_arch small_arch = {.blocks = 1, .features = 16, .width_mult = 1, .groups = 4,
+                                 .cardinals = 4, .scale = net_arch->scale};
     nsr_error err;
     char dir[4096], exe[4096], small[4200], net[4200], big_png[4200], png192[4200];
     char name[96], extra[300], why[sizeof err.message] = "";

@@ -165,6 +165,11 @@ typedef enum nsr_y_convention { NSR_Y_PT_IR = 0, NSR_Y_MATLAB = 1 } nsr_y_conven
 const char *nsr_y_convention_name(nsr_y_convention y);
 int nsr_y_convention_parse(const char *name, nsr_y_convention *y);
 
+/* Y as MATLAB's rgb2ycbcr gives it for uint8 RGB (NSR_Y_MATLAB): a grey image of the rounded
+ * levels (0..1), from the 8-bit levels of src (RGB; a grey src is copied). Grey networks train
+ * on it and the grey tables (nsr eval --grey) are measured on it. */
+int nsr_image_luma(nsr_image *dst, const nsr_image *src, nsr_error *err);
+
 typedef struct nsr_metrics {
     double psnr_y;   /* dB; INFINITY when the shaved Y planes are equal */
     double ssim_y;   /* Wang et al.: 11x11 Gaussian (sigma 1.5), 'valid', mean of the map; NAN
@@ -348,6 +353,8 @@ typedef struct nsr_arch {
                            * its convs; 0: every NSR conv selects from its own input */
     int regime;           /* NSR_REGIME_FIXED_FLOPS or NSR_REGIME_FIXED_SIZE (NSR.md sections
                            * 1 and 7); ignored (and stored as fixed FLOPs) when k = 1 */
+    int channels;         /* the image planes it takes and gives: 3 (RGB; also when 0, as in
+                           * architectures written before this field) or 1 (grey) */
 } nsr_arch;
 
 /* How an NSR network spends its k groups (the rebuttal's two rows). */

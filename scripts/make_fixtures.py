@@ -15,18 +15,19 @@ Everything is computed in float64 from float32-representable parameters and inpu
 as float32, so the C test's differences measure the engine's float32 error, not torch's.
 
 Each file holds (name, shape, float32 data) records:
-  config               [B, F, wm, k, d, s, shared, lr, T, ste, regime]: T the selection's softmax
+  config               [B, F, wm, k, d, s, shared, lr, T, ste, regime, C]: T the selection's softmax
                        temperature (training and soft inference), ste 1 when training's forward
                        selects hard (argmax) and its backward goes straight through the softmax,
-                       regime 0 fixed FLOPs (mixing), 1 fixed size
-  x, target            a training batch (N, 3, h, w) and its (N, 3, h*s, w*s) target
+                       regime 0 fixed FLOPs (mixing), 1 fixed size; C the image planes
+  x, target            a training batch (N, C, h, w) and its (N, C, h*s, w*s) target (C = 3,
+                       or 1 for a grey network)
   param.<name>         the parameters (names as in the engine's tensor table)
   gamma.<conv>         each selection of the first forward, (N, k*d)
   out, loss            the first forward's output and L1 loss
   grad.<name>          the gradient of every parameter
   step<t>.<name>       parameters after Adam step t (t = 1, 2, 3; same batch, lr from config)
   loss<t>              the loss of the forward before step t
-  infer.x              one image (1, 3, h', w') of another size
+  infer.x              one image (1, C, h', w') of another size
   infer.soft, infer.hard  the network's output on it with soft and hard selection
 
 Format: b"NSRFIX01", uint32 count, then per record: uint32 name length, name bytes, uint32 ndim,
@@ -44,7 +45,7 @@ import torch.nn.functional as F
 
 torch.set_default_dtype(torch.float64)
 
-# name, B, F, wm, k, d, s, shared, N, h, w, infer h, infer w, T, ste, regime
+# name, B, F, wm, k, d, s, shared, N, h, w, infer h, infer w, T, ste, regime[, C (3)]
 CONFIGS = [
     ("plain_x2", 2, 4, 2, 1, 1, 2, 0, 2, 6, 5, 7, 4, 1.0, 0, 0),
     ("k2d1_x1", 2, 4, 1, 2, 1, 1, 0, 3, 5, 7, 4, 6, 1.0, 0, 0),
@@ -57,6 +58,8 @@ CONFIGS = [
     ("k2d4_ste_shared_x1", 1, 8, 1, 2, 4, 1, 1, 3, 5, 5, 4, 4, 2.0, 1, 0),
     ("fixed_k4d2_wm4_x2", 2, 4, 4, 4, 2, 2, 0, 2, 5, 6, 6, 5, 1.0, 0, 1),
     ("fixed_k2d4_ste_x1", 2, 4, 4, 2, 4, 1, 0, 3, 5, 5, 4, 6, 0.5, 1, 1),
+    ("grey_k2d2_x2", 2, 4, 2, 2, 2, 2, 0, 2, 5, 6, 6, 4, 1.0, 0, 0, 1),
+    ("grey_k4d2_x1", 1, 8, 1, 4, 2, 1, 0, 3, 6, 5, 5, 5, 1.0, 0, 0, 1),
 ]
 LR = 1e-3
 
@@ -73,13 +76,13 @@ def weight_norm(v, g):
 
 
 class Net:
-    def __init__(self, B, Fe, wm, k, d, s, shared, T=1.0, ste=0, regime=0):
+    def __init__(self, B, Fe, wm, k, d, s, shared, T=1.0, ste=0, regime=0, C=3):
         self.T, self.ste, self.fixed_size = T, ste, regime == 1 and k > 1
         self.B, self.F, self.wm, self.k, self.d, self.s, self.shared = B, Fe, wm, k, d, s, shared
         self.params = {}  # name -> leaf tensor, in the engine's order
         self.convs = []   # (prefix, cin, cout, K, groups, cards)
 
-        self.add_conv("head", 3, Fe, 3, 1, 1, False, 1.0)
+        self.add_conv("head", C, Fe, 3, 1, 1, False, 1.0)
         for b in range(B):
             if self.fixed_size:  # the plain block's convs, k groups of F*wm/k hidden channels
                 self.add_conv(f"blocks.{b}.conv1", Fe, Fe * wm // k, 3, k, d, True, 2.0)
@@ -88,9 +91,9 @@ class Net:
             self.add_conv(f"blocks.{b}.conv1", Fe, Fe * wm, 3, k, d, k > 1, 2.0)
             self.add_conv(f"blocks.{b}.conv2", Fe * wm, Fe, 3, k, d, k > 1 and not shared,
                           1.0 / B ** 0.5)
-        self.add_conv("tail", Fe, 3 * s * s, 3, 1, 1, False, 1.0)
+        self.add_conv("tail", Fe, C * s * s, 3, 1, 1, False, 1.0)
         if s > 1:
-            self.add_conv("skip", 3, 3 * s * s, 5, 1, 1, False, 1.0)
+            self.add_conv("skip", C, C * s * s, 5, 1, 1, False, 1.0)
 
     def add_conv(self, prefix, cin, cout, K, groups, cards, side, g0):
         """The reference init (V ~ U(+-1/sqrt(fan_in)), g = g0, Linear default for the side
@@ -193,15 +196,16 @@ def write_fixture(path, records):
 
 
 def make(cfg, seed):
-    name, B, Fe, wm, k, d, s, shared, N, h, w, ih, iw, T, ste, regime = cfg
+    name, B, Fe, wm, k, d, s, shared, N, h, w, ih, iw, T, ste, regime = cfg[:16]
+    C = cfg[16] if len(cfg) > 16 else 3
     # records are snapshots: parameters and gradients change in place later
     snap = lambda t: t.detach().clone()
     torch.manual_seed(seed)
-    net = Net(B, Fe, wm, k, d, s, shared, T, ste, regime)
-    x = f32(torch.rand(N, 3, h, w))
-    target = f32(torch.rand(N, 3, h * s, w * s))
-    xi = f32(torch.rand(1, 3, ih, iw))
-    rec = [("config", torch.tensor([B, Fe, wm, k, d, s, shared, LR, T, ste, regime])), ("x", x), ("target", target)]
+    net = Net(B, Fe, wm, k, d, s, shared, T, ste, regime, C)
+    x = f32(torch.rand(N, C, h, w))
+    target = f32(torch.rand(N, C, h * s, w * s))
+    xi = f32(torch.rand(1, C, ih, iw))
+    rec = [("config", torch.tensor([B, Fe, wm, k, d, s, shared, LR, T, ste, regime, C])), ("x", x), ("target", target)]
     rec += [("param." + n, snap(t)) for n, t in net.params.items()]
     with torch.no_grad():
         rec += [("infer.x", xi), ("infer.soft", net.forward(xi)),

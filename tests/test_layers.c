@@ -296,17 +296,26 @@ static void test_nsr_identity(void) {
 
 /* ---------------------------------------------------------------- model */
 
+/* An architecture by position (nsr.h's field order): B, F, wm, k, d, s, shared, regime, C. */
+#define ARCH(B, F, WM, K, D, S, SHARED, REGIME, C)                                                  \
+    {.blocks = B, .features = F, .width_mult = WM, .groups = K, .cardinals = D, .scale = S,       \
+     .shared_selection = SHARED, .regime = REGIME, .channels = C}
+#define FIXED_SIZE NSR_REGIME_FIXED_SIZE
+
 static void test_param_counts(void) {
     const struct {
         nsr_arch arch;
         size_t expect;
     } cases[] = {
-        {{16, 64, 1, 4, 16, 2, 0, 0}, 4877812}, /* EDSR+NSR x2 */
-        {{16, 64, 1, 4, 16, 3, 0, 0}, 4887637}, /* x3 */
-        {{16, 64, 1, 4, 16, 4, 0, 0}, 4901392}, /* x4 */
-        {{16, 32, 4, 1, 1, 2, 0, 0}, 1190100},  /* plain WDSR x2 */
+        {ARCH(16, 64, 1, 4, 16, 2, 0, 0, 3), 4877812}, /* EDSR+NSR x2 */
+        {ARCH(16, 64, 1, 4, 16, 3, 0, 0, 3), 4887637}, /* x3 */
+        {ARCH(16, 64, 1, 4, 16, 4, 0, 0, 3), 4901392}, /* x4 */
+        {ARCH(16, 32, 4, 1, 1, 2, 0, 0, 3), 1190100},  /* plain WDSR x2 */
         /* fixed size, k 4, d 16: plain WDSR and a side layer (64 x 32, 64) per block */
-        {{16, 32, 4, 4, 16, 2, 0, NSR_REGIME_FIXED_SIZE}, 1190100 + 16 * 64 * 33},
+        {ARCH(16, 32, 4, 4, 16, 2, 0, FIXED_SIZE, 3), 1190100 + 16 * 64 * 33},
+        /* grey plain WDSR x2: head 32 x (1 x 9 + 2), tail 4 x (32 x 9 + 2), skip 4 x (25 + 2)
+         * where RGB has 32 x (3 x 9 + 2), 12 x (32 x 9 + 2), 12 x (3 x 25 + 2) */
+        {ARCH(16, 32, 4, 1, 1, 2, 0, 0, 1), 1190100 - (32 * 29 + 12 * 290 + 12 * 77) + (32 * 11 + 4 * 290 + 4 * 27)},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const size_t got = nsr_arch_param_count(&cases[i].arch);
@@ -314,8 +323,9 @@ static void test_param_counts(void) {
               cases[i].expect);
     }
     /* the built model agrees with the count, and its tensors tile the block exactly */
-    const nsr_arch archs[] = {{16, 64, 1, 4, 16, 4, 0, 0}, {3, 8, 2, 2, 4, 3, 1, 0}, {2, 6, 3, 1, 1, 1, 0, 0},
-                              {3, 8, 2, 2, 4, 2, 0, NSR_REGIME_FIXED_SIZE}};
+    const nsr_arch archs[] = {ARCH(16, 64, 1, 4, 16, 4, 0, 0, 3), ARCH(3, 8, 2, 2, 4, 3, 1, 0, 3),
+                              ARCH(2, 6, 3, 1, 1, 1, 0, 0, 3), ARCH(3, 8, 2, 2, 4, 2, 0, FIXED_SIZE, 3),
+                              ARCH(2, 6, 2, 2, 3, 2, 0, 0, 1)}; /* the last grey */
     for (size_t i = 0; i < sizeof archs / sizeof archs[0]; i++) {
         nsr_model *m;
         nsr_error err;
@@ -335,7 +345,7 @@ static void test_param_counts(void) {
         nsr_model_free(m);
     }
     /* shared selection: one side layer per block */
-    nsr_arch shared = {16, 64, 1, 4, 16, 2, 1, 0};
+    nsr_arch shared = ARCH(16, 64, 1, 4, 16, 2, 1, 0, 3);
     CHECK(nsr_arch_param_count(&shared) == 4877812 - 16 * (64 * 65),
           "shared selection x2: %zu", nsr_arch_param_count(&shared));
 }
@@ -343,23 +353,24 @@ static void test_param_counts(void) {
 static void test_arch_check(void) {
     nsr_error err;
     const nsr_arch bad[] = {
-        {0, 8, 1, 2, 2, 2, 0, 0}, {2, 8, 1, 2, 3, 2, 0, 0}, {2, 8, 1, 2, 2, 9, 0, 0},
-        {2, 8, 0, 2, 2, 2, 0, 0}, {2, 8, 1, 2, 2, 2, 2, 0}, {2, 8, 1, 65, 1, 2, 0, 0},
-        {2, 8, 1, 2, 2, 2, 0, 2},                     /* no such regime */
-        {2, 6, 1, 4, 1, 2, 0, NSR_REGIME_FIXED_SIZE}, /* 4 groups of 6 hidden channels */
-        {2, 8, 1, 2, 3, 2, 0, NSR_REGIME_FIXED_SIZE}, /* 3 cardinals in groups of 4 */
-        {2, 8, 1, 2, 2, 2, 1, NSR_REGIME_FIXED_SIZE}, /* one selection per block already */
+        ARCH(0, 8, 1, 2, 2, 2, 0, 0, 3), ARCH(2, 8, 1, 2, 3, 2, 0, 0, 3), ARCH(2, 8, 1, 2, 2, 9, 0, 0, 3),
+        ARCH(2, 8, 0, 2, 2, 2, 0, 0, 3), ARCH(2, 8, 1, 2, 2, 2, 2, 0, 3), ARCH(2, 8, 1, 65, 1, 2, 0, 0, 3),
+        ARCH(2, 8, 1, 2, 2, 2, 0, 2, 3),          /* no such regime */
+        ARCH(2, 8, 1, 2, 2, 2, 0, 0, 2),          /* two image planes */
+        ARCH(2, 6, 1, 4, 1, 2, 0, FIXED_SIZE, 3), /* 4 groups of 6 hidden channels */
+        ARCH(2, 8, 1, 2, 3, 2, 0, FIXED_SIZE, 3), /* 3 cardinals in groups of 4 */
+        ARCH(2, 8, 1, 2, 2, 2, 1, FIXED_SIZE, 3), /* one selection per block already */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         err.message[0] = 0;
         CHECK(nsr_arch_check(&bad[i], &err) != 0 && err.message[0], "bad arch %zu accepted", i);
     }
-    nsr_arch plain = {2, 8, 1, 1, 3, 2, 0, 0}; /* d is ignored without groups */
+    nsr_arch plain = ARCH(2, 8, 1, 1, 3, 2, 0, 0, 3); /* d is ignored without groups */
     CHECK(nsr_arch_check(&plain, &err) == 0, "%s", err.message);
 }
 
 static void test_reference_init(void) {
-    const nsr_arch arch = {4, 8, 2, 3, 2, 2, 0, 0};
+    const nsr_arch arch = ARCH(4, 8, 2, 3, 2, 2, 0, 0, 3);
     nsr_model *m, *m2;
     nsr_error err;
     REQUIRE(nsr_model_create(&m, &arch, 7, &err) == 0, "%s", err.message);
@@ -399,7 +410,7 @@ static void test_reference_init(void) {
 /* Samples of a batch are independent (each selects from its own statistics), and the
  * inference workspace (two feature buffers in turn) computes what the training one does. */
 static void test_batch_and_inference_agree(void) {
-    const nsr_arch arch = {3, 8, 2, 2, 4, 2, 0, 0};
+    const nsr_arch arch = ARCH(3, 8, 2, 2, 4, 2, 0, 0, 3);
     const int h = 5, w = 6, s = arch.scale;
     nsr_model *m;
     nsr_error err;
@@ -438,7 +449,7 @@ static void test_batch_and_inference_agree(void) {
  * gives conv2 only those: the same output as computing every channel and weighting it by the
  * one-hot selection (the training workspace's hard forward), at widths the fast kernels take. */
 static void test_fixed_size_hard_skips_groups(void) {
-    const nsr_arch arch = {2, 32, 2, 4, 4, 2, 0, NSR_REGIME_FIXED_SIZE};
+    const nsr_arch arch = ARCH(2, 32, 2, 4, 4, 2, 0, FIXED_SIZE, 3);
     const int h = 17, w = 20, s = arch.scale;
     nsr_model *m;
     nsr_error err;

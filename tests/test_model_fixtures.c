@@ -150,17 +150,20 @@ static void test_fixture(void) {
     char msg[600];
     REQUIRE(fixture_load(&f, current_path, msg, sizeof msg) == 0, "%s", msg);
     const record *cfg = find(&f, "config"), *x = find(&f, "x"), *xi = find(&f, "infer.x");
-    REQUIRE(cfg && cfg->count == 11 && x && x->ndim == 4 && xi && xi->ndim == 4,
+    REQUIRE(cfg && cfg->count == 12 && x && x->ndim == 4 && xi && xi->ndim == 4,
             "%s lacks config, x or infer.x", current_path);
-    const nsr_arch arch = {(int)cfg->data[0], (int)cfg->data[1], (int)cfg->data[2],
-                           (int)cfg->data[3], (int)cfg->data[4], (int)cfg->data[5],
-                           (int)cfg->data[6], (int)cfg->data[10]};
+    const nsr_arch arch = {.blocks = (int)cfg->data[0], .features = (int)cfg->data[1],
+                           .width_mult = (int)cfg->data[2], .groups = (int)cfg->data[3],
+                           .cardinals = (int)cfg->data[4], .scale = (int)cfg->data[5],
+                           .shared_selection = (int)cfg->data[6], .regime = (int)cfg->data[10],
+                           .channels = (int)cfg->data[11]};
     const float lr = cfg->data[7], temperature = cfg->data[8];
     const int straight_through = cfg->data[9] != 0;
-    printf("  B%d F%d wm%d k%d d%d x%d %s%s selection, T %g%s, batch %d of %dx%d\n", arch.blocks,
+    printf("  B%d F%d wm%d k%d d%d x%d %s%s%s selection, T %g%s, batch %d of %dx%d\n", arch.blocks,
            arch.features, arch.width_mult, arch.groups, arch.cardinals, arch.scale,
-           arch.regime == NSR_REGIME_FIXED_SIZE ? "fixed size, " : "",
-           arch.shared_selection ? "shared" : "independent", temperature,
+           arch.channels == 1 ? "grey, " : "", arch.regime == NSR_REGIME_FIXED_SIZE ? "fixed size, " : "",
+           arch.regime == NSR_REGIME_FIXED_SIZE ? "block" : arch.shared_selection ? "shared" : "independent",
+           temperature,
            straight_through ? ", trained hard (straight through)" : "", x->dims[0], x->dims[3],
            x->dims[2]);
     nsr_model *m = NULL;
@@ -181,7 +184,7 @@ static void test_fixture(void) {
 
     /* inference on one image of another size, soft and hard */
     const int s = arch.scale;
-    nsr_image in = {.width = xi->dims[3], .height = xi->dims[2], .channels = 3, .bit_depth = 8,
+    nsr_image in = {.width = xi->dims[3], .height = xi->dims[2], .channels = arch.channels, .bit_depth = 8,
                     .data = xi->data};
     const nsr_selection sels[2] = {NSR_SELECT_SOFT, NSR_SELECT_HARD};
     for (int i = 0; i < 2; i++) {
@@ -190,14 +193,14 @@ static void test_fixture(void) {
             CHECK(0, "%s", err.message);
             goto done;
         }
-        compare(&f, i ? "infer.hard" : "infer.soft", out.data, (size_t)3 * out.width * out.height,
+        compare(&f, i ? "infer.hard" : "infer.soft", out.data, (size_t)arch.channels * out.width * out.height,
                 0, TOL_OUT, 3);
         nsr_image_free(&out);
     }
 
     /* training: forward, selections, loss, gradients, three Adam steps */
     const int N = x->dims[0], h = x->dims[2], w = x->dims[3];
-    const size_t out_sz = (size_t)N * 3 * h * s * w * s;
+    const size_t out_sz = (size_t)N * arch.channels * h * s * w * s;
     const record *target = find(&f, "target");
     CHECK(target && target->count == out_sz, "target missing or of the wrong size");
     if (!target || target->count != out_sz) goto done;

@@ -111,7 +111,7 @@ static void test_patches_come_from_the_pairs(void) {
     tr_dataset ds;
     nsr_error err;
     const char *dirs[1] = {train_dir()};
-    REQUIRE(tr_dataset_load(&ds, dirs, 1, &sr2, 8, NULL, NULL, &err) == 0, "%s", err.message);
+    REQUIRE(tr_dataset_load(&ds, dirs, 1, &sr2, 8, 3, NULL, NULL, &err) == 0, "%s", err.message);
     CHECK(ds.total == 4 && ds.count == 4, "%zu of %zu images kept", ds.count, ds.total);
     float lr[3 * 8 * 8], hr[3 * 16 * 16];
     for (int i = 0; i < 40; i++) {
@@ -144,7 +144,7 @@ static void test_patches_aligned(void) {
     tr_dataset ds;
     nsr_error err;
     const char *dirs[1] = {train_dir()};
-    REQUIRE(tr_dataset_load(&ds, dirs, 1, &sr2, 12, NULL, NULL, &err) == 0, "%s", err.message);
+    REQUIRE(tr_dataset_load(&ds, dirs, 1, &sr2, 12, 3, NULL, NULL, &err) == 0, "%s", err.message);
     float lr[3 * 12 * 12], hr[3 * 24 * 24];
     double worst = 0;
     for (int i = 0; i < 16; i++) {
@@ -169,7 +169,7 @@ static void test_flips_and_images_are_fair(void) {
     tr_dataset ds;
     nsr_error err;
     const char *dirs[1] = {train_dir()};
-    REQUIRE(tr_dataset_load(&ds, dirs, 1, &sr2, 4, NULL, NULL, &err) == 0, "%s", err.message);
+    REQUIRE(tr_dataset_load(&ds, dirs, 1, &sr2, 4, 3, NULL, NULL, &err) == 0, "%s", err.message);
     int flips[3] = {0, 0, 0}, images[4] = {0, 0, 0, 0};
     const int n = 2000;
     float lr[3 * 4 * 4], hr[3 * 8 * 8];
@@ -191,7 +191,7 @@ static void test_grey_is_replicated(void) {
     REQUIRE(write_picture(dir, "g.png", 40, 30, 1) == 0, "cannot write");
     tr_dataset ds;
     nsr_error err;
-    REQUIRE(tr_dataset_load(&ds, &dir, 1, &sr2, 6, NULL, NULL, &err) == 0, "%s", err.message);
+    REQUIRE(tr_dataset_load(&ds, &dir, 1, &sr2, 6, 3, NULL, NULL, &err) == 0, "%s", err.message);
     const nsr_image *h = &ds.pairs[0].hr, *l = &ds.pairs[0].lr;
     REQUIRE(h->channels == 3 && l->channels == 3, "%d and %d channels", h->channels, l->channels);
     size_t n = (size_t)h->width * h->height, m = (size_t)l->width * l->height;
@@ -209,10 +209,10 @@ static void test_small_images_skipped(void) {
     tr_dataset ds;
     nsr_error err;
     /* patch 10 at x2 needs 14 LR pixels: 28 HR */
-    REQUIRE(tr_dataset_load(&ds, &dir, 1, &sr2, 10, NULL, NULL, &err) == 0, "%s", err.message);
+    REQUIRE(tr_dataset_load(&ds, &dir, 1, &sr2, 10, 3, NULL, NULL, &err) == 0, "%s", err.message);
     CHECK(ds.total == 2 && ds.count == 1 && ds.pairs[0].hr.width == 40, "%zu of %zu kept", ds.count, ds.total);
     tr_dataset_free(&ds);
-    CHECK(tr_dataset_load(&ds, &dir, 1, &sr2, 17, NULL, NULL, &err) != 0, "no image is large enough");
+    CHECK(tr_dataset_load(&ds, &dir, 1, &sr2, 17, 3, NULL, NULL, &err) != 0, "no image is large enough");
     CHECK(strstr(err.message, "large enough") && strstr(err.message, "42x42"), "message: %s", err.message);
 }
 
@@ -221,7 +221,7 @@ static void test_noise_patches(void) {
     tr_dataset ds;
     nsr_error err;
     const char *dirs[1] = {train_dir()};
-    REQUIRE(tr_dataset_load(&ds, dirs, 1, &task, 16, NULL, NULL, &err) == 0, "%s", err.message);
+    REQUIRE(tr_dataset_load(&ds, dirs, 1, &task, 16, 3, NULL, NULL, &err) == 0, "%s", err.message);
     CHECK(ds.count == 4, "%zu images large enough for 16 + 4", ds.count);
     enum { B = 8, N = B * 3 * 16 * 16 };
     static float lr[N], hr[N], lr2[N], hr2[N];
@@ -248,7 +248,7 @@ static void test_jpeg_patches(void) {
     tr_dataset ds;
     nsr_error err;
     const char *dirs[1] = {train_dir()};
-    REQUIRE(tr_dataset_load(&ds, dirs, 1, &task, 16, NULL, NULL, &err) == 0, "%s", err.message);
+    REQUIRE(tr_dataset_load(&ds, dirs, 1, &task, 16, 3, NULL, NULL, &err) == 0, "%s", err.message);
     float lr[3 * 16 * 16], hr[3 * 16 * 16];
     REQUIRE(tr_make_sample(&ds, 3, 2, 4, 1, lr, hr, NULL, &err) == 0, "%s", err.message);
     nsr_image clean, coded;
@@ -270,7 +270,7 @@ static void test_blind_levels(void) {
     tr_dataset ds;
     nsr_error err;
     const char *dirs[1] = {train_dir()};
-    REQUIRE(tr_dataset_load(&ds, dirs, 1, &noise, 16, NULL, NULL, &err) == 0, "%s", err.message);
+    REQUIRE(tr_dataset_load(&ds, dirs, 1, &noise, 16, 3, NULL, NULL, &err) == 0, "%s", err.message);
     enum { B = 32, P = 3 * 16 * 16 };
     static float lr[B * P], hr[B * P];
     REQUIRE(tr_make_batch(&ds, 5, 0, B, 0, B, lr, hr, &err) == 0, "%s", err.message);
@@ -285,7 +285,7 @@ static void test_blind_levels(void) {
     tr_dataset_free(&ds);
 
     const nsr_task jpeg = {.kind = NSR_TASK_JPEG, .scale = 1, .jpeg_quality = 10, .jpeg_quality_max = 90};
-    REQUIRE(tr_dataset_load(&ds, dirs, 1, &jpeg, 16, NULL, NULL, &err) == 0, "%s", err.message);
+    REQUIRE(tr_dataset_load(&ds, dirs, 1, &jpeg, 16, 3, NULL, NULL, &err) == 0, "%s", err.message);
     int qmin = 101, qmax = 0;
     for (int b = 0; b < 12; b++) {
         REQUIRE(tr_make_sample(&ds, 5, 0, 12, b, lr, hr, NULL, &err) == 0, "%s", err.message);
@@ -314,7 +314,7 @@ static void test_batches_pure_and_prefetched(void) {
     tr_dataset ds;
     nsr_error err;
     const char *dirs[1] = {train_dir()};
-    REQUIRE(tr_dataset_load(&ds, dirs, 1, &sr2, 8, NULL, NULL, &err) == 0, "%s", err.message);
+    REQUIRE(tr_dataset_load(&ds, dirs, 1, &sr2, 8, 3, NULL, NULL, &err) == 0, "%s", err.message);
     enum { B = 4, L = B * 3 * 8 * 8, H = 4 * L };
     static float lr[12][L], hr[12][H], lr2[L], hr2[H];
     for (int t = 11; t >= 0; t--)
@@ -531,6 +531,35 @@ static void test_resume_is_exact(void) {
           "resuming a finished run: %s", err.message);
 }
 
+/* A grey network's data: every image as its MATLAB Y (the grey tables' convention), patches of
+ * one plane; a tiny grey denoiser trains. */
+static void test_grey_data(void) {
+    const nsr_task noise = {.kind = NSR_TASK_DENOISE, .scale = 1, .noise_sigma = 25};
+    tr_dataset ds;
+    nsr_error err;
+    const char *dirs[1] = {train_dir()};
+    REQUIRE(tr_dataset_load(&ds, dirs, 1, &noise, 16, 1, NULL, NULL, &err) == 0, "%s", err.message);
+    nsr_image rgb, y;
+    const nsr_image *hr = &ds.pairs[0].hr;
+    CHECK(hr->channels == 1, "%d planes", hr->channels);
+    nsr_path_list list;
+    REQUIRE(nsr_list_images(&list, train_dir(), &err) == 0, "%s", err.message);
+    REQUIRE(nsr_image_read(&rgb, list.paths[0], NULL, &err) == 0, "%s", err.message);
+    REQUIRE(nsr_image_luma(&y, &rgb, &err) == 0, "%s", err.message);
+    CHECK(y.width == hr->width && !memcmp(y.data, hr->data, (size_t)y.width * y.height * sizeof(float)),
+          "the grey image is not the MATLAB Y of %s", list.paths[0]);
+    nsr_image_free(&rgb), nsr_image_free(&y), nsr_path_list_free(&list);
+    tr_dataset_free(&ds);
+    nsr_train_options o = tiny_options(folder("grey"));
+    o.task = noise;
+    o.arch.scale = 1, o.arch.channels = 1;
+    REQUIRE(nsr_train(&o, NULL, NULL, &err) == 0, "%s", err.message);
+    nsr_model *m = load_model(folder("grey"), "model.nsr");
+    REQUIRE(m, "no model.nsr");
+    CHECK(m->arch.channels == 1, "the model has %d planes", m->arch.channels);
+    nsr_model_free(m);
+}
+
 /* Training for hard selection: the temperature annealed from 1 to 0.2 over the first half, the
  * forward hard from 60% of the run on, Gumbel noise throughout. Stopped inside the annealing
  * and resumed, it is bit for bit the uninterrupted run (the selection of a step is a function
@@ -729,6 +758,7 @@ int main(void) {
     RUN(test_noise_patches);
     RUN(test_jpeg_patches);
     RUN(test_blind_levels);
+    RUN(test_grey_data);
     RUN(test_batches_pure_and_prefetched);
     RUN(test_tiny_network_learns);
     RUN(test_resume_is_exact);

@@ -22,7 +22,8 @@ static const char info_help[] =
 static int is_arch_key(const char *k) {
     static const char *const keys[] = {"nsr.architecture", "nsr.blocks", "nsr.features",
                                        "nsr.width_mult", "nsr.groups", "nsr.cardinals",
-                                       "nsr.scale", "nsr.shared_selection", "nsr.regime"};
+                                       "nsr.scale", "nsr.shared_selection", "nsr.regime",
+                                       "nsr.channels"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         if (!strcmp(k, keys[i])) return 1;
     return 0;
@@ -84,8 +85,9 @@ static void print_text(const char *path, const nsr_model *m, const nsr_model_fil
         printf("plain convolutions (1 group)\n");
     printf("  parameters    %s in %zu tensors\n", grouped(nsr_model_param_count(m), buf, sizeof buf),
            nsr_model_file_tensor_count(f));
-    if (a->scale > 1) printf("  restores      x%d super-resolution\n", a->scale);
-    else printf("  restores      at the same size (denoising, JPEG artifacts)\n");
+    if (a->scale > 1) printf("  restores      x%d super-resolution", a->scale);
+    else printf("  restores      at the same size (denoising, JPEG artifacts)");
+    printf(", %s images\n", a->channels == 1 ? "grey" : "RGB");
     const char *titles[] = {"task (as trained)", "training", "other metadata"};
     for (int group = 0; group < 3; group++) {
         int shown = 0;
@@ -116,10 +118,11 @@ static void print_json(const char *path, const nsr_model *m, const nsr_model_fil
     cli_json_string(path);
     printf(", \"architecture\": \"wdsr_nsr\", \"blocks\": %d, \"features\": %d, \"width_mult\": %d, "
            "\"groups\": %d, \"cardinals\": %d, \"scale\": %d, \"shared_selection\": %s, "
-           "\"regime\": \"%s\", \"params\": %zu, \"metadata\": {",
+           "\"regime\": \"%s\", \"channels\": %d, \"params\": %zu, \"metadata\": {",
            a->blocks, a->features, a->width_mult, a->groups, a->cardinals, a->scale,
            a->shared_selection ? "true" : "false",
-           a->regime == NSR_REGIME_FIXED_SIZE ? "fixed-size" : "fixed-flops", nsr_model_param_count(m));
+           a->regime == NSR_REGIME_FIXED_SIZE ? "fixed-size" : "fixed-flops", a->channels,
+           nsr_model_param_count(m));
     int shown = 0;
     for (size_t i = 0; i < nsr_model_file_meta_count(f); i++) {
         const char *k = nsr_model_file_meta_key(f, i);

@@ -23,6 +23,7 @@ static const char new_help[] =
     "  --regime R         fixed-flops (default: k groups of kernels mixed per sample) or\n"
     "                     fixed-size (a block's F*W hidden channels split into k groups, one\n"
     "                     selection per block; --hard computes only the chosen group)\n"
+    "  --grey             a grey network: one image plane in and out (default: RGB)\n"
     "  --seed N           initialisation seed (default 1)\n"
     "  -o, --output M     the model file to write\n"
     "\n"
@@ -48,6 +49,9 @@ int cmd_new(int argc, char **argv) {
             return 0;
         } else if (!strcmp(a, "--shared")) {
             arch.shared_selection = 1;
+            continue;
+        } else if (!strcmp(a, "--grey")) {
+            arch.channels = 1;
             continue;
         }
         if (!v) return cli_usage_error("new", "unknown option or missing value: %s", a);

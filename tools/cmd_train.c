@@ -43,6 +43,8 @@ static const char train_help[] =
     "  --shared              one selection per block, shared by its two convolutions\n"
     "  --regime R            fixed-flops (k groups of kernels mixed, default) or fixed-size\n"
     "                        (a block's hidden channels split into k groups)\n"
+    "  --grey                a grey network (one plane in and out; colour training images\n"
+    "                        become their MATLAB Y, as the grey tables are measured)\n"
     "  --init M.nsr          start from this model instead (none of the options above)\n"
     "training:\n"
     "  --patch P             LR patch side (48); smaller images are skipped\n"
@@ -206,8 +208,9 @@ static int parse_args(int argc, char **argv, train_args *t) {
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             fputs(train_help, stdout);
             return 0;
-        } else if (!strcmp(a, "--shared")) {
-            o->arch.shared_selection = 1;
+        } else if (!strcmp(a, "--shared") || !strcmp(a, "--grey")) {
+            if (a[2] == 's') o->arch.shared_selection = 1;
+            else o->arch.channels = 1;
             t->arch_given = t->others = 1;
             continue;
         }
@@ -313,7 +316,7 @@ static int parse_args(int argc, char **argv, train_args *t) {
     else if (!t->resume && t->tasks > 1) usage = "give only one of --scale, --noise, --jpeg";
     else if (!t->resume && !t->tasks && !o->init_path) usage = "give one of --scale, --noise, --jpeg";
     else if (o->init_path && t->arch_given)
-        usage = "--init takes its model's architecture: no --blocks, --features, --wm, --groups, --cardinals, --shared";
+        usage = "--init takes its model's architecture: no --blocks, --features, --wm, --groups, --cardinals, --shared, --regime, --grey";
     if (usage) return cli_usage_error("train", "%s", usage);
     if (cli_set_threads(t->threads))
         return cli_usage_error("train", "-j must be a thread count, not '%s'", t->threads);

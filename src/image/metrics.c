@@ -57,6 +57,22 @@ static double luma(nsr_y_convention y, int r, int g, int b) {
     return v >= 255 ? 255 : floor(v + 0.5);
 }
 
+int nsr_image_luma(nsr_image *dst, const nsr_image *src, nsr_error *err) {
+    if (src->channels != 1 && src->channels != 3)
+        return nsr_fail(err, "luma of an image with %d channels", src->channels);
+    if (nsr_image_create(dst, src->width, src->height, 1, 0, err)) return -1;
+    dst->bit_depth = 8;
+    const size_t n = (size_t)src->width * src->height;
+    for (size_t i = 0; i < n; i++) {
+        const int r = nsr_level8(src->data[i]);
+        dst->data[i] = (float)((src->channels == 1
+                                    ? r
+                                    : luma(NSR_Y_MATLAB, r, nsr_level8(src->data[n + i]),
+                                           nsr_level8(src->data[2 * n + i]))) / 255.0);
+    }
+    return 0;
+}
+
 static void levels_and_y(const nsr_image *img, nsr_y_convention y, uint8_t *lv, double *luma_out) {
     size_t n = (size_t)img->width * img->height;
     for (size_t i = 0; i < n * img->channels; i++) lv[i] = (uint8_t)nsr_level8(img->data[i]);

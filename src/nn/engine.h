@@ -276,7 +276,7 @@ typedef struct eng_workspace {
     size_t gamma_sz; /* n*k*d */
     size_t pool_sz;  /* n*F*wm, the widest NSR conv input */
     float *mem;      /* the one allocation every buffer below points into */
-    float *x0;       /* (n, 3, h, w): input - 0.5 */
+    float *x0;       /* (n, C, h, w): input - 0.5; C the image planes, 3 or 1 */
     float *feat;     /* block inputs, (n, F, h, w) each: B+1 when training, else 2 in turn */
     float *hidden;   /* block hidden activations after ReLU, (n, F*wm, h, w): B or 1; with hard
                       * selection in the fixed-size regime, (n, F*wm/k, h, w) */
@@ -287,33 +287,33 @@ typedef struct eng_workspace {
     float *wn;       /* weight-normed kernels, at the same offsets as the parameters' v */
     int wn_ready;    /* inference: wn computed (once, by the first forward); training
                       * recomputes it every forward, as the parameters change */
-    float *skip;     /* (n, 3s^2, h, w) skip branch (scale > 1) */
-    float *body;     /* (n, 3s^2, h, w) tail + skip */
-    float *out;      /* (n, 3, h*s, w*s) the network's output */
+    float *skip;     /* (n, Cs^2, h, w) skip branch (scale > 1) */
+    float *body;     /* (n, Cs^2, h, w) tail + skip */
+    float *out;      /* (n, C, h*s, w*s) the network's output */
     nn_mix_scratch mix;
     /* backward only */
     float *dfeat, *dhidden, *dmid; /* (n, F, h, w), (n, F*wm, h, w) twice */
     float *dwn;                    /* gradient of wn, same layout */
     float *dgamma;                 /* (n, k*d) */
-    float *dbody;                  /* (n, 3s^2, h, w) */
+    float *dbody;                  /* (n, Cs^2, h, w) */
 } eng_workspace;
 
 int eng_workspace_create(eng_workspace *ws, const nsr_model *model, int n, int h, int w,
                          int train, nsr_error *err);
 void eng_workspace_free(eng_workspace *ws);
 
-/* Forward of the whole network (NSR.md section 3) on x (n, 3, h, w) in 0..1; the output is
- * ws->out (n, 3, h*s, w*s). hard: hard selection (inference only). */
+/* Forward of the whole network (NSR.md section 3) on x (n, C, h, w) in 0..1; the output is
+ * ws->out (n, C, h*s, w*s). hard: hard selection (inference only). */
 void eng_forward(const nsr_model *model, eng_workspace *ws, const float *x, int hard);
-/* The first part of eng_forward, without the skip branch: ws->body (n, 3s^2, h, w) =
+/* The first part of eng_forward, without the skip branch: ws->body (n, Cs^2, h, w) =
  * tail(blocks(head(x - 0.5))), ws->x0 = x - 0.5. Tiled inference (src/run/tiling.c) runs this on
  * tiles and the skip branch on the whole image. */
 void eng_forward_body(const nsr_model *model, eng_workspace *ws, const float *x, int hard);
-/* Backward of the last forward (soft selection, train workspace) from dout (n, 3, h*s, w*s):
+/* Backward of the last forward (soft selection, train workspace) from dout (n, C, h*s, w*s):
  * grads (nparams, laid out like the parameters) += d/dparams. */
 void eng_backward(const nsr_model *model, eng_workspace *ws, const float *dout, float *grads);
 /* One training evaluation: zeroes grads, runs forward, the L1 loss against target
- * (n, 3, h*s, w*s) and backward; returns the loss. dout is scratch of the output's size. */
+ * (n, C, h*s, w*s) and backward; returns the loss. dout is scratch of the output's size. */
 double eng_loss_and_grad(const nsr_model *model, eng_workspace *ws, const float *x,
                          const float *target, float *dout, float *grads);
 

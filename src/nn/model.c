@@ -34,6 +34,8 @@ int nsr_arch_check(const nsr_arch *a, nsr_error *err) {
     if (a->scale < 1 || a->scale > 8) return nsr_fail(err, "scale %d not in 1..8", a->scale);
     if (a->shared_selection != 0 && a->shared_selection != 1)
         return nsr_fail(err, "shared selection flag %d is not 0 or 1", a->shared_selection);
+    if (a->channels != 0 && a->channels != 1 && a->channels != 3)
+        return nsr_fail(err, "channels %d: a network takes 1 (grey) or 3 (RGB)", a->channels);
     if (a->regime != NSR_REGIME_FIXED_FLOPS && a->regime != NSR_REGIME_FIXED_SIZE)
         return nsr_fail(err, "unknown regime %d", a->regime);
     if (a->groups > 1 && a->regime == NSR_REGIME_FIXED_SIZE) {
@@ -108,13 +110,17 @@ static int arch_nconv(const nsr_arch *a) { return 2 * a->blocks + (a->scale > 1 
 
 /* Fills the conv descriptors (array of arch_nconv entries) and, when table is non-NULL, the
  * tensor table; returns the parameter count and sets *ntensor. a must be valid. */
+/* The image planes of a network: 3 unless it says 1 (0 came before the field: RGB). */
+static int arch_channels(const nsr_arch *a) { return a->channels == 1 ? 1 : 3; }
+
 static size_t build_layout(const nsr_arch *a, eng_conv *conv, eng_tensor *table, int *ntensor) {
     const int F = a->features, hid = F * a->width_mult, s2 = a->scale * a->scale;
+    const int C = arch_channels(a);
     const int nsr = a->groups > 1, d = nsr ? a->cardinals : 1;
     size_t total = 0;
     char prefix[ENG_NAME_MAX];
     *ntensor = 0;
-    conv[ENG_HEAD] = (eng_conv){.cin = 3, .cout = F, .ksize = 3, .groups = 1, .cards = 1};
+    conv[ENG_HEAD] = (eng_conv){.cin = C, .cout = F, .ksize = 3, .groups = 1, .cards = 1};
     total = add_conv(&conv[ENG_HEAD], table, ntensor, total, "head");
     const int fixed_size = nsr && a->regime == NSR_REGIME_FIXED_SIZE;
     for (int b = 0; b < a->blocks; b++) {
@@ -132,10 +138,10 @@ static size_t build_layout(const nsr_arch *a, eng_conv *conv, eng_tensor *table,
             total = add_conv(e, table, ntensor, total, prefix);
         }
     }
-    conv[ENG_TAIL(a->blocks)] = (eng_conv){.cin = F, .cout = 3 * s2, .ksize = 3, .groups = 1, .cards = 1};
+    conv[ENG_TAIL(a->blocks)] = (eng_conv){.cin = F, .cout = C * s2, .ksize = 3, .groups = 1, .cards = 1};
     total = add_conv(&conv[ENG_TAIL(a->blocks)], table, ntensor, total, "tail");
     if (a->scale > 1) {
-        conv[ENG_SKIP(a->blocks)] = (eng_conv){.cin = 3, .cout = 3 * s2, .ksize = 5, .groups = 1, .cards = 1};
+        conv[ENG_SKIP(a->blocks)] = (eng_conv){.cin = C, .cout = C * s2, .ksize = 5, .groups = 1, .cards = 1};
         total = add_conv(&conv[ENG_SKIP(a->blocks)], table, ntensor, total, "skip");
     }
     return total;
@@ -153,8 +159,9 @@ size_t nsr_arch_param_count(const nsr_arch *a) {
     const size_t kc = fixed_size ? 1 : k;
     const size_t conv1 = kc * hid * (F * 9 + 2), conv2 = kc * F * (hid * 9 + 2);
     const size_t side = kd * (F + 1) + (sides == 2 ? kd * (hid + 1) : 0);
-    size_t total = F * (3 * 9 + 2) + 3 * s2 * (F * 9 + 2);
-    if (a->scale > 1) total += 3 * s2 * (3 * 25 + 2);
+    const size_t C = (size_t)arch_channels(a);
+    size_t total = F * (C * 9 + 2) + C * s2 * (F * 9 + 2);
+    if (a->scale > 1) total += C * s2 * (C * 25 + 2);
     return total + (size_t)a->blocks * (conv1 + conv2 + side);
 }
 
@@ -205,6 +212,7 @@ int eng_model_alloc(nsr_model **model, const nsr_arch *arch, nsr_error *err) {
     nsr_model *m = calloc(1, sizeof *m);
     if (!m) return nsr_fail(err, "out of memory for a model");
     m->arch = *arch;
+    m->arch.channels = arch_channels(arch);
     m->select_temperature = 1.0f;
     if (m->arch.groups == 1) /* d and the regime mean nothing without groups */
         m->arch.cardinals = 1, m->arch.regime = NSR_REGIME_FIXED_FLOPS;
@@ -275,10 +283,10 @@ int eng_workspace_create(eng_workspace *ws, const nsr_model *m, int n, int h, in
     ws->pool_sz = nsr ? (size_t)n * hidc : 0;
     /* both block convs mix (F*wm) x F x 3 x 3 kernels per sample */
     const size_t mixw = nsr ? mul_sat(ws->pool_sz, F * 9) : 0, mixb = ws->pool_sz;
-    const size_t body = mul_sat(npix, 3 * s2);
+    const size_t C = (size_t)a->channels, body = mul_sat(npix, C * s2);
     /* every buffer, in the order they are pointed into the block below */
     const size_t sizes[] = {
-        mul_sat(npix, 3),                                /* x0 */
+        mul_sat(npix, C),                                /* x0 */
         mul_sat(ws->feat_sz, train ? (size_t)B + 1 : 2), /* feat */
         mul_sat(ws->hid_sz, train ? (size_t)B : 1),      /* hidden */
         fixed_size ? mul_sat(ws->hid_sz, train ? (size_t)B : 1) : 0, /* scaled */
@@ -463,7 +471,7 @@ static void fixed_block_backward(const nsr_model *m, eng_workspace *ws, int b, f
 
 void eng_forward_body(const nsr_model *m, eng_workspace *ws, const float *x, int hard) {
     const int B = m->arch.blocks;
-    const size_t in_sz = (size_t)ws->n * 3 * ws->h * ws->w;
+    const size_t in_sz = (size_t)ws->n * m->arch.channels * ws->h * ws->w;
     nn_add_scalar(ws->x0, x, -0.5f, in_sz);
     for (int ci = 0; ci < m->nconv && !ws->wn_ready; ci++) {
         const eng_conv *c = &m->conv[ci];
@@ -489,7 +497,7 @@ void eng_forward_body(const nsr_model *m, eng_workspace *ws, const float *x, int
 
 void eng_forward(const nsr_model *m, eng_workspace *ws, const float *x, int hard) {
     const int B = m->arch.blocks, s = m->arch.scale, n = ws->n, h = ws->h, w = ws->w;
-    const size_t body_sz = (size_t)n * 3 * s * s * h * w;
+    const size_t body_sz = (size_t)n * m->arch.channels * s * s * h * w;
     eng_forward_body(m, ws, x, hard);
     if (s > 1) {
         conv_forward(m, ws, ENG_SKIP(B), ws->skip, ws->x0, hard, NULL);
@@ -497,16 +505,16 @@ void eng_forward(const nsr_model *m, eng_workspace *ws, const float *x, int hard
     } else {
         nn_add_inplace(ws->body, ws->x0, body_sz);
     }
-    nn_pixel_shuffle_forward(ws->out, ws->body, n, 3, h, w, s);
+    nn_pixel_shuffle_forward(ws->out, ws->body, n, m->arch.channels, h, w, s);
     nn_add_scalar(ws->out, ws->out, 0.5f, body_sz);
 }
 
 void eng_backward(const nsr_model *m, eng_workspace *ws, const float *dout, float *G) {
     const int B = m->arch.blocks, s = m->arch.scale;
-    const size_t body_sz = (size_t)ws->n * 3 * s * s * ws->h * ws->w;
+    const size_t body_sz = (size_t)ws->n * m->arch.channels * s * s * ws->h * ws->w;
     nn_zero(ws->dbody, body_sz);
     if (ws->dgamma) memset(ws->dgamma, 0, ws->gamma_sz * sizeof(float));
-    nn_pixel_shuffle_backward(ws->dbody, dout, ws->n, 3, ws->h, ws->w, s);
+    nn_pixel_shuffle_backward(ws->dbody, dout, ws->n, m->arch.channels, ws->h, ws->w, s);
     /* body = tail + skip: both get dbody; the input needs no gradient */
     if (s > 1) conv_backward(m, ws, ENG_SKIP(B), NULL, ws->dbody, ws->x0, G);
     nn_zero(ws->dfeat, ws->feat_sz);
@@ -530,7 +538,7 @@ void eng_backward(const nsr_model *m, eng_workspace *ws, const float *dout, floa
 
 double eng_loss_and_grad(const nsr_model *m, eng_workspace *ws, const float *x,
                          const float *target, float *dout, float *grads) {
-    const size_t out_sz = (size_t)ws->n * 3 * m->arch.scale * m->arch.scale * ws->h * ws->w;
+    const size_t out_sz = (size_t)ws->n * m->arch.channels * m->arch.scale * m->arch.scale * ws->h * ws->w;
     nn_zero(grads, m->nparams);
     eng_forward(m, ws, x, 0);
     const double loss = nn_l1_forward(ws->out, target, out_sz);
@@ -545,8 +553,9 @@ double eng_loss_and_grad(const nsr_model *m, eng_workspace *ws, const float *x,
 int nsr_model_infer(const nsr_model *m, const nsr_image *in, nsr_image *out, nsr_selection sel,
                     nsr_error *err) {
     memset(out, 0, sizeof *out);
-    if (in->channels != 3 || !in->data)
-        return nsr_fail(err, "the network takes RGB images, not %d channel(s)", in->channels);
+    if (in->channels != m->arch.channels || !in->data)
+        return nsr_fail(err, "the network takes %s images, not %d channel(s)",
+                        m->arch.channels == 1 ? "grey" : "RGB", in->channels);
     if (sel != NSR_SELECT_SOFT && sel != NSR_SELECT_HARD)
         return nsr_fail(err, "unknown selection mode %d", (int)sel);
     const int s = m->arch.scale;
@@ -554,12 +563,12 @@ int nsr_model_infer(const nsr_model *m, const nsr_image *in, nsr_image *out, nsr
         return nsr_fail(err, "image %dx%d too large for scale %d", in->width, in->height, s);
     eng_workspace ws;
     if (eng_workspace_create(&ws, m, 1, in->height, in->width, 0, err)) return -1;
-    if (nsr_image_create(out, in->width * s, in->height * s, 3, 0, err)) {
+    if (nsr_image_create(out, in->width * s, in->height * s, m->arch.channels, 0, err)) {
         eng_workspace_free(&ws);
         return -1;
     }
     eng_forward(m, &ws, in->data, sel == NSR_SELECT_HARD);
-    memcpy(out->data, ws.out, (size_t)3 * out->width * out->height * sizeof(float));
+    memcpy(out->data, ws.out, (size_t)m->arch.channels * out->width * out->height * sizeof(float));
     out->bit_depth = in->bit_depth;
     eng_workspace_free(&ws);
     return 0;

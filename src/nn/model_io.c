@@ -16,22 +16,23 @@
 static const char *const reserved_prefixes[] = {"train."};
 
 /* The integer fields of nsr_arch and their keys, in the order they are written. An optional
- * key came with a later field: files without it have its default, 0, and it is written only
- * when it differs, so files of the earlier networks stay as they were. */
+ * key came with a later field: files without it have its fallback, and it is written only when
+ * it differs, so files of the earlier networks stay as they were. */
 typedef struct arch_key {
     const char *key;
     size_t offset;
-    int optional;
+    int optional, fallback;
 } arch_key;
 static const arch_key arch_keys[] = {
-    {"nsr.blocks", offsetof(nsr_arch, blocks), 0},
-    {"nsr.features", offsetof(nsr_arch, features), 0},
-    {"nsr.width_mult", offsetof(nsr_arch, width_mult), 0},
-    {"nsr.groups", offsetof(nsr_arch, groups), 0},
-    {"nsr.cardinals", offsetof(nsr_arch, cardinals), 0},
-    {"nsr.scale", offsetof(nsr_arch, scale), 0},
-    {"nsr.shared_selection", offsetof(nsr_arch, shared_selection), 0},
-    {"nsr.regime", offsetof(nsr_arch, regime), 1},
+    {"nsr.blocks", offsetof(nsr_arch, blocks), 0, 0},
+    {"nsr.features", offsetof(nsr_arch, features), 0, 0},
+    {"nsr.width_mult", offsetof(nsr_arch, width_mult), 0, 0},
+    {"nsr.groups", offsetof(nsr_arch, groups), 0, 0},
+    {"nsr.cardinals", offsetof(nsr_arch, cardinals), 0, 0},
+    {"nsr.scale", offsetof(nsr_arch, scale), 0, 0},
+    {"nsr.shared_selection", offsetof(nsr_arch, shared_selection), 0, 0},
+    {"nsr.regime", offsetof(nsr_arch, regime), 1, NSR_REGIME_FIXED_FLOPS},
+    {"nsr.channels", offsetof(nsr_arch, channels), 1, 3},
 };
 #define N_ARCH_KEYS (sizeof arch_keys / sizeof arch_keys[0])
 
@@ -41,7 +42,7 @@ int nsr_model_to_file(const nsr_model *m, nsr_model_file *f, nsr_error *err) {
     nsr_arch a = m->arch;
     if (nsr_model_file_set_string(f, "nsr.architecture", ARCH_NAME, err)) return -1;
     for (size_t i = 0; i < N_ARCH_KEYS; i++)
-        if ((!arch_keys[i].optional || *arch_field(&a, i)) &&
+        if ((!arch_keys[i].optional || *arch_field(&a, i) != arch_keys[i].fallback) &&
             nsr_model_file_set_int(f, arch_keys[i].key, *arch_field(&a, i), err))
             return -1;
     /* how the model selects, where it differs from the reference's softmax */
@@ -83,8 +84,10 @@ static int read_arch(const nsr_model_file *f, nsr_arch *a, nsr_error *err) {
     memset(a, 0, sizeof *a);
     for (size_t i = 0; i < N_ARCH_KEYS; i++) {
         int64_t v;
-        if (arch_keys[i].optional && nsr_model_file_meta_type(f, arch_keys[i].key) == NSR_META_NONE)
+        if (arch_keys[i].optional && nsr_model_file_meta_type(f, arch_keys[i].key) == NSR_META_NONE) {
+            *arch_field(a, i) = arch_keys[i].fallback;
             continue;
+        }
         if (nsr_model_file_meta_type(f, arch_keys[i].key) != NSR_META_INT)
             return nsr_fail(err, "no integer metadata '%s'", arch_keys[i].key);
         nsr_model_file_get_int(f, arch_keys[i].key, &v, &ignored);

@@ -17,13 +17,20 @@ enum { DRAW_IMAGE, DRAW_X, DRAW_Y, DRAW_FLIPS, DRAW_DEGRADE, DRAW_LEVEL };
 /* No patch corner within this many LR pixels of an image edge (the reference's crop). */
 #define BORDER 2
 
-int tr_image_to_rgb(nsr_image *img, nsr_error *err) {
+int tr_image_to_channels(nsr_image *img, int channels, nsr_error *err) {
     free(img->alpha);
     free(img->icc);
     img->alpha = NULL;
     img->icc = NULL;
     img->icc_size = 0;
-    if (img->channels == 3) return 0;
+    if (img->channels == channels) return 0;
+    if (channels == 1) {
+        nsr_image y;
+        if (nsr_image_luma(&y, img, err)) return -1;
+        nsr_image_free(img);
+        *img = y;
+        return 0;
+    }
     const size_t n = (size_t)img->width * img->height;
     float *rgb = realloc(img->data, 3 * n * sizeof *rgb);
     if (!rgb) return nsr_fail(err, "out of memory for a %dx%d image", img->width, img->height);
@@ -43,9 +50,9 @@ void tr_dataset_free(tr_dataset *ds) {
     memset(ds, 0, sizeof *ds);
 }
 
-/* Reads one image into pair as RGB with its LR; *kept is 0 when it is too small for a patch. */
+/* Reads one image into pair as the network's planes with its LR; *kept is 0 when it is too small for a patch. */
 static int load_pair(tr_pair *pair, int *kept, const char *path, const nsr_task *task, int patch,
-                     nsr_error *err) {
+                     int channels, nsr_error *err) {
     const int s = task->kind == NSR_TASK_SR ? task->scale : 1, need = patch + 2 * BORDER;
     memset(pair, 0, sizeof *pair);
     *kept = 0;
@@ -55,7 +62,7 @@ static int load_pair(tr_pair *pair, int *kept, const char *path, const nsr_task 
         return 0;
     }
     nsr_error why;
-    if (tr_image_to_rgb(&pair->hr, &why) ||
+    if (tr_image_to_channels(&pair->hr, channels, &why) ||
         (s > 1 && nsr_task_degrade(&pair->lr, &pair->hr, task, 0, &why))) {
         nsr_image_free(&pair->hr);
         nsr_image_free(&pair->lr);
@@ -66,10 +73,12 @@ static int load_pair(tr_pair *pair, int *kept, const char *path, const nsr_task 
 }
 
 int tr_dataset_load(tr_dataset *ds, const char *const *dirs, int ndirs, const nsr_task *task,
-                    int patch, tr_load_callback cb, void *ctx, nsr_error *err) {
+                    int patch, int channels, tr_load_callback cb, void *ctx, nsr_error *err) {
     memset(ds, 0, sizeof *ds);
     ds->task = *task;
     ds->patch = patch;
+    ds->channels = channels;
+    if (channels != 1 && channels != 3) return nsr_fail(err, "%d image planes (1 or 3)", channels);
     if (ndirs < 1) return nsr_fail(err, "no training data folder given");
     if (patch < 1) return nsr_fail(err, "patch size %d must be positive", patch);
     nsr_path_list *lists = calloc((size_t)ndirs, sizeof *lists);
@@ -88,7 +97,7 @@ int tr_dataset_load(tr_dataset *ds, const char *const *dirs, int ndirs, const ns
     for (int d = 0; d < ndirs; d++) {
         for (size_t i = 0; i < lists[d].count; i++) {
             int kept;
-            if (load_pair(&ds->pairs[ds->count], &kept, lists[d].paths[i], task, patch, err))
+            if (load_pair(&ds->pairs[ds->count], &kept, lists[d].paths[i], task, patch, channels, err))
                 goto done;
             ds->count += (size_t)kept;
             if (cb && cb(ctx, ++done, ds->total)) {
@@ -113,10 +122,10 @@ done:
     return rc;
 }
 
-/* Copies the size x size window at (x0, y0) of img's three planes into dst (3, size, size),
- * flipped vertically, then horizontally, then transposed as flips says. */
+/* Copies the size x size window at (x0, y0) of img's planes into dst (C, size, size), flipped
+ * vertically, then horizontally, then transposed as flips says. */
 static void copy_patch(float *dst, const nsr_image *img, int x0, int y0, int size, unsigned flips) {
-    for (int c = 0; c < 3; c++) {
+    for (int c = 0; c < img->channels; c++) {
         const float *src = nsr_image_plane(img, c) + (size_t)y0 * img->width + x0;
         float *out = dst + (size_t)c * size * size;
         for (int y = 0; y < size; y++) {
@@ -130,12 +139,13 @@ static void copy_patch(float *dst, const nsr_image *img, int x0, int y0, int siz
     }
 }
 
-/* A float buffer seen as an RGB image, for the degradations (nothing to free). */
-static nsr_image view_rgb(float *data, int size) {
+/* A float buffer seen as an image of the dataset's planes, for the degradations (nothing to
+ * free). */
+static nsr_image view_patch(float *data, int size, int channels) {
     nsr_image img;
     memset(&img, 0, sizeof img);
     img.width = img.height = size;
-    img.channels = 3;
+    img.channels = channels;
     img.bit_depth = 8;
     img.data = data;
     return img;
@@ -168,8 +178,8 @@ int tr_make_sample(const tr_dataset *ds, uint64_t seed, long iteration, int batc
         if (task->noise_sigma_max > sigma)
             sigma += (task->noise_sigma_max - sigma) * nsr_rng_uniform(seed, stream, DRAW_LEVEL);
         /* fresh noise for every sample, not clipped */
-        memcpy(lr, hr, (size_t)3 * p * p * sizeof *lr);
-        nsr_image noisy = view_rgb(lr, p);
+        memcpy(lr, hr, (size_t)ds->channels * p * p * sizeof *lr);
+        nsr_image noisy = view_patch(lr, p, ds->channels);
         nsr_add_gaussian_noise(&noisy, sigma, degrade_seed);
         return 0;
     }
@@ -178,9 +188,9 @@ int tr_make_sample(const tr_dataset *ds, uint64_t seed, long iteration, int batc
         quality += (int)(nsr_rng_u64(seed, stream, DRAW_LEVEL) %
                          (uint64_t)(task->jpeg_quality_max - quality + 1));
     /* JPEG: the patch itself is round-tripped, so its 8x8 grid starts at the patch corner */
-    nsr_image clean = view_rgb(hr, p), coded;
+    nsr_image clean = view_patch(hr, p, ds->channels), coded;
     if (nsr_jpeg_degrade(&coded, &clean, quality, err)) return -1;
-    memcpy(lr, coded.data, (size_t)3 * p * p * sizeof *lr);
+    memcpy(lr, coded.data, (size_t)ds->channels * p * p * sizeof *lr);
     nsr_image_free(&coded);
     return 0;
 }
@@ -188,7 +198,7 @@ int tr_make_sample(const tr_dataset *ds, uint64_t seed, long iteration, int batc
 int tr_make_batch(const tr_dataset *ds, uint64_t seed, long iteration, int batch, int first,
                   int count, float *lr, float *hr, nsr_error *err) {
     const int s = ds->task.kind == NSR_TASK_SR ? ds->task.scale : 1;
-    const size_t lr_size = (size_t)3 * ds->patch * ds->patch, hr_size = lr_size * s * s;
+    const size_t lr_size = (size_t)ds->channels * ds->patch * ds->patch, hr_size = lr_size * s * s;
     for (int i = 0; i < count; i++)
         if (tr_make_sample(ds, seed, iteration, batch, first + i, lr + i * lr_size,
                            hr + i * hr_size, NULL, err))
@@ -241,7 +251,7 @@ int tr_loader_start(tr_loader *ld, const tr_dataset *ds, uint64_t seed, int batc
     ld->end = end;
     ld->held[0] = ld->held[1] = -1;
     const int s = ds->task.kind == NSR_TASK_SR ? ds->task.scale : 1;
-    const size_t lr_size = (size_t)count * 3 * ds->patch * ds->patch;
+    const size_t lr_size = (size_t)count * ds->channels * ds->patch * ds->patch;
     for (int i = 0; i < 2; i++) {
         ld->lr[i] = malloc(lr_size * sizeof(float));
         ld->hr[i] = malloc(lr_size * s * s * sizeof(float));

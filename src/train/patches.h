@@ -18,6 +18,7 @@ typedef struct tr_pair {
 typedef struct tr_dataset {
     nsr_task task;
     int patch;      /* LR patch side */
+    int channels;   /* 3: RGB (grey images replicated); 1: grey (RGB images to their MATLAB Y) */
     size_t count;   /* images kept */
     size_t total;   /* images listed */
     tr_pair *pairs;
@@ -26,16 +27,18 @@ typedef struct tr_dataset {
 /* Called after each image is read (done of total); non-zero stops the loading. */
 typedef int (*tr_load_callback)(void *ctx, size_t done, size_t total);
 
-/* Reads every image of the folders, in folder order then name order, and keeps those whose LR
- * is at least patch + 4 on each side (a 2-pixel LR border is never sampled). Returns 0, or 1
- * when cb stopped it (ds is then empty), or -1 with err (also when no image is large enough). */
+/* Reads every image of the folders, in folder order then name order, as `channels` planes (3 or
+ * 1, the network's), and keeps those whose LR is at least patch + 4 on each side (a 2-pixel LR
+ * border is never sampled). Returns 0, or 1 when cb stopped it (ds is then empty), or -1 with
+ * err (also when no image is large enough). */
 int tr_dataset_load(tr_dataset *ds, const char *const *dirs, int ndirs, const nsr_task *task,
-                    int patch, tr_load_callback cb, void *ctx, nsr_error *err);
+                    int patch, int channels, tr_load_callback cb, void *ctx, nsr_error *err);
 void tr_dataset_free(tr_dataset *ds);
 
-/* Grey to RGB by replicating the plane; alpha and the ICC profile are dropped (the network
- * sees colour planes only). RGB images only lose alpha and ICC. */
-int tr_image_to_rgb(nsr_image *img, nsr_error *err);
+/* The image as the network's `channels` planes: 3, grey replicated to RGB; 1, RGB to its
+ * MATLAB Y (nsr_image_luma). Alpha and the ICC profile are dropped (the network sees colour
+ * planes only). */
+int tr_image_to_channels(nsr_image *img, int channels, nsr_error *err);
 
 /* Where a sample came from: the image, the LR window's top-left corner, and the flips. */
 enum { TR_VFLIP = 1, TR_HFLIP = 2, TR_TRANSPOSE = 4 };
@@ -45,13 +48,14 @@ typedef struct tr_origin {
     unsigned flips;
 } tr_origin;
 
-/* Sample i of batch `iteration`: lr (3, patch, patch) and hr (3, patch*s, patch*s), both in
+/* Sample i of batch `iteration`: lr (C, patch, patch) and hr (C, patch*s, patch*s), both in
  * 0..1 (the degraded lr of scale 1 may leave that range: noise is not clipped). origin may be
  * NULL. */
 int tr_make_sample(const tr_dataset *ds, uint64_t seed, long iteration, int batch, int i,
                    float *lr, float *hr, tr_origin *origin, nsr_error *err);
-/* Samples first .. first + count - 1 of the batch: lr (count, 3, patch, patch), hr (count, 3,
- * patch*s, patch*s); a rank of a distributed run makes its part of every batch so. */
+/* Samples first .. first + count - 1 of the batch: lr (count, C, patch, patch), hr (count, C,
+ * patch*s, patch*s), C = ds->channels; a rank of a distributed run makes its part of every
+ * batch so. */
 int tr_make_batch(const tr_dataset *ds, uint64_t seed, long iteration, int batch, int first,
                   int count, float *lr, float *hr, nsr_error *err);
 

@@ -424,7 +424,7 @@ static double step_gradient(trainer *t, eng_workspace *ws, const float *x, const
     const nsr_train_options *o = &t->o;
     const nsr_model *m = t->model;
     const int s = m->arch.scale, rank = o->comm ? o->comm->rank : 0;
-    const size_t in_n = (size_t)3 * o->patch * o->patch, out_n = in_n * s * s;
+    const size_t in_n = (size_t)m->arch.channels * o->patch * o->patch, out_n = in_n * s * s;
     double loss[MAX_SHARDS];
     for (int q = 0; q < sb->shards; q++) {
         ws->select = select_at(o, iter);
@@ -462,7 +462,7 @@ static int agree_to_stop(const trainer *t, int stop, nsr_error *err) {
 static int run(trainer *t, nsr_error *err) {
     const nsr_train_options *o = &t->o;
     int rc = tr_dataset_load(&t->data, o->data_dirs, o->data_dir_count, &o->task, o->patch,
-                             loading_progress, t, err);
+                             t->model->arch.channels, loading_progress, t, err);
     if (rc) return rc < 0 ? -1 : NSR_TRAIN_STOPPED;
     if (writes(t) && load_validation(t, err)) return -1;
     if (writes(t) && t->saved_iter < 0 && save_checkpoint(t, err)) return -1;
@@ -471,7 +471,7 @@ static int run(trainer *t, nsr_error *err) {
     const int s = m->arch.scale, ranks = o->comm ? o->comm->size : 1;
     const int rank = o->comm ? o->comm->rank : 0;
     step_buffers sb = {.shards = o->shards / ranks, .shard_n = o->batch / o->shards};
-    const size_t out_size = (size_t)sb.shard_n * 3 * o->patch * s * o->patch * s;
+    const size_t out_size = (size_t)sb.shard_n * m->arch.channels * o->patch * s * o->patch * s;
     eng_workspace ws;
     memset(&ws, 0, sizeof ws);
     tr_loader loader;
