@@ -24,7 +24,7 @@
  *
  * Numerical error: B and A only add and subtract, and G's halves are exact, so each result is
  * the direct sum reassociated (about 2x the direct kernels' rounding; F(4x4, 3x3), whose
- * rounding is 25x, is kept to the forward, where it is one product deep). tests/test_conv_fast.c
+ * rounding is 25x, is kept to the forward, where it is one product deep). tests/test_conv_kernels.c
  * holds it to 1e-5 of the magnitude against the reference, except on images of a pixel or
  * two: its rounding is relative to a tile's whole gradient, which there can be 10x a tap's own.
  *
@@ -38,7 +38,9 @@
 
 #include <omp.h>
 
-#include "kernels/conv_fast.h"
+#include "kernels/conv_paths.h"
+#include "kernels/micro_kernels.h"
+#include "kernels/thread_scratch.h"
 
 #if FAST_X86
 
