@@ -378,10 +378,10 @@ static void wgrad_exec(const direct_wgrad *jb) {
         }
 #pragma omp for schedule(dynamic, 1)
         for (int it = 0; it < nsets * nob * ncg; it++) {
-            const int grp = it / (nob * ncg), ob = it / ncg % nob, cg = it % ncg;
+            const int si = it / (nob * ncg), ob = it / ncg % nob, cg = it % ncg;
             int gp0, gp1;
-            wgrad_group_pieces(jb->wstride != 0, n0, grp, bands, g0, np, &gp0, &gp1);
-            item(jb, gp0 - g0, gp1 - g0, gp0, jb->wstride ? n0 + grp : 0, ob, cg);
+            wgrad_set_pieces(jb->wstride != 0, n0, si, bands, g0, np, &gp0, &gp1);
+            item(jb, gp0 - g0, gp1 - g0, gp0, jb->wstride ? n0 + si : 0, ob, cg);
         }
     }
 }

@@ -15,16 +15,16 @@
 
 static inline size_t round_up(size_t x, size_t m) { return (x + m - 1) / m * m; }
 
-/* The weight-gradient pieces [*gp0, *gp1) of chunk [g0, g0 + np) that one kernel group sums:
- * every piece when the kernels are shared (per_sample = 0), else only the pieces (bands of
- * `bands` per sample) of sample n0 + grp. */
-static inline void wgrad_group_pieces(int per_sample, int n0, int grp, int bands, int g0, int np,
-                                      int *gp0, int *gp1) {
+/* The weight-gradient pieces [*gp0, *gp1) of chunk [g0, g0 + np) that the chunk's kernel set
+ * si sums: every piece when the kernels are shared (per_sample = 0), else only the pieces
+ * (bands of `bands` per sample) of sample n0 + si. */
+static inline void wgrad_set_pieces(int per_sample, int n0, int si, int bands, int g0, int np,
+                                    int *gp0, int *gp1) {
     *gp0 = g0;
     *gp1 = g0 + np;
     if (per_sample) {
-        if ((n0 + grp) * bands > g0) *gp0 = (n0 + grp) * bands;
-        if ((n0 + grp + 1) * bands < g0 + np) *gp1 = (n0 + grp + 1) * bands;
+        if ((n0 + si) * bands > g0) *gp0 = (n0 + si) * bands;
+        if ((n0 + si + 1) * bands < g0 + np) *gp1 = (n0 + si + 1) * bands;
     }
 }
 

@@ -79,7 +79,8 @@ void nn_select_backward(float *dinp, float *dA, float *da, const float *dgamma, 
  *   wmix[n][o] = sum_i gamma[n][i*d+j] w[i*cout+o],  bmix[n][o] = sum_i gamma[n][i*d+j] b[i*cout+o]
  * w (k*cout, cin, K, K) are the weight-normed stored kernels, b (k*cout);
  * wmix (n, cout, cin, K, K), bmix (n, cout); either may be NULL (then b may be too). Groups with
- * gamma exactly 0 (hard selection) are skipped, so only the chosen group's kernel is read. */
+ * gamma exactly 0 (hard selection) are skipped, so only the chosen group's kernel is read.
+ * (The kernel layer's nn_kernel_mix_forward, with gamma as the coefficients.) */
 void nn_mix_forward(float *wmix, float *bmix, const float *w, const float *b, const float *gamma,
                     const nn_nsr_dims *dm);
 /* dw (k*cout, cin, K, K), db (k*cout), dgamma (n, k*d) += ... from dwmix, dbmix. */

@@ -1,8 +1,9 @@
 /* nsr_conv.c - the NSR convolution of NSR.md section 2: a side layer on the spatial mean of the
  * conv's input selects, per sample and per cardinal, a softmax mixture of k groups of kernels;
- * the mixed kernel is then one ordinary convolution (the kernel layer's, src/kernels/, with
- * per-sample weights, or mixed by it on the fly: kernel_mix.c). Selection and mixing are separate layers so that a residual block can share one
- * selection between its two convolutions. */
+ * the mixed kernel is then one ordinary convolution. Selection is done here; the mixing and the
+ * convolution are the kernel layer's (src/kernels/: kernel_mix.c, and nn_conv2d_forward_mix,
+ * which mixes on the fly where it can). Selection and mixing are separate layers so that a
+ * residual block can share one selection between its two convolutions. */
 #include <math.h>
 #include <string.h>
 
