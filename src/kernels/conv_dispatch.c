@@ -10,8 +10,6 @@
 #include "kernels/conv_paths.h"
 #include "kernels/kernels.h"
 
-/* ---------------------------------------------------------------- dispatch */
-
 /* NSR_KERNELS, for tests and benchmarks: "reference" forces the reference, "direct" the fast
  * kernels without Winograd. */
 static int kernels_are(const char *name) {
@@ -27,7 +25,8 @@ const char *nn_conv2d_kernels(void) {
 
 /* post as a pass of its own, where a kernel does not apply it as it stores: the residual's
  * sum, then ReLU (the order the fast kernels' stores use; both exact, so any split of the
- * work gives the same bits). */
+ * work gives the same bits). One fused loop here, since the kernels may not call the layers of
+ * src/nn/ above them. */
 static void apply_post(float *out, const nn_conv_post *post, size_t n) {
     if (!post || (!post->residual && !post->relu)) return;
     const float *res = post->residual;
