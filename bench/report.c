@@ -9,9 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../tools/cli.h"
+#include "base/json.h"
 #include "bench.h"
-#include "nsr.h"
 
 double bench_now_ms(void) {
     struct timespec t;
@@ -56,7 +55,7 @@ void bench_heading(const bench_opts *o, const char *title) {
     getloadavg(load, 3);
     printf("\n%s\n(%d thread%s, %d round%s, nsr's %s convolution, load average %.2f %.2f %.2f)\n",
            title, o->threads, o->threads == 1 ? "" : "s", o->reps, o->reps == 1 ? "" : "s",
-           nn_conv2d_kernels(), load[0], load[1], load[2]);
+           eng_bench_kernels(), load[0], load[1], load[2]);
     printf("%-42s %19s  %-36s %19s %8s %15s %7s\n", "case", "nsr min / median", "reference",
            "ref min / median", "ratio", "GFLOP/s nsr/ref", "target");
 }
@@ -90,39 +89,39 @@ void bench_report(const bench_opts *o, const bench_result *r) {
     double load[3] = {0, 0, 0};
     getloadavg(load, 3);
     char key[64];
-#define FIELD(fmt, value) (snprintf(key, sizeof key, fmt, r->unit), cli_json_field(", ", key, value))
+#define FIELD(fmt, value) (snprintf(key, sizeof key, fmt, r->unit), json_write_number(stdout, ", ", key, value))
     printf("{\"bench\": ");
-    cli_json_string(r->bench);
+    json_write_string(stdout, r->bench);
     printf(", \"case\": ");
-    cli_json_string(r->name);
+    json_write_string(stdout, r->name);
     printf(", \"threads\": %d, \"reps\": %d, \"kernels\": ", o->threads, o->reps);
-    cli_json_string(nn_conv2d_kernels());
+    json_write_string(stdout, eng_bench_kernels());
     FIELD("nsr_%s", r->nsr.min_ms);
     FIELD("nsr_median_%s", r->nsr.median_ms);
     printf(", \"reference\": ");
-    cli_json_string(r->reference);
+    json_write_string(stdout, r->reference);
     FIELD("reference_%s", have_ref ? r->ref.min_ms : NAN);
     FIELD("reference_median_%s", have_ref ? r->ref.median_ms : NAN);
 #undef FIELD
-    cli_json_field(", ", "ratio", ratio);
-    cli_json_field(", ", "ratio_median", ratio_med);
+    json_write_number(stdout, ", ", "ratio", ratio);
+    json_write_number(stdout, ", ", "ratio_median", ratio_med);
     if (r->gflop > 0) {
-        cli_json_field(", ", "gflop", r->gflop);
-        cli_json_field(", ", "nsr_gflops", nsr_gf);
-        cli_json_field(", ", "reference_gflops", ref_gf);
+        json_write_number(stdout, ", ", "gflop", r->gflop);
+        json_write_number(stdout, ", ", "nsr_gflops", nsr_gf);
+        json_write_number(stdout, ", ", "reference_gflops", ref_gf);
     }
     if (r->target > 0) {
-        cli_json_field(", ", "target", r->target);
+        json_write_number(stdout, ", ", "target", r->target);
         printf(", \"meets_target\": %s", !have_ref ? "null" : ratio >= r->target ? "true" : "false");
     }
     if (r->unavailable) {
         printf(", \"unavailable\": ");
-        cli_json_string(r->unavailable);
+        json_write_string(stdout, r->unavailable);
     }
     if (r->extra) printf(", %s", r->extra);
     if (r->note) {
         printf(", \"note\": ");
-        cli_json_string(r->note);
+        json_write_string(stdout, r->note);
     }
     printf(", \"load\": [%.2f, %.2f, %.2f]}\n", load[0], load[1], load[2]);
     fflush(stdout);
