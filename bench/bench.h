@@ -69,6 +69,9 @@ void bench_report(const bench_opts *o, const bench_result *r);
 
 /* ---------------------------------------------------------------- helpers (report.c) */
 
+/* Prints "nsr bench: <message>" as one line on stderr, as every nsr command does; returns 1. */
+int bench_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* Fills n floats uniform in [-scale, scale) from a fixed seed (a counter-based generator, so
  * the data do not depend on the thread count). */
 void bench_fill(float *x, size_t n, float scale, unsigned long long seed);

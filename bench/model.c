@@ -26,7 +26,7 @@ int bench_net_create(bench_net *net, const bench_opts *o) {
     if (nsr_model_create(&net->model, bench_net_arch(o), 1, &err) ||
         nsr_render_test_image(&net->image, side, side, &err) ||
         eng_trainer_create(&net->trainer, net->model, batch, patch, patch, &err)) {
-        fprintf(stderr, "nsr: %s\n", err.message);
+        bench_error("%s", err.message);
         return -1;
     }
     net->batch = batch, net->patch = patch;
@@ -61,7 +61,7 @@ void bench_net_infer(void *ctx) {
     nsr_image out;
     nsr_error err;
     if (nsr_model_infer_tiled(net->model, &net->image, &out, &net->infer, &err)) {
-        fprintf(stderr, "nsr: %s\n", err.message); /* only out of memory: the sizes are fixed */
+        bench_error("%s", err.message); /* only out of memory: the sizes are fixed */
         exit(1);
     }
     nsr_image_free(&out);
@@ -176,7 +176,7 @@ int bench_model(const bench_opts *o) {
     bench_heading(o, title);
     if (bench_tmpdir(dir, sizeof dir)) {
         bench_net_free(&net);
-        return fprintf(stderr, "nsr: cannot make a temporary folder\n"), 1;
+        return bench_error("cannot make a temporary folder");
     }
     snprintf(model_path, sizeof model_path, "%s/model.nsr", dir);
     snprintf(data_path, sizeof data_path, "%s/data.nsr", dir);
@@ -189,7 +189,7 @@ int bench_model(const bench_opts *o) {
     }
     nsr_image_free(&out);
     if (rc) {
-        fprintf(stderr, "nsr: %s\n", err.message);
+        bench_error("%s", err.message);
         bench_rmdir(dir);
         bench_net_free(&net);
         return 1;

@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,7 +34,7 @@ static bench_stats stats_of(double *ms, int n) {
 void bench_time(bench_case *cases, int ncases, int reps) {
     double *ms = malloc((size_t)ncases * reps * sizeof *ms);
     if (!ms) { /* nothing sensible to time without a place for the times */
-        fprintf(stderr, "nsr: out of memory for the timings\n");
+        bench_error("out of memory for the timings");
         exit(1);
     }
     for (int c = 0; c < ncases; c++) cases[c].run(cases[c].ctx);
@@ -129,6 +130,16 @@ void bench_report(const bench_opts *o, const bench_result *r) {
 
 /* ---------------------------------------------------------------- helpers */
 
+int bench_error(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("nsr bench: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return 1;
+}
+
 void bench_fill(float *x, size_t n, float scale, unsigned long long seed) {
 #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < n; i++)
@@ -137,7 +148,7 @@ void bench_fill(float *x, size_t n, float scale, unsigned long long seed) {
 
 float *bench_alloc(size_t n) {
     float *p = calloc(n, sizeof(float));
-    if (!p) fprintf(stderr, "nsr: out of memory for %zu floats\n", n);
+    if (!p) bench_error("out of memory for %zu floats", n);
     return p;
 }
 
