@@ -79,7 +79,7 @@ static uint64_t args_hash(int argc, char **argv, int from) {
 int ranks_start(nsr_train_comm *comm, int argc, char **argv, nsr_error *err) {
     memset(comm, 0, sizeof *comm);
     if (!under_mpirun()) return 0;
-    if (MPI_Init(&argc, &argv) != MPI_SUCCESS) return nsr_fail(err, "MPI_Init failed");
+    if (MPI_Init(NULL, NULL) != MPI_SUCCESS) return nsr_fail(err, "MPI_Init failed");
     started = 1;
     MPI_Comm_rank(MPI_COMM_WORLD, &comm->rank);
     MPI_Comm_size(MPI_COMM_WORLD, &comm->size);

@@ -22,51 +22,6 @@
 
 /* ---------------------------------------------------------------- architecture and layout */
 
-#define MAX_PARAMS ((size_t)1 << 31)
-
-int nsr_arch_check(const nsr_arch *a, nsr_error *err) {
-    if (a->blocks < 1 || a->blocks > 1024) return nsr_fail(err, "blocks %d not in 1..1024", a->blocks);
-    if (a->features < 1 || a->features > 4096)
-        return nsr_fail(err, "features %d not in 1..4096", a->features);
-    if (a->width_mult < 1 || a->width_mult > 64)
-        return nsr_fail(err, "width multiplier %d not in 1..64", a->width_mult);
-    if (a->groups < 1 || a->groups > 64) return nsr_fail(err, "groups %d not in 1..64", a->groups);
-    if (a->scale < 1 || a->scale > 8) return nsr_fail(err, "scale %d not in 1..8", a->scale);
-    if (a->shared_selection != 0 && a->shared_selection != 1)
-        return nsr_fail(err, "shared selection flag %d is not 0 or 1", a->shared_selection);
-    if (a->channels != 0 && a->channels != 1 && a->channels != 3)
-        return nsr_fail(err, "channels %d: a network takes 1 (grey) or 3 (RGB)", a->channels);
-    if (a->regime != NSR_REGIME_FIXED_FLOPS && a->regime != NSR_REGIME_FIXED_SIZE)
-        return nsr_fail(err, "unknown regime %d", a->regime);
-    if (a->groups > 1 && a->regime == NSR_REGIME_FIXED_SIZE) {
-        /* the hidden layer splits into k groups of c channels, each into d cardinals */
-        const int hid = a->features * a->width_mult;
-        if (hid % a->groups)
-            return nsr_fail(err, "fixed size: the groups %d must divide the hidden channels %d",
-                            a->groups, hid);
-        if (a->cardinals < 1 || hid / a->groups % a->cardinals)
-            return nsr_fail(err, "fixed size: cardinals %d must divide a group's %d channels",
-                            a->cardinals, hid / a->groups);
-        if (a->shared_selection)
-            return nsr_fail(err, "fixed size: a block has one selection by construction (no "
-                            "shared-selection flag)");
-        if (a->groups * a->cardinals > NN_MAX_SELECT)
-            return nsr_fail(err, "groups x cardinals %d exceeds %d", a->groups * a->cardinals,
-                            NN_MAX_SELECT);
-    } else if (a->groups > 1) {
-        if (a->cardinals < 1 || a->features % a->cardinals)
-            return nsr_fail(err, "cardinals %d must divide the features %d", a->cardinals,
-                            a->features);
-        if (a->groups * a->cardinals > NN_MAX_SELECT)
-            return nsr_fail(err, "groups x cardinals %d exceeds %d", a->groups * a->cardinals,
-                            NN_MAX_SELECT);
-    }
-    if (nsr_arch_param_count(a) > MAX_PARAMS)
-        return nsr_fail(err, "model too large (%zu parameters, at most %zu)",
-                        nsr_arch_param_count(a), MAX_PARAMS);
-    return 0;
-}
-
 /* Appends one tensor to the table (when there is one) and returns the new total size. */
 static size_t add_tensor(eng_tensor *table, int *count, size_t total, const char *name, int ndim,
                          int d0, int d1, int d2, int d3, size_t *offset) {

@@ -15,36 +15,14 @@
  * are left alone by the loader. */
 static const char *const reserved_prefixes[] = {"train."};
 
-/* The integer fields of nsr_arch and their keys, in the order they are written. An optional
- * key came with a later field: files without it have its fallback, and it is written only when
- * it differs, so files of the earlier networks stay as they were. */
-typedef struct arch_key {
-    const char *key;
-    size_t offset;
-    int optional, fallback;
-} arch_key;
-static const arch_key arch_keys[] = {
-    {"nsr.blocks", offsetof(nsr_arch, blocks), 0, 0},
-    {"nsr.features", offsetof(nsr_arch, features), 0, 0},
-    {"nsr.width_mult", offsetof(nsr_arch, width_mult), 0, 0},
-    {"nsr.groups", offsetof(nsr_arch, groups), 0, 0},
-    {"nsr.cardinals", offsetof(nsr_arch, cardinals), 0, 0},
-    {"nsr.scale", offsetof(nsr_arch, scale), 0, 0},
-    {"nsr.shared_selection", offsetof(nsr_arch, shared_selection), 0, 0},
-    {"nsr.regime", offsetof(nsr_arch, regime), 1, NSR_REGIME_FIXED_FLOPS},
-    {"nsr.channels", offsetof(nsr_arch, channels), 1, 3},
-};
-#define N_ARCH_KEYS (sizeof arch_keys / sizeof arch_keys[0])
-
-static int *arch_field(nsr_arch *a, size_t i) { return (int *)((char *)a + arch_keys[i].offset); }
-
 int nsr_model_to_file(const nsr_model *m, nsr_model_file *f, nsr_error *err) {
-    nsr_arch a = m->arch;
     if (nsr_model_file_set_string(f, "nsr.architecture", ARCH_NAME, err)) return -1;
-    for (size_t i = 0; i < N_ARCH_KEYS; i++)
-        if ((!arch_keys[i].optional || *arch_field(&a, i) != arch_keys[i].fallback) &&
-            nsr_model_file_set_int(f, arch_keys[i].key, *arch_field(&a, i), err))
+    for (size_t i = 0; i < nsr_arch_field_count(); i++) {
+        const nsr_arch_field *field = nsr_arch_field_at(i);
+        const int v = nsr_arch_get(&m->arch, i);
+        if ((!field->optional || v != field->def) && nsr_model_file_set_int(f, field->key, v, err))
             return -1;
+    }
     /* how the model selects, where it differs from the reference's softmax */
     if ((m->select_temperature != 1.0f &&
          nsr_model_file_set_float(f, "select.temperature", m->select_temperature, err)) ||
@@ -82,19 +60,20 @@ static int read_arch(const nsr_model_file *f, nsr_arch *a, nsr_error *err) {
     if (strcmp(name, ARCH_NAME))
         return nsr_fail(err, "unknown architecture '%.64s' (this nsr runs '%s')", name, ARCH_NAME);
     memset(a, 0, sizeof *a);
-    for (size_t i = 0; i < N_ARCH_KEYS; i++) {
+    for (size_t i = 0; i < nsr_arch_field_count(); i++) {
+        const char *key = nsr_arch_field_at(i)->key;
         int64_t v;
-        if (arch_keys[i].optional && nsr_model_file_meta_type(f, arch_keys[i].key) == NSR_META_NONE) {
-            *arch_field(a, i) = arch_keys[i].fallback;
+        if (nsr_arch_field_at(i)->optional && nsr_model_file_meta_type(f, key) == NSR_META_NONE) {
+            nsr_arch_set(a, i, nsr_arch_field_at(i)->def);
             continue;
         }
-        if (nsr_model_file_meta_type(f, arch_keys[i].key) != NSR_META_INT)
-            return nsr_fail(err, "no integer metadata '%s'", arch_keys[i].key);
-        nsr_model_file_get_int(f, arch_keys[i].key, &v, &ignored);
+        if (nsr_model_file_meta_type(f, key) != NSR_META_INT)
+            return nsr_fail(err, "no integer metadata '%s'", key);
+        nsr_model_file_get_int(f, key, &v, &ignored);
+        /* wide enough for nsr_arch_check to name the field; narrow enough to fit an int */
         if (v < -1000000 || v > 1000000)
-            return nsr_fail(err, "metadata '%s' = %lld is out of range", arch_keys[i].key,
-                            (long long)v);
-        *arch_field(a, i) = (int)v;
+            return nsr_fail(err, "metadata '%s' = %lld is out of range", key, (long long)v);
+        nsr_arch_set(a, i, (int)v);
     }
     nsr_error why;
     if (nsr_arch_check(a, &why)) return nsr_fail(err, "invalid architecture: %s", why.message);
