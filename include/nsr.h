@@ -491,13 +491,16 @@ typedef int (*nsr_train_callback)(void *ctx, const nsr_train_progress *progress)
 
 #define NSR_TRAIN_STOPPED 1
 
-/* Trains a new run. Returns 0 when all iterations are done (model.nsr written),
- * NSR_TRAIN_STOPPED when the callback asked to stop, -1 on failure. A loss that is not finite
- * fails without updating the network or overwriting the last checkpoint. cb may be NULL. */
+/* Trains a new run. The checkpoint of iteration 0 is written first, so a run folder that holds
+ * anything can be resumed; a failure to load the data removes the run again. Returns 0 when all
+ * iterations are done (model.nsr written), NSR_TRAIN_STOPPED when the callback asked to stop
+ * (also while loading: the run resumes from iteration 0), -1 on failure. A loss that is not
+ * finite fails without updating the network or overwriting the last checkpoint. cb may be NULL. */
 int nsr_train(const nsr_train_options *opts, nsr_train_callback cb, void *ctx, nsr_error *err);
 /* Continues the run in run_dir from its checkpoint with the options saved there; log.csv is cut
  * back to the checkpoint's iteration. The steps taken are bit for bit those of an uninterrupted
- * run. Same returns as nsr_train; a finished run is an error. */
+ * run. Same returns as nsr_train. A finished run without model.nsr (killed just before writing
+ * it) gets it, the bytes the uninterrupted run writes; a finished run with it is an error. */
 int nsr_train_resume(const char *run_dir, nsr_train_callback cb, void *ctx, nsr_error *err);
 
 #ifdef __cplusplus

@@ -21,11 +21,12 @@ static const char train_help[] =
     "unclipped) and --jpeg (each patch round-tripped through libjpeg) the degradation is drawn\n"
     "afresh for every patch.\n"
     "\n"
-    "RUN (created if missing) receives checkpoint.nsr (every --checkpoint-every iterations, when\n"
-    "stopped, and at the end), log.csv (iteration,loss,lr,seconds,val_psnr) and, at the end,\n"
-    "model.nsr. --resume RUN continues from the checkpoint with the run's own options; the result\n"
-    "is bit for bit that of an uninterrupted run. Folders are saved as given: resume from the same\n"
-    "working folder, or give absolute paths.\n"
+    "RUN (created if missing) receives checkpoint.nsr (at the start, every --checkpoint-every\n"
+    "iterations, when stopped, and at the end), log.csv (iteration,loss,lr,seconds,val_psnr)\n"
+    "and, at the end, model.nsr. --resume RUN continues from the checkpoint with the run's own\n"
+    "options; the result is bit for bit that of an uninterrupted run (a finished run killed\n"
+    "before model.nsr gets it). Folders are saved as given: resume from the same working\n"
+    "folder, or give absolute paths.\n"
     "\n"
     "task (one of):\n"
     "  -s, --scale S         x S super-resolution, 2..8 (with --init: the model's scale)\n"
@@ -299,7 +300,8 @@ int cmd_train(int argc, char **argv) {
             fprintf(stderr, "nsr: stopped at iteration %ld; the checkpoint is in %s (continue with "
                     "'nsr train --resume %s')\n", d.iteration, d.run, d.run);
         else
-            fprintf(stderr, "nsr: stopped before the first step\n");
+            fprintf(stderr, "nsr: stopped before the first step (continue with 'nsr train "
+                    "--resume %s')\n", d.run);
         status = 128 + (stop_signal ? (int)stop_signal : SIGINT);
     } else {
         printf("done: %s/model.nsr\n", d.run);
