@@ -104,8 +104,18 @@ int nsr_image_write(const nsr_image *img, const char *path, const nsr_write_opti
 int nsr_image_encode(const nsr_image *img, nsr_format format, const nsr_write_options *opts,
                      uint8_t **out, size_t *out_size, nsr_error *err);
 
-/* Writes size bytes to path atomically (temporary name in the same folder, fsync, rename). */
+/* Writes size bytes to path atomically: to a temporary file PATH.tmp-PID-XXXXXX in the same
+ * folder, fsync, rename. First removes the stale temporary files of path (as
+ * nsr_remove_stale_temp_files). */
 int nsr_write_file_atomic(const char *path, const void *bytes, size_t size, nsr_error *err);
+/* Removes from folder dir the temporary files of atomic writes (of dir/name; of any file when
+ * name is NULL) whose writing process no longer exists, as a killed process leaves them.
+ * Returns how many were removed, or -1 when dir cannot be listed. (A file whose PID belongs to
+ * a process of another PID namespace, sharing the folder, would be taken for stale.) */
+int nsr_remove_stale_temp_files(const char *dir, const char *name, nsr_error *err);
+/* Removes the temporary files of the atomic writes in progress in this process; for a handler
+ * of a signal that ends the process (async-signal-safe: unlink only). */
+void nsr_remove_temp_files_in_flight(void);
 /* Reads a whole file into a malloc'd buffer. */
 int nsr_read_file(const char *path, uint8_t **bytes, size_t *size, nsr_error *err);
 

@@ -60,7 +60,18 @@ static const char train_help[] =
 
 static volatile sig_atomic_t stop_signal;
 
-static void on_signal(int sig) { stop_signal = sig; }
+/* The first SIGINT/SIGTERM asks for a clean stop after the current step; a second one ends the
+ * process at once, as the signal's default action, without leaving the temporary file of a
+ * checkpoint being written. */
+static void on_signal(int sig) {
+    if (stop_signal) {
+        nsr_remove_temp_files_in_flight();
+        signal(sig, SIG_DFL);
+        raise(sig);
+        return;
+    }
+    stop_signal = sig;
+}
 
 /* What the progress display remembers between calls. */
 typedef struct display {
@@ -283,8 +294,9 @@ int cmd_train(int argc, char **argv) {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
-    sa.sa_flags = SA_RESETHAND; /* a second signal is not caught: it stops at once */
     sigemptyset(&sa.sa_mask);
+    sigaddset(&sa.sa_mask, SIGINT);
+    sigaddset(&sa.sa_mask, SIGTERM);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
 

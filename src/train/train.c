@@ -461,7 +461,8 @@ int nsr_train(const nsr_train_options *opts, nsr_train_callback cb, void *ctx, n
      * and the original command still works). */
     struct stat st;
     const int existed = stat(opts->run_dir, &st) == 0;
-    if (make_folder(opts->run_dir, err) || nn_adam_init(&t.adam, t.model->nparams, err) ||
+    if (make_folder(opts->run_dir, err) || nsr_remove_stale_temp_files(opts->run_dir, NULL, err) < 0 ||
+        nn_adam_init(&t.adam, t.model->nparams, err) ||
         save_checkpoint(&t, err) || open_log(&t, 1, err)) {
         remove_run(&t, existed);
         goto done;
@@ -577,6 +578,8 @@ int nsr_train_resume(const char *run_dir, nsr_train_callback cb, void *ctx, nsr_
         nsr_fail(err, "%s: no training run to resume (no %s)", run_dir, CHECKPOINT_FILE);
         goto done;
     }
+    /* what killed sessions of the run left half-written */
+    if (nsr_remove_stale_temp_files(run_dir, NULL, err) < 0) goto done;
     if (nsr_model_file_load(&f, t.checkpoint_path, err) || read_checkpoint(&t, f, err)) goto done;
     nsr_model_file_free(f);
     f = NULL;
