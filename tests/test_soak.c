@@ -292,6 +292,6 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
 
 int main(void) {
     RUN(test_kill_soak);
-    if (root[sizeof root - 7] != 'X') nftw(root, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    if (*data_dir) nftw(root, remove_entry, 16, FTW_DEPTH | FTW_PHYS); /* set once root is made */
     return test_summary();
 }

@@ -54,16 +54,22 @@ void nsr_remove_temp_files_in_flight(void) {
 }
 
 /* The writer's PID when name is a temporary file of an atomic write of `base` (of any file when
- * base is NULL), else 0. */
+ * base is NULL), else 0. Read from the end, BASE.tmp-PID-XXXXXX, since base may hold anything. */
 static long temp_writer(const char *name, const char *base) {
-    const char *mark = base ? name + strlen(base) : strstr(name, TEMP_MARK);
-    if (base && strncmp(name, base, strlen(base))) return 0;
-    if (!mark || mark == name || strncmp(mark, TEMP_MARK, strlen(TEMP_MARK))) return 0;
-    const char *digits = mark + strlen(TEMP_MARK), *p = digits;
+    const size_t len = strlen(name), mark = strlen(TEMP_MARK);
+    if (len < mark + TEMP_RANDOM + 3) return 0;
+    const char *dash = name + len - TEMP_RANDOM - 1, *digits = dash;
+    if (*dash != '-') return 0;
+    while (digits > name && dash - digits < 10 && digits[-1] >= '0' && digits[-1] <= '9') digits--;
+    if (digits == dash || (size_t)(digits - name) < mark + 1) return 0;
+    const char *m = digits - mark;
+    const size_t base_len = (size_t)(m - name);
+    if (strncmp(m, TEMP_MARK, mark) ||
+        (base && (strlen(base) != base_len || strncmp(name, base, base_len))))
+        return 0;
     long pid = 0;
-    for (; *p >= '0' && *p <= '9' && p - digits < 10; p++) pid = pid * 10 + (*p - '0');
-    if (p == digits || *p != '-' || strlen(p + 1) != TEMP_RANDOM) return 0;
-    return pid > 0 && pid <= INT_MAX ? pid : 0;
+    for (const char *p = digits; p < dash; p++) pid = pid * 10 + (*p - '0');
+    return pid <= INT_MAX ? pid : 0;
 }
 
 int nsr_remove_stale_temp_files(const char *dir, const char *name, nsr_error *err) {
@@ -76,7 +82,7 @@ int nsr_remove_stale_temp_files(const char *dir, const char *name, nsr_error *er
         const long pid = temp_writer(e->d_name, name);
         /* kill(pid, 0) fails with ESRCH only when no such process exists; a PID in use by
          * another program (EPERM, or reused) keeps the file: never remove what may be written */
-        if (!pid || pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+        if (pid <= 0 || pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
         char *path = malloc(dir_len + strlen(e->d_name) + 2);
         if (!path) continue;
         sprintf(path, "%s/%s", dir, e->d_name);
