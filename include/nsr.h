@@ -6,7 +6,9 @@
  *  - Images are float planes, values on the 0..1 scale (8-bit value v is v/255, 16-bit v/65535),
  *    colour planes stored plane after plane (C, H, W) so that the data is directly a network
  *    input tensor. Alpha, when present, is a separate plane.
- *  - No global state; every allocation has a matching free.
+ *  - No global state (but for the temporary files of atomic writes in progress, which a signal
+ *    handler can reach only so: nsr_remove_temp_files_in_flight); every allocation has a
+ *    matching free.
  */
 #ifndef NSR_H
 #define NSR_H
