@@ -98,7 +98,7 @@ def main():
             nsr("new", *tiny, *opts, "-o", path)
             with open(path, "rb") as f:
                 write("model", name, f.read())
-    for h, w, s in [(192, 192, 0), (193, 319, 1), (223, 224, 2), (255, 320, 0), (300, 200, 1)]:
+    for h, w, s in [(192, 192, 0), (193, 255, 1), (223, 224, 1), (255, 256, 0), (240, 200, 1)]:
         write("tiling", "%dx%d_x%d" % (w, h, s + 1), struct.pack("<HHB", h - 192, w - 192, s))
 
 
