@@ -4,6 +4,8 @@
 #   make test SANITIZE=1 the same under AddressSanitizer + UndefinedBehaviorSanitizer (build-san/)
 #   make install PREFIX=/usr/local
 #   BUILD=dir puts objects and programs in dir instead of build/ (or build-san/)
+#   make fuzz            libFuzzer harnesses (fuzz/fuzz_*.c; clang) in build-fuzz/
+#   make fuzz-run        each harness for FUZZ_SECONDS (30) on its seed corpus (README: Fuzzing)
 CC       ?= cc
 PREFIX   ?= /usr/local
 PKGS     := libpng libjpeg libwebp libwebpdemux libwebpmux zlib
@@ -53,7 +55,7 @@ MPI_CPPFLAGS := -DNSR_HAVE_MPI $(shell pkg-config --cflags ompi-c)
 MPI_LIBS     := $(shell pkg-config --libs ompi-c)
 endif
 
-.PHONY: all test install clean FORCE
+.PHONY: all test install clean fuzz fuzz-run FORCE
 all: $(BUILD)/libnsr.a $(BUILD)/libnsr.so $(BUILD)/nsr
 
 # The library's objects hide every symbol that include/nsr.h does not mark NSR_API: libnsr.so
@@ -102,5 +104,32 @@ install: all
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(shell sed -n 's/.*NSR_VERSION_STRING "\(.*\)"/\1/p' include/nsr.h)|' \
 	    -e 's|@PKGS@|$(PKGS)|' nsr.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/nsr.pc
 
+# libFuzzer harnesses: the library built again by clang with coverage for the fuzzer and the
+# sanitizers, as an archive (fuzz_tiling.c includes src/run/tiling.c, whose member the linker
+# then leaves out).
+FUZZ_CC     ?= clang
+FUZZ_BUILD  := build-fuzz
+FUZZ_CFLAGS := -O1 -g -std=c11 -Wall -Wextra -fopenmp -march=x86-64-v2 -fno-omit-frame-pointer \
+               -fsanitize=address,undefined -fno-sanitize-recover=undefined -Wno-pass-failed
+FUZZ_SRC    := $(sort $(wildcard fuzz/fuzz_*.c))
+FUZZ_BIN    := $(FUZZ_SRC:fuzz/%.c=$(FUZZ_BUILD)/%)
+FUZZ_OBJ    := $(LIB_SRC:src/%.c=$(FUZZ_BUILD)/src/%.o)
+FUZZ_SECONDS ?= 30
+
+fuzz: $(FUZZ_BIN)
+$(FUZZ_BUILD)/src/%.o: src/%.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+$(FUZZ_BUILD)/libnsr.a: $(FUZZ_OBJ)
+	rm -f $@ && ar rcs $@ $^
+$(FUZZ_BUILD)/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz.h $(FUZZ_BUILD)/libnsr.a $(HEADERS)
+	$(FUZZ_CC) $(CPPFLAGS) -Ifuzz $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_BUILD)/libnsr.a $(LDLIBS)
+# Skips (and says so) where clang cannot build a fuzzer, so that CI runs it wherever it can.
+fuzz-run:
+	@if echo 'int LLVMFuzzerTestOneInput(const char *d, long n) { return d && n; }' | \
+	    $(FUZZ_CC) -x c - -fsanitize=fuzzer,address,undefined -fopenmp -o /dev/null >/dev/null 2>&1; then \
+	    $(MAKE) fuzz && sh scripts/fuzz_run.sh $(FUZZ_SECONDS) $(FUZZ_BIN); \
+	else echo "SKIP fuzz-run: $(FUZZ_CC) cannot build libFuzzer harnesses (apt-get install clang libomp-dev)"; fi
+
 clean:
-	rm -rf build build-san
+	rm -rf build build-san $(FUZZ_BUILD)

@@ -6,7 +6,9 @@
  *  - Images are float planes, values on the 0..1 scale (8-bit value v is v/255, 16-bit v/65535),
  *    colour planes stored plane after plane (C, H, W) so that the data is directly a network
  *    input tensor. Alpha, when present, is a separate plane.
- *  - No global state; every allocation has a matching free.
+ *  - No global state (but for the temporary files of atomic writes in progress, which a signal
+ *    handler can reach only so: nsr_remove_temp_files_in_flight); every allocation has a
+ *    matching free.
  */
 #ifndef NSR_H
 #define NSR_H
@@ -112,8 +114,18 @@ NSR_API int nsr_image_write(const nsr_image *img, const char *path, const nsr_wr
 NSR_API int nsr_image_encode(const nsr_image *img, nsr_format format, const nsr_write_options *opts,
                              uint8_t **out, size_t *out_size, nsr_error *err);
 
-/* Writes size bytes to path atomically (temporary name in the same folder, fsync, rename). */
+/* Writes size bytes to path atomically: to a temporary file PATH.tmp-PID-XXXXXX in the same
+ * folder, fsync, rename. First removes the stale temporary files of path (as
+ * nsr_remove_stale_temp_files). */
 NSR_API int nsr_write_file_atomic(const char *path, const void *bytes, size_t size, nsr_error *err);
+/* Removes from folder dir the temporary files of atomic writes (of dir/name; of any file when
+ * name is NULL) whose writing process no longer exists, as a killed process leaves them.
+ * Returns how many were removed, or -1 when dir cannot be listed. (A file whose PID belongs to
+ * a process of another PID namespace, sharing the folder, would be taken for stale.) */
+NSR_API int nsr_remove_stale_temp_files(const char *dir, const char *name, nsr_error *err);
+/* Removes the temporary files of the atomic writes in progress in this process; for a handler
+ * of a signal that ends the process (async-signal-safe: unlink only). */
+NSR_API void nsr_remove_temp_files_in_flight(void);
 /* Reads a whole file into a malloc'd buffer. */
 NSR_API int nsr_read_file(const char *path, uint8_t **bytes, size_t *size, nsr_error *err);
 
@@ -592,15 +604,19 @@ typedef int (*nsr_train_callback)(void *ctx, const nsr_train_progress *progress)
 
 #define NSR_TRAIN_STOPPED 1
 
-/* Trains a new run. Returns 0 when all iterations are done (model.nsr written),
- * NSR_TRAIN_STOPPED when the callback asked to stop, -1 on failure. A loss that is not finite
- * fails without updating the network or overwriting the last checkpoint. cb may be NULL. */
+/* Trains a new run. The checkpoint of iteration 0 is written first, so a run folder that holds
+ * anything can be resumed; a failure to load the data removes the run again. Returns 0 when all
+ * iterations are done (model.nsr written), NSR_TRAIN_STOPPED when the callback asked to stop
+ * (also while loading: the run resumes from iteration 0), -1 on failure. A loss that is not
+ * finite fails without updating the network or overwriting the last checkpoint. cb may be NULL. */
 NSR_API int nsr_train(const nsr_train_options *opts, nsr_train_callback cb, void *ctx,
                       nsr_error *err);
 /* Continues the run in run_dir from its checkpoint with the options saved there; log.csv is cut
  * back to the checkpoint's iteration. The steps taken are bit for bit those of an uninterrupted
  * run. comm: NULL alone, or this process's rank of a distributed run (any rank count dividing
- * the run's shards). Same returns as nsr_train; a finished run is an error. */
+ * the run's shards). Same returns as nsr_train. A finished run without model.nsr (killed just
+ * before writing it) gets it, the bytes the uninterrupted run writes; a finished run with it is
+ * an error. */
 NSR_API int nsr_train_resume(const char *run_dir, const nsr_train_comm *comm,
                              nsr_train_callback cb, void *ctx, nsr_error *err);
 

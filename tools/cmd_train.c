@@ -77,7 +77,18 @@ static const opt_spec fixed[FIXED] = {
 
 static volatile sig_atomic_t stop_signal;
 
-static void on_signal(int sig) { stop_signal = sig; }
+/* The first SIGINT/SIGTERM asks for a clean stop after the current step; a second one ends the
+ * process at once, as the signal's default action, without leaving the temporary file of a
+ * checkpoint being written. */
+static void on_signal(int sig) {
+    if (stop_signal) {
+        nsr_remove_temp_files_in_flight();
+        signal(sig, SIG_DFL);
+        raise(sig);
+        return;
+    }
+    stop_signal = sig;
+}
 
 /* What the progress display remembers between calls. */
 typedef struct display {
@@ -275,8 +286,9 @@ static int run(const opt_args *a) {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
-    sa.sa_flags = SA_RESETHAND; /* a second signal is not caught: it stops at once */
     sigemptyset(&sa.sa_mask);
+    sigaddset(&sa.sa_mask, SIGINT);
+    sigaddset(&sa.sa_mask, SIGTERM);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
 
@@ -297,7 +309,7 @@ static int run(const opt_args *a) {
             cli_note("stopped at iteration %ld; the checkpoint is in %s (continue with "
                      "'nsr train --resume %s')", d.iteration, d.run, d.run);
         else
-            cli_note("stopped before the first step");
+            cli_note("stopped before the first step (continue with 'nsr train --resume %s')", d.run);
         status = 128 + (stop_signal ? (int)stop_signal : SIGINT);
     } else {
         printf("done: %s/model.nsr\n", d.run);
@@ -327,11 +339,12 @@ int cmd_train(int argc, char **argv) {
         "unclipped) and --jpeg (each patch round-tripped through libjpeg) the degradation is drawn\n"
         "afresh for every patch.\n"
         "\n"
-        "RUN (created if missing) receives checkpoint.nsr (every --checkpoint-every iterations, when\n"
-        "stopped, and at the end), log.csv (iteration,loss,lr,seconds,val_psnr) and, at the end,\n"
-        "model.nsr. --resume RUN continues from the checkpoint with the run's own options; the result\n"
-        "is bit for bit that of an uninterrupted run. Folders are saved as given: resume from the same\n"
-        "working folder, or give absolute paths.\n"
+        "RUN (created if missing) receives checkpoint.nsr (at the start, every --checkpoint-every\n"
+        "iterations, when stopped, and at the end), log.csv (iteration,loss,lr,seconds,val_psnr)\n"
+        "and, at the end, model.nsr. --resume RUN continues from the checkpoint with the run's own\n"
+        "options; the result is bit for bit that of an uninterrupted run (a finished run killed\n"
+        "before model.nsr gets it). Folders are saved as given: resume from the same working\n"
+        "folder, or give absolute paths.\n"
         "\n",
         "Under mpirun (nsr built with Open MPI), every rank runs the same command: each computes its\n"
         "shards of every batch with -j threads, rank 0 writes the run folder. --resume works on any\n"

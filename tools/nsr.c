@@ -1,4 +1,5 @@
 /* nsr.c - the command-line program: a table of subcommands over libnsr. */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -21,7 +22,25 @@ static void print_help(FILE *out) {
         fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
 }
 
+/* SIGINT/SIGTERM end the program as by default, without leaving the temporary file of an output
+ * being written (`nsr train` installs its own handlers, for a clean stop first). */
+static void on_signal(int sig) {
+    nsr_remove_temp_files_in_flight();
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
 int main(int argc, char **argv) {
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaddset(&sa.sa_mask, SIGINT);
+    sigaddset(&sa.sa_mask, SIGTERM);
+    /* a signal ignored by whoever started us (nohup, a background job of a script) stays so */
+    const int sigs[2] = {SIGINT, SIGTERM};
+    for (int i = 0; i < 2; i++)
+        if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler != SIG_IGN) sigaction(sigs[i], &sa, NULL);
     if (argc < 2) {
         print_help(stderr);
         return 2;

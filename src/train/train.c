@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "nn/engine.h"
 #include "train/patches.h"
@@ -72,6 +73,7 @@ typedef struct trainer {
     nn_adam adam;
     long iter;               /* steps done */
     long saved_iter;         /* the iteration of the newest checkpoint, -1 when none */
+    int loaded;              /* the data and validation images are in memory */
     double seconds;          /* training time up to the last step, all sessions together */
     double loss, val_psnr;   /* the last ones, NAN until known */
     char *checkpoint_path, *model_path, *log_path;
@@ -464,7 +466,7 @@ static int run(trainer *t, nsr_error *err) {
                              t->model->arch.channels, loading_progress, t, err);
     if (rc) return rc < 0 ? -1 : NSR_TRAIN_STOPPED;
     if (writes(t) && load_validation(t, err)) return -1;
-    if (writes(t) && t->saved_iter < 0 && save_checkpoint(t, err)) return -1;
+    t->loaded = 1;
 
     nsr_model *m = t->model;
     const int s = m->arch.scale, ranks = o->comm ? o->comm->size : 1;
@@ -562,6 +564,16 @@ done:
 
 /* ---------------------------------------------------------------- entry points */
 
+/* Undoes the start of a new run in t->o.run_dir: its files, and the folder when it was made for
+ * the run (rmdir leaves it when anything else is in it). */
+static void remove_run(trainer *t, int folder_existed) {
+    if (t->log) fclose(t->log);
+    t->log = NULL;
+    unlink(t->log_path);
+    unlink(t->checkpoint_path);
+    if (!folder_existed) rmdir(t->o.run_dir);
+}
+
 int nsr_train(const nsr_train_options *opts, nsr_train_callback cb, void *ctx, nsr_error *err) {
     trainer t;
     trainer_init(&t, cb, ctx);
@@ -577,10 +589,23 @@ int nsr_train(const nsr_train_options *opts, nsr_train_callback cb, void *ctx, n
                  opts->run_dir);
         goto done;
     }
-    if ((writes(&t) && (make_folder(opts->run_dir, err) || open_log(&t, 1, err))) ||
-        nn_adam_init(&t.adam, t.model->nparams, err))
+    /* The checkpoint of iteration 0 (the options, the initial network, Adam's zero moments) is
+     * the run's first file, before the log and the data loading: from the moment the folder
+     * holds a run, a kill leaves something --resume can start (a kill before it leaves no run,
+     * and the original command still works). Only the rank that writes the run touches it. */
+    struct stat st;
+    const int existed = stat(opts->run_dir, &st) == 0;
+    if ((writes(&t) && (make_folder(opts->run_dir, err) ||
+                        nsr_remove_stale_temp_files(opts->run_dir, NULL, err) < 0)) ||
+        nn_adam_init(&t.adam, t.model->nparams, err) ||
+        (writes(&t) && (save_checkpoint(&t, err) || open_log(&t, 1, err)))) {
+        if (writes(&t)) remove_run(&t, existed);
         goto done;
+    }
     rc = run(&t, err);
+    /* Data that cannot be loaded (a wrong folder, images too small for the patch) is a mistake
+     * in the command: leave no run behind, so that the corrected command can use the folder. */
+    if (rc < 0 && !t.loaded && writes(&t)) remove_run(&t, existed);
 done:
     trainer_free(&t);
     return rc;
@@ -715,11 +740,17 @@ int nsr_train_resume(const char *run_dir, const nsr_train_comm *comm, nsr_train_
         goto done;
     }
     t.o.comm = comm;
+    /* what killed sessions of the run left half-written */
+    if (writes(&t) && nsr_remove_stale_temp_files(run_dir, NULL, err) < 0) goto done;
     if (nsr_model_file_load(&f, t.checkpoint_path, err) || read_checkpoint(&t, f, err)) goto done;
     nsr_model_file_free(f);
     f = NULL;
     if (t.iter >= t.o.iterations) {
-        nsr_fail(err, "%s: the run is already finished (%ld iterations)", run_dir, t.o.iterations);
+        /* A kill between the final checkpoint and model.nsr leaves this: the final model is
+         * the checkpoint's network with the same metadata, so it is written now, the same
+         * bytes the uninterrupted run writes. */
+        if (!file_exists(t.model_path)) rc = writes(&t) ? save(&t, t.model_path, 0, err) : 0;
+        else nsr_fail(err, "%s: the run is already finished (%ld iterations)", run_dir, t.o.iterations);
         goto done;
     }
     if (writes(&t) && (cut_log(&t, err) || open_log(&t, 0, err))) goto done;
