@@ -25,11 +25,11 @@ mkdir "$WORK/data"
 "$NSR" resize "$WORK/data/a.png" "$WORK/data/b.webp" --scale 0.75
 # long enough (about 40 ms a step) for the stop below to land inside the run
 RUN="--data $WORK/data --scale 2 --blocks 2 --features 16 --wm 1 --groups 2 --cardinals 2 --patch 24
-     --batch 8 --iterations 40 --gumbel 0.5 --checkpoint-every 4 --val-every 0 --shards 4 -j 1"
+     --batch 8 --iterations 40 --gumbel 0.5 --checkpoint-every 4 --val-every 0 --shards 4"
 
-expect_ok alone "$NSR" train $RUN --run "$WORK/r1"
-expect_ok two_ranks $MPIRUN -np 2 "$NSR" train $RUN --run "$WORK/r2"
-expect_ok four_ranks $MPIRUN -np 4 "$NSR" train $RUN --run "$WORK/r4"
+expect_ok alone "$NSR" train $RUN --run "$WORK/r1" -j 1
+expect_ok two_ranks $MPIRUN -np 2 "$NSR" train $RUN --run "$WORK/r2" -j 1
+expect_ok four_ranks $MPIRUN -np 4 "$NSR" train $RUN --run "$WORK/r4" -j 1
 for r in r1 r2 r4; do
     steps "$WORK/$r/log.csv" >"$WORK/$r.steps"
     "$NSR" upscale -m "$WORK/$r/model.nsr" -o "$WORK/$r.png" 2>/dev/null
@@ -41,18 +41,19 @@ expect_same two_ranks_network "$WORK/r1.png" "$WORK/r2.png"
 expect_same four_ranks_network "$WORK/r1.png" "$WORK/r4.png"
 check one_rank_writes test "$(ls "$WORK/r2" | tr '\n' ' ')" = "checkpoint.nsr log.csv model.nsr "
 
-# stopped on 2 ranks (SIGTERM to mpirun, which passes it on), resumed by one process
-$MPIRUN -np 2 "$NSR" train $RUN --run "$WORK/half" >"$WORK/half.out" 2>&1 &
+# stopped on 2 ranks, resumed by one process
+$MPIRUN -np 2 "$NSR" train $RUN --run "$WORK/half" -j 1 >"$WORK/half.out" 2>&1 &
 pid=$!
 i=0
 while ! grep -q '^[5-9],' "$WORK/half/log.csv" 2>/dev/null && [ $i -lt 3000 ]; do sleep 0.01; i=$((i + 1)); done
-kill -TERM $pid 2>/dev/null
+# the ranks held still, signalled (as Slurm signals every task), then let go: each stops after
+# the step it is in, however fast the steps are
+pkill -STOP -f "^[^ ]*nsr train .*$WORK/half"
+pkill -TERM -f "^[^ ]*nsr train .*$WORK/half"
+pkill -CONT -f "^[^ ]*nsr train .*$WORK/half"
 wait $pid
-if [ "$(wc -l <"$WORK/half/log.csv")" -ge 41 ]; then
-    echo "SKIP resumed_alone: the 2-rank run ended before it could be stopped"
-else
-    expect_ok resumed_alone "$NSR" train --resume "$WORK/half" -j 2
-fi
+check stopped_midway test "$(wc -l <"$WORK/half/log.csv")" -lt 41
+expect_ok resumed_alone "$NSR" train --resume "$WORK/half" -j 2
 steps "$WORK/half/log.csv" >"$WORK/half.steps"
 expect_same resume_2_to_1_log "$WORK/r1.steps" "$WORK/half.steps"
 
