@@ -363,7 +363,7 @@ size_t nsr_model_param_count(const nsr_model *model);
 int nsr_model_infer(const nsr_model *model, const nsr_image *in, nsr_image *out,
                     nsr_selection selection, nsr_error *err);
 
-/* ---------------------------------------------------------------- models: files, inference, tiling (src/model_io.c, src/tiling.c) */
+/* ---------------------------------------------------------------- models: files, inference, tiling (src/nn/, src/run/) */
 
 /* A network in a model file (docs/model-format.md, "The wdsr_nsr network"): metadata
  * "nsr.architecture" = "wdsr_nsr" and the integers "nsr.blocks", "nsr.features",
@@ -379,19 +379,28 @@ int nsr_model_from_file(nsr_model **m, const nsr_model_file *f, nsr_error *err);
 int nsr_model_save(const nsr_model *m, const char *path, nsr_error *err);
 int nsr_model_load(nsr_model **m, const char *path, nsr_error *err);
 
-/* How a network meets an image (NSR.md section 5). */
+/* How a network meets an image (NSR.md section 5; src/run/tiling.c). */
 typedef enum nsr_tiling {
-    NSR_TILE_REFERENCE = 0, /* as the reference (its published numbers): an LR input of at least
+    NSR_TILE_AUTO = 0,      /* the default: the image in large overlapping tiles (up to 512x512
+                             * LR pixels, or nsr_infer_options.tile_size), each a plain crop run
+                             * through the whole network, zero padding only at the image's edge
+                             * as in training, cross-faded where they overlap (by at least
+                             * twice the network's receptive radius); each tile pools its own
+                             * selection. An image that fits one tile runs whole, bit for bit
+                             * NSR_TILE_WHOLE; larger ones within a few hundredths of a dB of it.
+                             * Memory: one tile's activations (at most 256 MiB) */
+    NSR_TILE_REFERENCE = 1, /* as the reference (its published numbers): an LR input of at least
                              * 192 x 192 runs the body on 48x48 tiles (reflect-padded by 4,
                              * stride 32, the inner 40x40 kept, overlaps averaged, border strips
                              * weighing 0.3) and the skip branch on the whole image; smaller
                              * inputs run whole. Every tile pools its own selection statistics,
-                             * so the result differs from NSR_TILE_WHOLE everywhere, a little.
+                             * so the result differs from NSR_TILE_WHOLE everywhere, a little,
+                             * and the reflect padding leaves a frame about 4 pixels wide.
                              * Memory: a few 48x48 tiles' activations, whatever the image size */
-    NSR_TILE_WHOLE = 1      /* the whole image as one sample (nsr_model_infer); memory grows with
+    NSR_TILE_WHOLE = 2      /* the whole image as one sample (nsr_model_infer); memory grows with
                              * the image times the network's width */
 } nsr_tiling;
-/* "reference" / "whole"; parse returns 0, or -1 for an unknown name. */
+/* "auto" / "reference" / "whole"; parse returns 0, or -1 for an unknown name. */
 const char *nsr_tiling_name(nsr_tiling tiling);
 int nsr_tiling_parse(const char *name, nsr_tiling *tiling);
 
@@ -401,9 +410,12 @@ typedef struct nsr_infer_options {
     /* With tiles: called after every few tiles with the fraction done (0..1]; may be NULL. */
     void (*progress)(void *ctx, double fraction);
     void *progress_ctx;
+    /* NSR_TILE_AUTO: a tile's side in LR pixels (0: chosen from the network's size; at least
+     * twice the overlap its receptive field needs, else an error); other modes: 0. */
+    int tile_size;
 } nsr_infer_options;
 
-/* nsr_model_infer with a choice of tiling and selection (opts NULL: soft selection, reference
+/* nsr_model_infer with a choice of tiling and selection (opts NULL: soft selection, auto
  * tiling). in is RGB; out is created, (width * s) x (height * s), in's bit depth, unclamped. */
 int nsr_model_infer_tiled(const nsr_model *m, const nsr_image *in, nsr_image *out,
                           const nsr_infer_options *opts, nsr_error *err);

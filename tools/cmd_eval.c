@@ -18,8 +18,11 @@ static const char eval_help[] =
     "  --model M          a model file (.nsr) fitting the task (a x S model for --scale S, a\n"
     "                     scale-1 model for noise and JPEG), or bicubic (default: MATLAB\n"
     "                     bicubic upscaling, or the degraded input itself for noise and JPEG)\n"
-    "  --tile T           reference (default: 48x48 tiles on inputs of at least 192x192, as the\n"
-    "                     published numbers were made) or whole (each image in one piece)\n"
+    "  --tile T           auto (default: large overlapping tiles, seamless, zero padding only\n"
+    "                     at the image edge; within 0.02 dB of whole), reference (48x48 tiles on\n"
+    "                     inputs of at least 192x192, as the published numbers were made) or\n"
+    "                     whole (each image in one piece)\n"
+    "  -t N               tile size in input pixels for --tile auto (default: from the model)\n"
     "  --hard             hard sparsity selection (argmax group) instead of the soft one\n"
     "  --protocol P       Y convention: pt_ir (the NSR reference: luma weights on the difference,\n"
     "                     default) or matlab (rgb2ycbcr rounded to 8 bit, as most published tables)\n"
@@ -36,7 +39,7 @@ int cmd_eval(int argc, char **argv) {
     long scale = 0, quality = 0, limit = 0, seed = 0;
     double sigma = -1;
     int json = 0, kinds = 0;
-    nsr_infer_options iopts = {NSR_SELECT_SOFT, NSR_TILE_REFERENCE, NULL, NULL};
+    nsr_infer_options iopts = {NSR_SELECT_SOFT, NSR_TILE_AUTO, NULL, NULL, 0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -55,7 +58,11 @@ int cmd_eval(int argc, char **argv) {
         else if (!strcmp(a, "--model") || !strcmp(a, "-m")) model = v;
         else if (!strcmp(a, "--protocol")) protocol = v;
         else if (!strcmp(a, "--tile")) {
-            if (nsr_tiling_parse(v, &iopts.tiling)) return cli_usage_error("eval", "--tile must be reference or whole, not '%s'", v);
+            if (nsr_tiling_parse(v, &iopts.tiling)) return cli_usage_error("eval", "--tile must be auto, reference or whole, not '%s'", v);
+        } else if (!strcmp(a, "-t")) {
+            long t;
+            if (cli_parse_int(v, 1, 1 << 20, &t)) return cli_usage_error("eval", "-t must be a tile size in pixels, not '%s'", v);
+            iopts.tile_size = (int)t;
         }
         else if (!strcmp(a, "-j")) threads = v;
         else if (!strcmp(a, "--scale") || !strcmp(a, "-s")) {

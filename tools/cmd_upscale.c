@@ -19,8 +19,11 @@ static const char upscale_help[] =
     "  -s, --scale S      scale factor 2..8 (default: the model's; 2 for bicubic); a model only\n"
     "                     does its own scale. A scale-1 model (denoising, JPEG) restores at the\n"
     "                     same size when -s is not given\n"
-    "  --tile T           reference (default: 48x48 tiles on inputs of at least 192x192, as the\n"
-    "                     published numbers; little memory) or whole (the image in one piece)\n"
+    "  --tile T           auto (default: large overlapping tiles, seamless, zero padding only\n"
+    "                     at the image edge, bounded memory), reference (48x48 tiles on inputs\n"
+    "                     of at least 192x192, as the published numbers; draws a frame at the\n"
+    "                     edge) or whole (the image in one piece)\n"
+    "  -t N               tile size in input pixels for --tile auto (default: from the model)\n"
     "  --hard             hard sparsity selection (argmax group) instead of the trained soft one\n"
     "  -f, --format F     png, jpeg or webp (default: from OUT's extension)\n"
     "  -q, --quality Q    JPEG/WebP quality 1..100 (WebP default: lossless)\n"
@@ -32,7 +35,7 @@ int cmd_upscale(int argc, char **argv) {
     const char *in_path = NULL, *out_path = NULL, *model = NULL, *threads = NULL;
     long scale = 0, quality = 0, max_pixels = 0;
     int overwrite = 0;
-    nsr_infer_options iopts = {NSR_SELECT_SOFT, NSR_TILE_REFERENCE, cli_model_progress, NULL};
+    nsr_infer_options iopts = {NSR_SELECT_SOFT, NSR_TILE_AUTO, cli_model_progress, NULL, 0};
     nsr_write_options wopts = {NSR_FORMAT_UNKNOWN, 0, 0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -52,7 +55,11 @@ int cmd_upscale(int argc, char **argv) {
         else if (!strcmp(a, "-o") || !strcmp(a, "--output")) out_path = v;
         else if (!strcmp(a, "-m") || !strcmp(a, "--model")) model = v;
         else if (!strcmp(a, "--tile")) {
-            if (nsr_tiling_parse(v, &iopts.tiling)) return cli_usage_error("upscale", "--tile must be reference or whole, not '%s'", v);
+            if (nsr_tiling_parse(v, &iopts.tiling)) return cli_usage_error("upscale", "--tile must be auto, reference or whole, not '%s'", v);
+        } else if (!strcmp(a, "-t")) {
+            long t;
+            if (cli_parse_int(v, 1, 1 << 20, &t)) return cli_usage_error("upscale", "-t must be a tile size in pixels, not '%s'", v);
+            iopts.tile_size = (int)t;
         }
         else if (!strcmp(a, "-j")) threads = v;
         else if (!strcmp(a, "-s") || !strcmp(a, "--scale")) {
