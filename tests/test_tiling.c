@@ -418,7 +418,7 @@ static void test_auto_matches_whole(void) {
 }
 
 /* The same bits on 1, 2 and 3 threads; progress rises to 1; a tile size below twice the
- * overlap (2 x (2 x 3 + 16) for one block) and a tile size for another mode are refused. */
+ * overlap (2 x (2 x 4 + 16) for one block: radius 1 + 2 + 1) and a tile size for another mode are refused. */
 static void test_auto_threads_progress_errors(void) {
     nsr_model *m = tiny_model(2, 2, 16);
     nsr_image in, out[3] = {0}, bad;
@@ -435,9 +435,9 @@ static void test_auto_threads_progress_errors(void) {
     }
     omp_set_num_threads(saved);
     CHECK(log.calls > 3 && !log.backwards && log.last == 1.0, "progress: %d calls, last %g", log.calls, log.last);
-    opts.tile_size = 43;
-    CHECK(nsr_model_infer_tiled(m, &in, &bad, &opts, &err) && strstr(err.message, "at least 44"),
-          "tile 43: %s", err.message);
+    opts.tile_size = 47;
+    CHECK(nsr_model_infer_tiled(m, &in, &bad, &opts, &err) && strstr(err.message, "at least 48"),
+          "tile 47: %s", err.message);
     opts.tiling = NSR_TILE_WHOLE, opts.tile_size = 64;
     CHECK(nsr_model_infer_tiled(m, &in, &bad, &opts, &err) && strstr(err.message, "auto tiling only"),
           "tile size with whole: %s", err.message);
