@@ -245,7 +245,9 @@ extern const nsr_restorer nsr_bicubic_restorer;
 uint64_t nsr_seed_from_name(const char *name);
 
 /* Evaluates one ground-truth image: degrade, restore, quantise to 8 bit, measure (shave s for
- * Y and s + 6 for RGB in super-resolution, 0 otherwise). */
+ * Y and s + 6 for RGB in super-resolution, 0 otherwise). The degradation is nsr_task_degrade's,
+ * except for super-resolution under NSR_Y_PT_IR, whose LR is made as the reference code made
+ * it: MATLAB's bicubic in floating point, rounded to 8 bit once at the end (NSR.md section 7). */
 int nsr_eval_image(const nsr_image *ground_truth, const nsr_task *task,
                    const nsr_restorer *restorer, nsr_y_convention y, uint64_t seed,
                    nsr_metrics *metrics, nsr_error *err);

@@ -13,7 +13,9 @@ static const char eval_help[] =
     "Degrades every image of DIR as NSR.md section 5 says (crop to a multiple of S and MATLAB\n"
     "bicubic downscale; Gaussian noise of SIGMA on the 0-255 scale, unclipped, seeded by the file\n"
     "name; or a JPEG round trip at quality Q), restores it, and prints PSNR and SSIM per image and\n"
-    "their mean.\n"
+    "their mean. Under --protocol pt_ir the LR is made as the reference code made it (bicubic in\n"
+    "floating point, one rounding at the end). A file that cannot be read or restored is reported\n"
+    "and left out of the mean, and the exit status is then 1.\n"
     "\n"
     "  --model M          a model file (.nsr) fitting the task (a x S model for --scale S, a\n"
     "                     scale-1 model for noise and JPEG), or bicubic (default: MATLAB\n"
@@ -111,7 +113,7 @@ int cmd_eval(int argc, char **argv) {
                task.kind == NSR_TASK_JPEG ? "    PSNR-B" : "");
     }
     nsr_metrics sum = {0, 0, 0, 0};
-    int status = 0;
+    size_t failed = 0; /* a bad file is reported and left out of the mean; the exit says so */
     for (size_t i = 0; i < count; i++) {
         const char *path = list.paths[i];
         const char *name = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
@@ -121,15 +123,19 @@ int cmd_eval(int argc, char **argv) {
         nsr_image gt;
         nsr_metrics m;
         if (nsr_image_read(&gt, path, NULL, &err)) {
-            status = cli_error("%s", err.message);
-            break;
+            cli_progress_done();
+            cli_error("%s (left out)", err.message);
+            failed++;
+            continue;
         }
         int w = gt.width - gt.width % task.scale, h = gt.height - gt.height % task.scale;
         int rc = nsr_eval_image(&gt, &task, restorer, y, nsr_seed_from_name(path) + (uint64_t)seed, &m, &err);
         nsr_image_free(&gt);
         if (rc) {
-            status = cli_error("%s: %s", path, err.message);
-            break;
+            cli_progress_done();
+            cli_error("%s: %s (left out)", path, err.message);
+            failed++;
+            continue;
         }
         sum.psnr_y += m.psnr_y;
         sum.ssim_y += m.ssim_y;
@@ -155,13 +161,13 @@ int cmd_eval(int argc, char **argv) {
         fflush(stdout);
     }
     cli_progress_done();
-    if (status == 0) {
-        double n = (double)count;
+    if (failed < count) {
+        double n = (double)(count - failed);
         if (json) {
             printf("{\"summary\": true, \"dataset\": ");
             cli_json_string(data_dir);
-            printf(", \"images\": %zu, \"task\": \"%s\", \"scale\": %d",
-                   count, task.kind == NSR_TASK_SR ? "sr" : task.kind == NSR_TASK_DENOISE ? "denoise" : "jpeg", task.scale);
+            printf(", \"images\": %zu, \"failed\": %zu, \"task\": \"%s\", \"scale\": %d",
+                   count - failed, failed, task.kind == NSR_TASK_SR ? "sr" : task.kind == NSR_TASK_DENOISE ? "denoise" : "jpeg", task.scale);
             if (task.kind == NSR_TASK_DENOISE) printf(", \"noise\": %g", task.noise_sigma);
             if (task.kind == NSR_TASK_JPEG) printf(", \"quality\": %d", task.jpeg_quality);
             printf(", \"model\": ");
@@ -173,12 +179,13 @@ int cmd_eval(int argc, char **argv) {
             if (task.kind == NSR_TASK_JPEG) cli_json_field(", ", "psnr_b", sum.psnr_b / n);
             printf("}\n");
         } else {
-            printf("%-28s %9zu %9.4f %8.4f %9.4f", "mean", count, sum.psnr_y / n, sum.ssim_y / n, sum.psnr_rgb / n);
+            printf("%-28s %9zu %9.4f %8.4f %9.4f", "mean", count - failed, sum.psnr_y / n, sum.ssim_y / n, sum.psnr_rgb / n);
             if (task.kind == NSR_TASK_JPEG) printf(" %9.4f", sum.psnr_b / n);
             printf("\n");
         }
     }
     nsr_path_list_free(&list);
     cli_model_close(&cm);
-    return status;
+    if (failed) return cli_error("%zu of %zu images failed (left out of the mean)", failed, count);
+    return 0;
 }
