@@ -65,10 +65,11 @@
  *    weights summing to 1. The outputs are not equal there (every tile pools its own
  *    selection, NSR.md section 2, as each training patch did), so a hard cut would be a seam;
  *    the fade spreads the difference over 2 AUTO_BLEND HR pixels or more.
- *  - Layout: along each axis, n = ceil((len - overlap) / (tile - overlap)) tiles of the tile
- *    size (or the whole length), spread evenly from edge to edge, so overlaps are at least the
- *    minimum and all tiles have one size (one workspace). One tile in both axes is the whole
- *    image, run as such (nsr_model_infer): bit for bit --tile whole.
+ *  - Layout: along each axis, n = ceil((len - overlap) / (tile - overlap)) tiles, all of one
+ *    size (one workspace), the smallest that n tiles overlapping by the minimum cover len with
+ *    (ceil((len + (n - 1) overlap) / n) <= the tile size), spread evenly from edge to edge. One
+ *    tile in both axes is the whole image, run as such (nsr_model_infer): bit for bit --tile
+ *    whole.
  *  - Tile size: -t, else the largest multiple of 16 up to AUTO_TILE_MAX whose workspace fits
  *    AUTO_BUDGET; at least 2 overlaps. A large tile keeps the overlap's extra work small (16%
  *    at 512 for B = 4) and its selection close to the whole image's; the layers spread each
@@ -349,8 +350,10 @@ static void axis_free(tile_axis *a) {
  * up to 1; dividing by the sum over the tiles makes that so also where three tiles meet (when
  * the tiles are crowded on a short axis). */
 static int plan_axis(tile_axis *a, int len, int tile, int overlap, int r, int s) {
-    a->size = len < tile ? len : tile;
     a->n = len <= tile ? 1 : (len - overlap + (tile - overlap) - 1) / (tile - overlap);
+    /* the shortest tiles that n of them cover len with the overlap: n tiles of the full size
+     * would overlap by more, which is work for nothing */
+    a->size = a->n == 1 ? len : (len + (a->n - 1) * overlap + a->n - 1) / a->n;
     a->start = malloc((size_t)a->n * sizeof *a->start);
     a->weight = malloc((size_t)a->n * a->size * s * sizeof *a->weight);
     double *sum = calloc((size_t)len * s, sizeof *sum);
