@@ -1,6 +1,7 @@
 /* tiling.c - running the network on an image in tiles: the reference's tiled inference (NSR.md
  * section 5, --tile reference), and the default, auto tiling (--tile auto), which reproduces
- * the whole image within a few hundredths of a dB in bounded memory.
+ * the whole image in bounded memory (within 0.0004 dB in tiles of 128 on Set5, Set14 and
+ * Kodak24 x2; RESULTS.md).
  *
  * ---------------- reference tiles
  *
