@@ -46,9 +46,11 @@ endif
 .PHONY: all test install clean FORCE
 all: $(BUILD)/libnsr.a $(BUILD)/libnsr.so $(BUILD)/nsr
 
+# The library's objects hide every symbol that include/nsr.h does not mark NSR_API: libnsr.so
+# exports the nsr_* API only, and the engine's internals stay free to change.
 $(BUILD)/src/%.o: src/%.c $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) -fvisibility=hidden -c $< -o $@
 $(BUILD)/tools/%.o: tools/%.c $(HEADERS) | $(BUILD)/tools
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 $(BUILD)/bench/%.o: bench/%.c $(HEADERS) | $(BUILD)/bench

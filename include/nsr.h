@@ -20,6 +20,14 @@ extern "C" {
 
 #define NSR_VERSION_STRING "0.1.0"
 
+/* What libnsr.so exports: the library is built with -fvisibility=hidden, so that only the API
+ * below is visible to programs and everything else (engine, kernels) stays internal. */
+#if defined(__GNUC__)
+#define NSR_API __attribute__((visibility("default")))
+#else
+#define NSR_API
+#endif
+
 /* ---------------------------------------------------------------- errors */
 
 typedef struct nsr_error {
@@ -28,7 +36,7 @@ typedef struct nsr_error {
 
 /* Formats message into err (if err is non-NULL) and returns -1, so callers can write
  * `return nsr_fail(err, "...", ...);`. */
-int nsr_fail(nsr_error *err, const char *fmt, ...)
+NSR_API int nsr_fail(nsr_error *err, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 2, 3)))
 #endif
@@ -47,19 +55,19 @@ typedef struct nsr_image {
 } nsr_image;
 
 /* Allocates an image with zeroed planes (alpha only when with_alpha). */
-int nsr_image_create(nsr_image *img, int width, int height, int channels, int with_alpha,
-                     nsr_error *err);
-void nsr_image_free(nsr_image *img);
-int nsr_image_copy(nsr_image *dst, const nsr_image *src, nsr_error *err);
+NSR_API int nsr_image_create(nsr_image *img, int width, int height, int channels, int with_alpha,
+                             nsr_error *err);
+NSR_API void nsr_image_free(nsr_image *img);
+NSR_API int nsr_image_copy(nsr_image *dst, const nsr_image *src, nsr_error *err);
 /* Pointer to colour plane c. */
 static inline float *nsr_image_plane(const nsr_image *img, int c) {
     return img->data + (size_t)c * img->width * img->height;
 }
 /* Crops to the top-left (width - width % m) x (height - height % m), as MATLAB's modcrop. */
-int nsr_image_modcrop(nsr_image *img, int m, nsr_error *err);
+NSR_API int nsr_image_modcrop(nsr_image *img, int m, nsr_error *err);
 /* Rounds every sample to the nearest 8-bit level, clamped to 0..255 (the quantisation that
  * precedes every metric, NSR.md section 5). */
-void nsr_image_quantize8(nsr_image *img);
+NSR_API void nsr_image_quantize8(nsr_image *img);
 
 /* ---------------------------------------------------------------- image files */
 
@@ -83,36 +91,36 @@ typedef struct nsr_write_options {
 } nsr_write_options;
 
 /* Detects the format from the first bytes of a file's content. */
-nsr_format nsr_detect_format(const uint8_t *bytes, size_t size);
-const char *nsr_format_name(nsr_format format);
+NSR_API nsr_format nsr_detect_format(const uint8_t *bytes, size_t size);
+NSR_API const char *nsr_format_name(nsr_format format);
 /* Format from a file name's extension (.png, .jpg/.jpeg, .webp), or NSR_FORMAT_UNKNOWN. */
-nsr_format nsr_format_from_path(const char *path);
+NSR_API nsr_format nsr_format_from_path(const char *path);
 
 /* Reads PNG, JPEG or WebP (detected from content). opts may be NULL. Grey stays one plane,
  * except that WebP, which has no grey, always gives three; alpha and the ICC profile come along;
  * 16-bit PNG gives bit_depth 16; JPEG EXIF orientation is applied. Errors name the file. */
-int nsr_image_read(nsr_image *img, const char *path, const nsr_read_options *opts,
-                   nsr_error *err);
-int nsr_image_read_memory(nsr_image *img, const uint8_t *bytes, size_t size,
-                          const nsr_read_options *opts, nsr_error *err);
+NSR_API int nsr_image_read(nsr_image *img, const char *path, const nsr_read_options *opts,
+                           nsr_error *err);
+NSR_API int nsr_image_read_memory(nsr_image *img, const uint8_t *bytes, size_t size,
+                                  const nsr_read_options *opts, nsr_error *err);
 /* Writes atomically: to a temporary file in the same folder, then renamed over path. */
-int nsr_image_write(const nsr_image *img, const char *path, const nsr_write_options *opts,
-                    nsr_error *err);
+NSR_API int nsr_image_write(const nsr_image *img, const char *path, const nsr_write_options *opts,
+                            nsr_error *err);
 /* Encodes into a malloc'd buffer (*out, *out_size); the caller frees it. Samples are rounded to
  * the nearest level and clamped; JPEG drops alpha (colour is kept, not composited) and uses
  * 4:2:0 chroma for colour; WebP holds at most 16383x16383. */
-int nsr_image_encode(const nsr_image *img, nsr_format format, const nsr_write_options *opts,
-                     uint8_t **out, size_t *out_size, nsr_error *err);
+NSR_API int nsr_image_encode(const nsr_image *img, nsr_format format, const nsr_write_options *opts,
+                             uint8_t **out, size_t *out_size, nsr_error *err);
 
 /* Writes size bytes to path atomically (temporary name in the same folder, fsync, rename). */
-int nsr_write_file_atomic(const char *path, const void *bytes, size_t size, nsr_error *err);
+NSR_API int nsr_write_file_atomic(const char *path, const void *bytes, size_t size, nsr_error *err);
 /* Reads a whole file into a malloc'd buffer. */
-int nsr_read_file(const char *path, uint8_t **bytes, size_t *size, nsr_error *err);
+NSR_API int nsr_read_file(const char *path, uint8_t **bytes, size_t *size, nsr_error *err);
 
 /* Draws the built-in test picture (gradients, edges, stripes, a zone plate), 8-bit RGB. */
-int nsr_render_test_image(nsr_image *img, int width, int height, nsr_error *err);
+NSR_API int nsr_render_test_image(nsr_image *img, int width, int height, nsr_error *err);
 
-/* ---------------------------------------------------------------- data sets (src/data.c) */
+/* ---------------------------------------------------------------- data sets (src/image/data.c) */
 
 typedef struct nsr_path_list {
     char **paths;
@@ -121,10 +129,10 @@ typedef struct nsr_path_list {
 
 /* Lists the PNG, JPEG and WebP files of a folder (by extension, not recursive), sorted by name.
  * An empty folder is an error. */
-int nsr_list_images(nsr_path_list *list, const char *dir, nsr_error *err);
-void nsr_path_list_free(nsr_path_list *list);
+NSR_API int nsr_list_images(nsr_path_list *list, const char *dir, nsr_error *err);
+NSR_API void nsr_path_list_free(nsr_path_list *list);
 
-/* ---------------------------------------------------------------- resampling (src/resize.c) */
+/* ---------------------------------------------------------------- resampling (src/image/resize.c) */
 
 /* The 8-bit level of a 0..1 sample: round(v * 255), half away from zero, clamped to 0..255 (NaN
  * gives 0), the same rounding as nsr_image_quantize8. Computed in double so that no float
@@ -148,10 +156,10 @@ static inline int nsr_level8(float v) {
  * input; this reproduces MATLAB's LR images exactly. round8 = 0: floats in, floats out, no
  * rounding or clamping. Alpha is resized like a colour plane. dst is created here; on failure
  * it is left empty. Parallel over planes and rows; results do not depend on the thread count. */
-int nsr_resize_bicubic(nsr_image *dst, const nsr_image *src, int out_width, int out_height,
-                       double scale_x, double scale_y, int round8, nsr_error *err);
+NSR_API int nsr_resize_bicubic(nsr_image *dst, const nsr_image *src, int out_width, int out_height,
+                               double scale_x, double scale_y, int round8, nsr_error *err);
 
-/* ---------------------------------------------------------------- metrics (src/metrics.c) */
+/* ---------------------------------------------------------------- metrics (src/image/metrics.c) */
 
 /* How Y (luma) is obtained from 8-bit RGB for PSNR, SSIM and PSNR-B (name it in every table):
  *  - NSR_Y_PT_IR: Y = 16 + 0.257 R + 0.504 G + 0.098 B on 8-bit levels, not rounded (the NSR
@@ -162,8 +170,8 @@ int nsr_resize_bicubic(nsr_image *dst, const nsr_image *src, int out_width, int 
 typedef enum nsr_y_convention { NSR_Y_PT_IR = 0, NSR_Y_MATLAB = 1 } nsr_y_convention;
 
 /* "pt_ir" / "matlab"; parse returns 0, or -1 for an unknown name. */
-const char *nsr_y_convention_name(nsr_y_convention y);
-int nsr_y_convention_parse(const char *name, nsr_y_convention *y);
+NSR_API const char *nsr_y_convention_name(nsr_y_convention y);
+NSR_API int nsr_y_convention_parse(const char *name, nsr_y_convention *y);
 
 typedef struct nsr_metrics {
     double psnr_y;   /* dB; INFINITY when the shaved Y planes are equal */
@@ -180,31 +188,32 @@ typedef struct nsr_metrics {
  * (NSR.md section 5: s and s + 6 for super-resolution at scale s; 0 for denoising and JPEG).
  * PSNR-B keeps the block grid of the unshaved image. Fails (with a reason) on mismatched sizes
  * or a shave that leaves no pixels. */
-int nsr_metrics_compute(const nsr_image *ref, const nsr_image *test, int shave, int shave_rgb,
-                        nsr_y_convention y, nsr_metrics *out, nsr_error *err);
+NSR_API int nsr_metrics_compute(const nsr_image *ref, const nsr_image *test, int shave,
+                                int shave_rgb, nsr_y_convention y, nsr_metrics *out,
+                                nsr_error *err);
 
-/* ---------------------------------------------------------------- degradations (src/degrade.c, src/rng.c) */
+/* ---------------------------------------------------------------- degradations (src/image/degrade.c) */
 
-/* Counter-based random numbers (src/rng.c): each value is a pure function of (seed, stream,
+/* Counter-based random numbers (src/base/rng.c): each value is a pure function of (seed, stream,
  * counter), so any element can be drawn on its own, in any order, on any thread, with the same
  * result everywhere. */
-uint64_t nsr_rng_u64(uint64_t seed, uint64_t stream, uint64_t counter);
+NSR_API uint64_t nsr_rng_u64(uint64_t seed, uint64_t stream, uint64_t counter);
 /* Uniform in the open interval (0, 1), 53 bits. */
-double nsr_rng_uniform(uint64_t seed, uint64_t stream, uint64_t counter);
+NSR_API double nsr_rng_uniform(uint64_t seed, uint64_t stream, uint64_t counter);
 /* Standard normal (Box-Muller on counters 2 * counter and 2 * counter + 1). */
-double nsr_rng_normal(uint64_t seed, uint64_t stream, uint64_t counter);
+NSR_API double nsr_rng_normal(uint64_t seed, uint64_t stream, uint64_t counter);
 
 /* Adds Gaussian noise of standard deviation sigma255 / 255 (sigma on the 0-255 scale) to every
  * colour sample, in float, not clipped (NSR.md section 5); alpha is untouched. The noise of
  * sample i of plane c is sigma255 / 255 * nsr_rng_normal(seed, c, i): it depends only on
  * (seed, c, i), not on the thread count. */
-void nsr_add_gaussian_noise(nsr_image *img, double sigma255, uint64_t seed);
+NSR_API void nsr_add_gaussian_noise(nsr_image *img, double sigma255, uint64_t seed);
 
 /* JPEG round trip: encodes src with libjpeg at quality 1..100 (standard tables; grey stays grey,
  * colour is 4:2:0) and decodes it into dst (created here). Alpha is copied unchanged. */
-int nsr_jpeg_degrade(nsr_image *dst, const nsr_image *src, int quality, nsr_error *err);
+NSR_API int nsr_jpeg_degrade(nsr_image *dst, const nsr_image *src, int quality, nsr_error *err);
 
-/* ---------------------------------------------------------------- evaluation (src/eval.c) */
+/* ---------------------------------------------------------------- evaluation (src/run/eval.c) */
 
 /* What is restored: super-resolution by scale, Gaussian denoising at sigma (0-255 scale), or
  * JPEG artifacts at quality. */
@@ -218,14 +227,14 @@ typedef struct nsr_task {
 } nsr_task;
 
 /* "x2 super-resolution", "denoising sigma 25", ... into buf; returns buf. */
-const char *nsr_task_describe(const nsr_task *task, char *buf, size_t size);
+NSR_API const char *nsr_task_describe(const nsr_task *task, char *buf, size_t size);
 
 /* Makes the degraded input of the protocol (NSR.md section 5) from the ground truth: for
  * super-resolution gt is cropped in place to a multiple of the scale and input is its MATLAB
  * bicubic downscale; noise is added in float, unclipped, from seed; JPEG is a libjpeg round
  * trip. input is created here. */
-int nsr_task_degrade(nsr_image *input, nsr_image *gt, const nsr_task *task, uint64_t seed,
-                     nsr_error *err);
+NSR_API int nsr_task_degrade(nsr_image *input, nsr_image *gt, const nsr_task *task, uint64_t seed,
+                             nsr_error *err);
 
 /* Anything that restores an image: bicubic, a network, a future backend. restore creates out,
  * which must have the ground truth's size and channels. */
@@ -238,22 +247,22 @@ typedef struct nsr_restorer {
 
 /* The baseline: MATLAB-compatible bicubic upscaling (uint8 semantics); identity for
  * denoising and JPEG. */
-extern const nsr_restorer nsr_bicubic_restorer;
+NSR_API extern const nsr_restorer nsr_bicubic_restorer;
 
 /* The per-image seed for noise: a hash of the file's base name, so that an image gets the same
  * noise whichever folder or subset it is evaluated in. */
-uint64_t nsr_seed_from_name(const char *name);
+NSR_API uint64_t nsr_seed_from_name(const char *name);
 
 /* Evaluates one ground-truth image: degrade, restore, quantise to 8 bit, measure (shave s for
  * Y and s + 6 for RGB in super-resolution, 0 otherwise). The degradation is nsr_task_degrade's,
  * except for super-resolution under NSR_Y_PT_IR, whose LR is made as the reference code made
  * it: MATLAB's bicubic in floating point, rounded to 8 bit once at the end (NSR.md section 7). */
-int nsr_eval_image(const nsr_image *ground_truth, const nsr_task *task,
-                   const nsr_restorer *restorer, nsr_y_convention y, uint64_t seed,
-                   nsr_metrics *metrics, nsr_error *err);
+NSR_API int nsr_eval_image(const nsr_image *ground_truth, const nsr_task *task,
+                           const nsr_restorer *restorer, nsr_y_convention y, uint64_t seed,
+                           nsr_metrics *metrics, nsr_error *err);
 
 
-/* ---------------------------------------------------------------- model files (src/model_file.c) */
+/* ---------------------------------------------------------------- model files (src/nn/model_file.c) */
 
 /* A .nsr model file is a self-describing container (format: docs/model-format.md): typed
  * key-value metadata (the architecture, the task, training provenance) beside named f32 tensors
@@ -284,53 +293,56 @@ typedef struct nsr_model_tensor {
 } nsr_model_tensor;
 
 /* An empty container; NULL when out of memory. */
-nsr_model_file *nsr_model_file_new(void);
-void nsr_model_file_free(nsr_model_file *f);
+NSR_API nsr_model_file *nsr_model_file_new(void);
+NSR_API void nsr_model_file_free(nsr_model_file *f);
 
 /* Set metadata; setting an existing key replaces its value and type. Strings are copied. */
-int nsr_model_file_set_int(nsr_model_file *f, const char *key, int64_t value, nsr_error *err);
-int nsr_model_file_set_float(nsr_model_file *f, const char *key, double value, nsr_error *err);
-int nsr_model_file_set_string(nsr_model_file *f, const char *key, const char *value,
-                              nsr_error *err);
+NSR_API int nsr_model_file_set_int(nsr_model_file *f, const char *key, int64_t value,
+                                   nsr_error *err);
+NSR_API int nsr_model_file_set_float(nsr_model_file *f, const char *key, double value,
+                                     nsr_error *err);
+NSR_API int nsr_model_file_set_string(nsr_model_file *f, const char *key, const char *value,
+                                      nsr_error *err);
 /* Adds a tensor of shape dims[0..ndim-1] (each >= 1), COPYING count floats from data.
  * A name already present is an error. */
-int nsr_model_file_add_tensor(nsr_model_file *f, const char *name, int ndim, const int *dims,
-                              const float *data, nsr_error *err);
+NSR_API int nsr_model_file_add_tensor(nsr_model_file *f, const char *name, int ndim,
+                                      const int *dims, const float *data, nsr_error *err);
 
 /* Serialises into a malloc'd buffer (*out, *out_size); the caller frees it. */
-int nsr_model_file_encode(const nsr_model_file *f, uint8_t **out, size_t *out_size,
-                          nsr_error *err);
+NSR_API int nsr_model_file_encode(const nsr_model_file *f, uint8_t **out, size_t *out_size,
+                                  nsr_error *err);
 /* Encodes, then writes atomically (nsr_write_file_atomic). */
-int nsr_model_file_save(const nsr_model_file *f, const char *path, nsr_error *err);
+NSR_API int nsr_model_file_save(const nsr_model_file *f, const char *path, nsr_error *err);
 /* Reads and validates every field (docs/model-format.md lists the checks); on failure *f is NULL
  * and err says what is wrong, prefixed with the path (or label). The bytes are not kept. */
-int nsr_model_file_load(nsr_model_file **f, const char *path, nsr_error *err);
-int nsr_model_file_load_memory(nsr_model_file **f, const uint8_t *bytes, size_t size,
-                               const char *label, nsr_error *err);
+NSR_API int nsr_model_file_load(nsr_model_file **f, const char *path, nsr_error *err);
+NSR_API int nsr_model_file_load_memory(nsr_model_file **f, const uint8_t *bytes, size_t size,
+                                       const char *label, nsr_error *err);
 
 /* Metadata lookup. Getters fail with a line naming the key when it is missing or has another
  * type; a string stays valid until the file is freed or the key is set again. */
-nsr_meta_type nsr_model_file_meta_type(const nsr_model_file *f, const char *key);
-int nsr_model_file_get_int(const nsr_model_file *f, const char *key, int64_t *value,
-                           nsr_error *err);
-int nsr_model_file_get_float(const nsr_model_file *f, const char *key, double *value,
-                             nsr_error *err);
-int nsr_model_file_get_string(const nsr_model_file *f, const char *key, const char **value,
-                              nsr_error *err);
+NSR_API nsr_meta_type nsr_model_file_meta_type(const nsr_model_file *f, const char *key);
+NSR_API int nsr_model_file_get_int(const nsr_model_file *f, const char *key, int64_t *value,
+                                   nsr_error *err);
+NSR_API int nsr_model_file_get_float(const nsr_model_file *f, const char *key, double *value,
+                                     nsr_error *err);
+NSR_API int nsr_model_file_get_string(const nsr_model_file *f, const char *key, const char **value,
+                                      nsr_error *err);
 /* Listing, in insertion (= file) order: key i, or NULL when i >= the count. */
-size_t nsr_model_file_meta_count(const nsr_model_file *f);
-const char *nsr_model_file_meta_key(const nsr_model_file *f, size_t i);
+NSR_API size_t nsr_model_file_meta_count(const nsr_model_file *f);
+NSR_API const char *nsr_model_file_meta_key(const nsr_model_file *f, size_t i);
 
 /* Tensor lookup: by index (NULL when i >= the count) or by name (NULL when absent). */
-size_t nsr_model_file_tensor_count(const nsr_model_file *f);
-const nsr_model_tensor *nsr_model_file_tensor_at(const nsr_model_file *f, size_t i);
-const nsr_model_tensor *nsr_model_file_find_tensor(const nsr_model_file *f, const char *name);
+NSR_API size_t nsr_model_file_tensor_count(const nsr_model_file *f);
+NSR_API const nsr_model_tensor *nsr_model_file_tensor_at(const nsr_model_file *f, size_t i);
+NSR_API const nsr_model_tensor *nsr_model_file_find_tensor(const nsr_model_file *f,
+                                                           const char *name);
 /* The data of tensor name, which must have exactly the shape dims[0..ndim-1]; otherwise fails
  * with a line naming the tensor and both shapes (or saying it is missing). */
-int nsr_model_file_get_tensor(const nsr_model_file *f, const char *name, int ndim,
-                              const int *dims, const float **data, nsr_error *err);
+NSR_API int nsr_model_file_get_tensor(const nsr_model_file *f, const char *name, int ndim,
+                                      const int *dims, const float **data, nsr_error *err);
 
-/* ---------------------------------------------------------------- engine: tensors, layers, model (issue 3) */
+/* ---------------------------------------------------------------- networks (src/nn/model.c) */
 
 /* The architecture of an NSR network (NSR.md section 3): all that is needed to rebuild one. */
 typedef struct nsr_arch {
@@ -352,20 +364,21 @@ typedef enum nsr_selection {
 } nsr_selection;
 
 /* Checks the ranges and that d divides F. */
-int nsr_arch_check(const nsr_arch *arch, nsr_error *err);
+NSR_API int nsr_arch_check(const nsr_arch *arch, nsr_error *err);
 /* Number of parameters (V, g and bias of every conv, and the side layers) of a valid arch. */
-size_t nsr_arch_param_count(const nsr_arch *arch);
+NSR_API size_t nsr_arch_param_count(const nsr_arch *arch);
 /* A model with the reference initialisation drawn from seed. */
-int nsr_model_create(nsr_model **model, const nsr_arch *arch, uint64_t seed, nsr_error *err);
-void nsr_model_free(nsr_model *model);
-const nsr_arch *nsr_model_arch(const nsr_model *model);
-size_t nsr_model_param_count(const nsr_model *model);
+NSR_API int nsr_model_create(nsr_model **model, const nsr_arch *arch, uint64_t seed,
+                             nsr_error *err);
+NSR_API void nsr_model_free(nsr_model *model);
+NSR_API const nsr_arch *nsr_model_arch(const nsr_model *model);
+NSR_API size_t nsr_model_param_count(const nsr_model *model);
 /* Runs the network on a whole RGB image (one sample, any size): out is created with
  * (width * s) x (height * s) and in's bit depth, no alpha. The output is not clamped. */
-int nsr_model_infer(const nsr_model *model, const nsr_image *in, nsr_image *out,
-                    nsr_selection selection, nsr_error *err);
+NSR_API int nsr_model_infer(const nsr_model *model, const nsr_image *in, nsr_image *out,
+                            nsr_selection selection, nsr_error *err);
 
-/* ---------------------------------------------------------------- models: files, inference, tiling (src/nn/, src/run/) */
+/* ---------------------------------------------------------------- models: files, inference, tiling (src/nn/model_io.c, src/run/) */
 
 /* A network in a model file (docs/model-format.md, "The wdsr_nsr network"): metadata
  * "nsr.architecture" = "wdsr_nsr" and the integers "nsr.blocks", "nsr.features",
@@ -376,10 +389,10 @@ int nsr_model_infer(const nsr_model *model, const nsr_image *in, nsr_image *out,
  * exactly its shape and only finite values, and that every other tensor's name starts with a
  * reserved prefix ("train.", a checkpoint's extra data); other metadata is ignored. Its
  * messages do not name the file; load's are prefixed with the path. */
-int nsr_model_to_file(const nsr_model *m, nsr_model_file *f, nsr_error *err);
-int nsr_model_from_file(nsr_model **m, const nsr_model_file *f, nsr_error *err);
-int nsr_model_save(const nsr_model *m, const char *path, nsr_error *err);
-int nsr_model_load(nsr_model **m, const char *path, nsr_error *err);
+NSR_API int nsr_model_to_file(const nsr_model *m, nsr_model_file *f, nsr_error *err);
+NSR_API int nsr_model_from_file(nsr_model **m, const nsr_model_file *f, nsr_error *err);
+NSR_API int nsr_model_save(const nsr_model *m, const char *path, nsr_error *err);
+NSR_API int nsr_model_load(nsr_model **m, const char *path, nsr_error *err);
 
 /* How a network meets an image (NSR.md section 5; src/run/tiling.c). */
 typedef enum nsr_tiling {
@@ -389,7 +402,7 @@ typedef enum nsr_tiling {
                              * as in training, cross-faded where they overlap (by at least
                              * twice the network's receptive radius); each tile pools its own
                              * selection. An image that fits one tile runs whole, bit for bit
-                             * NSR_TILE_WHOLE; larger ones within a few hundredths of a dB of it.
+                             * NSR_TILE_WHOLE; larger ones within 0.001 dB of it (RESULTS.md).
                              * Memory: one tile's activations (at most 256 MiB) */
     NSR_TILE_REFERENCE = 1, /* as the reference (its published numbers): an LR input of at least
                              * 192 x 192 runs the body on 48x48 tiles (reflect-padded by 4,
@@ -403,8 +416,8 @@ typedef enum nsr_tiling {
                              * the image times the network's width */
 } nsr_tiling;
 /* "auto" / "reference" / "whole"; parse returns 0, or -1 for an unknown name. */
-const char *nsr_tiling_name(nsr_tiling tiling);
-int nsr_tiling_parse(const char *name, nsr_tiling *tiling);
+NSR_API const char *nsr_tiling_name(nsr_tiling tiling);
+NSR_API int nsr_tiling_parse(const char *name, nsr_tiling *tiling);
 
 typedef struct nsr_infer_options {
     nsr_selection selection;
@@ -419,28 +432,28 @@ typedef struct nsr_infer_options {
 
 /* nsr_model_infer with a choice of tiling and selection (opts NULL: soft selection, auto
  * tiling). in is RGB; out is created, (width * s) x (height * s), in's bit depth, unclamped. */
-int nsr_model_infer_tiled(const nsr_model *m, const nsr_image *in, nsr_image *out,
-                          const nsr_infer_options *opts, nsr_error *err);
+NSR_API int nsr_model_infer_tiled(const nsr_model *m, const nsr_image *in, nsr_image *out,
+                                  const nsr_infer_options *opts, nsr_error *err);
 /* Restores any image with the network: grey input is replicated to RGB and the output turned
  * back to grey as the mean of its three planes; alpha is upscaled with MATLAB bicubic in float
  * (nsr_resize_bicubic, round8 = 0; copied when s = 1); the ICC profile and bit depth are
  * carried. out is created. */
-int nsr_model_restore(const nsr_model *m, const nsr_image *in, nsr_image *out,
-                      const nsr_infer_options *opts, nsr_error *err);
+NSR_API int nsr_model_restore(const nsr_model *m, const nsr_image *in, nsr_image *out,
+                              const nsr_infer_options *opts, nsr_error *err);
 /* 0 when m fits task (x s super-resolution for a model of scale s > 1; denoising or JPEG for
  * scale 1), else fails with the line the restorer would give; label names the model (NULL:
  * "the model"). */
-int nsr_model_check_task(const nsr_model *m, const nsr_task *task, const char *label,
-                         nsr_error *err);
+NSR_API int nsr_model_check_task(const nsr_model *m, const nsr_task *task, const char *label,
+                                 nsr_error *err);
 /* A restorer (for nsr_eval_image) running m by nsr_model_restore. It fits the tasks of the
  * model's scale (nsr_model_check_task); any other task fails with a line naming the model by
  * label ("nsr_x2.nsr is a x2 super-resolution network; it cannot do x3 super-resolution"). Its
  * name is "label (tiling, selection)". m must outlive it; opts is copied (NULL: the defaults). */
-int nsr_model_restorer_create(nsr_restorer **r, const nsr_model *m, const char *label,
-                              const nsr_infer_options *opts, nsr_error *err);
-void nsr_model_restorer_free(nsr_restorer *r);
+NSR_API int nsr_model_restorer_create(nsr_restorer **r, const nsr_model *m, const char *label,
+                                      const nsr_infer_options *opts, nsr_error *err);
+NSR_API void nsr_model_restorer_free(nsr_restorer *r);
 
-/* ---------------------------------------------------------------- training (src/train.c, src/patches.c) */
+/* ---------------------------------------------------------------- training (src/train/) */
 
 /* A training run (NSR.md section 4): Adam (beta 0.9/0.999, eps 1e-8) on the L1 loss over
  * batches of random LR patches and their aligned HR patches, learning rate x0.2 after 2/3 and
@@ -476,7 +489,7 @@ typedef struct nsr_train_options {
 
 /* The defaults above; the default wdsr_nsr network (B 16, F 32, wm 4, k 4, d 16) at x2; no data,
  * validation or run folder. */
-void nsr_train_defaults(nsr_train_options *opts);
+NSR_API void nsr_train_defaults(nsr_train_options *opts);
 
 typedef enum nsr_train_event {
     NSR_TRAIN_LOADING = 0, /* an image was read: images_done of images_total */
@@ -508,11 +521,12 @@ typedef int (*nsr_train_callback)(void *ctx, const nsr_train_progress *progress)
 /* Trains a new run. Returns 0 when all iterations are done (model.nsr written),
  * NSR_TRAIN_STOPPED when the callback asked to stop, -1 on failure. A loss that is not finite
  * fails without updating the network or overwriting the last checkpoint. cb may be NULL. */
-int nsr_train(const nsr_train_options *opts, nsr_train_callback cb, void *ctx, nsr_error *err);
+NSR_API int nsr_train(const nsr_train_options *opts, nsr_train_callback cb, void *ctx,
+                      nsr_error *err);
 /* Continues the run in run_dir from its checkpoint with the options saved there; log.csv is cut
  * back to the checkpoint's iteration. The steps taken are bit for bit those of an uninterrupted
  * run. Same returns as nsr_train; a finished run is an error. */
-int nsr_train_resume(const char *run_dir, nsr_train_callback cb, void *ctx, nsr_error *err);
+NSR_API int nsr_train_resume(const char *run_dir, nsr_train_callback cb, void *ctx, nsr_error *err);
 
 #ifdef __cplusplus
 }

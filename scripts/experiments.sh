@@ -14,6 +14,11 @@
 #   plain               k = 1: the plain WDSR network
 #   nsr-kK-dD           NSR at fixed FLOPs, K groups, D cardinals, a selection per conv
 #   nsr-kK-dD-shared    the same with one selection per block, shared by its two convs
+#   nsr-kK-dD-anneal    trained for hard selection: softmax temperature 1 -> 0.1 over the first
+#                       half, hard forward (straight through) from 2/3 of the run on
+#   nsr-kK-dD-ste       trained hard (straight through the T = 1 softmax) from the start
+#   nsr-kK-dD-gumbel    Gumbel noise 1 on the logits, temperature 1 -> 0.2 over the first 2/3,
+#                       hard forward from 5/6 on
 set -eu
 [ $# -eq 2 ] || { echo "usage: scripts/experiments.sh VARIANT SEED" >&2; exit 2; }
 variant=$1
@@ -29,7 +34,12 @@ nsr-k*-d*)
     k=${variant#nsr-k}; k=${k%%-*}
     d=${variant#nsr-k*-d}; d=${d%%-*}
     net="--groups $k --cardinals $d"
-    case $variant in *-shared) net="$net --shared" ;; esac ;;
+    case $variant in *-shared*) net="$net --shared" ;; esac
+    case $variant in
+    *-anneal) net="$net --temperature 1:0.1 --anneal 0.5 --hard-from 0.6667" ;;
+    *-ste) net="$net --hard-from 0" ;;
+    *-gumbel) net="$net --gumbel 1 --temperature 1:0.2 --anneal 0.6667 --hard-from 0.8333" ;;
+    esac ;;
 *) echo "experiments.sh: unknown variant '$variant'" >&2; exit 2 ;;
 esac
 

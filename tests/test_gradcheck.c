@@ -1,4 +1,5 @@
-/* test_gradcheck.c - every backward against central finite differences (ggml style).
+/* test_gradcheck.c - every backward against central finite differences (ggml style); the NSR
+ * convolution's are in test_nsr_conv.c.
  *
  * Each case defines a scalar L = sum(R * f(inputs)) for a fixed random R (for the L1 loss, L is
  * the loss itself), runs the backward once with dout = R, then perturbs every input element by
@@ -11,42 +12,9 @@
 
 #include "check.h"
 #include "nn/engine.h"
+#include "compare.h"
 #include "testdata.h"
 
-
-static double dot_d(const float *a, const float *b, size_t n) {
-    double s = 0;
-    for (size_t i = 0; i < n; i++) s += (double)a[i] * b[i];
-    return s;
-}
-
-/* A case: forward(ctx) returns L for the current inputs. */
-typedef double (*loss_fn)(void *ctx);
-
-/* Compares analytic (n) with central differences of f in each element of x. */
-static double fd_error(loss_fn f, void *ctx, float *x, const float *analytic, size_t n, double eps) {
-    double worst = 0, scale = 1e-12;
-    for (size_t i = 0; i < n; i++) {
-        const float saved = x[i];
-        const float xp = (float)(saved + eps), xm = (float)(saved - eps);
-        x[i] = xp;
-        const double lp = f(ctx);
-        x[i] = xm;
-        const double lm = f(ctx);
-        x[i] = saved;
-        const double numeric = (lp - lm) / ((double)xp - xm);
-        worst = fmax(worst, fabs(numeric - analytic[i]));
-        scale = fmax(scale, fabs(analytic[i]));
-    }
-    return worst / scale;
-}
-
-#define TOL 1e-3
-
-static void report(const char *what, const char *tensor, double err) {
-    printf("  %-28s %-6s %.1e\n", what, tensor, err);
-    CHECK(err < TOL, "%s: gradient of %s off by %g (relative)", what, tensor, err);
-}
 
 /* ---------------------------------------------------------------- conv */
 
@@ -77,9 +45,9 @@ static void conv_case(int K, int per_sample) {
                        c.W, K);
     char what[64];
     snprintf(what, sizeof what, "conv K%d%s", K, per_sample ? " per-sample" : "");
-    report(what, "input", fd_error(conv_loss, &c, c.x, dx, in_sz, 0.25));
-    report(what, "w", fd_error(conv_loss, &c, c.w, dw, wsz, 0.25));
-    report(what, "bias", fd_error(conv_loss, &c, c.b, db, bsz, 0.25));
+    report_gradient(what, "input", fd_error(conv_loss, &c, c.x, dx, in_sz, 0.25));
+    report_gradient(what, "w", fd_error(conv_loss, &c, c.w, dw, wsz, 0.25));
+    report_gradient(what, "bias", fd_error(conv_loss, &c, c.b, db, bsz, 0.25));
     free(c.x), free(c.w), free(c.b), free(c.R), free(c.out), free(dx), free(dw), free(db);
 }
 
@@ -107,71 +75,9 @@ static void test_weightnorm_gradients(void) {
     c.v = test_rand_buf(n, -1, 1), c.g = test_rand_buf(c.rows, 0.5f, 2), c.R = test_rand_buf(n, -1, 1), c.w = test_zero_buf(n);
     float *dv = test_zero_buf(n), *dg = test_zero_buf(c.rows);
     nn_weightnorm_backward(dv, dg, c.R, c.v, c.g, c.rows, c.cols);
-    report("weight norm", "V", fd_error(wn_loss, &c, c.v, dv, n, 1e-2));
-    report("weight norm", "g", fd_error(wn_loss, &c, c.g, dg, c.rows, 0.25));
+    report_gradient("weight norm", "V", fd_error(wn_loss, &c, c.v, dv, n, 1e-2));
+    report_gradient("weight norm", "g", fd_error(wn_loss, &c, c.g, dg, c.rows, 0.25));
     free(c.v), free(c.g), free(c.R), free(c.w), free(dv), free(dg);
-}
-
-/* ---------------------------------------------------------------- NSR convolution */
-
-/* The whole NSR conv as the model uses it: W = weightnorm(V, g), gamma = select(x; A, a),
- * out = mixconv(x; W, b, gamma). The input gradient includes the path through the mean. */
-typedef struct {
-    nn_nsr_dims dm;
-    float *x, *v, *g, *b, *A, *a, *R;
-    float *w, *gamma, *pooled, *out;
-    nn_mix_scratch sc;
-} nsr_ctx;
-
-static double nsr_loss(void *p) {
-    nsr_ctx *c = p;
-    const nn_nsr_dims *dm = &c->dm;
-    nn_weightnorm_forward(c->w, c->v, c->g, dm->groups * dm->cout, dm->cin * dm->ksize * dm->ksize);
-    nn_select_forward(c->gamma, c->pooled, c->x, c->A, c->a, dm, 0);
-    nn_mixconv_forward(c->out, c->x, c->w, c->b, c->gamma, dm, &c->sc, NULL);
-    return dot_d(c->R, c->out, (size_t)dm->n * dm->cout * dm->h * dm->w);
-}
-
-static void nsr_case(int k, int d, int K) {
-    nsr_ctx c = {.dm = {.n = 2, .cin = 3, .cout = 4, .h = 4, .w = 5, .ksize = K, .groups = k, .cards = d}};
-    const nn_nsr_dims *dm = &c.dm;
-    const size_t in_sz = (size_t)dm->n * dm->cin * dm->h * dm->w;
-    const size_t out_sz = (size_t)dm->n * dm->cout * dm->h * dm->w;
-    const size_t wcols = (size_t)dm->cin * K * K, stored = (size_t)k * dm->cout, kd = (size_t)k * d;
-    const size_t wsz = stored * wcols, msz = (size_t)dm->n * dm->cout * wcols;
-    /* a non-zero mean input, so that the path through the mean matters */
-    c.x = test_rand_buf(in_sz, -0.5f, 1.5f), c.v = test_rand_buf(wsz, -1, 1), c.g = test_rand_buf(stored, 0.5f, 2);
-    c.b = test_rand_buf(stored, -1, 1), c.A = test_rand_buf(kd * dm->cin, -2, 2), c.a = test_rand_buf(kd, -1, 1);
-    c.R = test_rand_buf(out_sz, -1, 1);
-    c.w = test_zero_buf(wsz), c.gamma = test_zero_buf((size_t)dm->n * kd), c.pooled = test_zero_buf((size_t)dm->n * dm->cin);
-    c.out = test_zero_buf(out_sz);
-    c.sc = (nn_mix_scratch){test_zero_buf(msz), test_zero_buf((size_t)dm->n * dm->cout), test_zero_buf(msz),
-                            test_zero_buf((size_t)dm->n * dm->cout)};
-    nsr_loss(&c);
-    float *dx = test_zero_buf(in_sz), *dw = test_zero_buf(wsz), *dv = test_zero_buf(wsz), *dg = test_zero_buf(stored);
-    float *db = test_zero_buf(stored), *dA = test_zero_buf(kd * dm->cin), *da = test_zero_buf(kd);
-    float *dgamma = test_zero_buf((size_t)dm->n * kd);
-    nn_mixconv_backward(dx, dw, db, dgamma, c.R, c.x, c.w, c.b, c.gamma, dm, &c.sc);
-    nn_select_backward(dx, dA, da, dgamma, c.gamma, c.pooled, c.A, dm);
-    nn_weightnorm_backward(dv, dg, dw, c.v, c.g, (int)stored, (int)wcols);
-    char what[64];
-    snprintf(what, sizeof what, "NSR conv k%d d%d K%d", k, d, K);
-    report(what, "input", fd_error(nsr_loss, &c, c.x, dx, in_sz, 1e-2));
-    report(what, "V", fd_error(nsr_loss, &c, c.v, dv, wsz, 1e-2));
-    report(what, "g", fd_error(nsr_loss, &c, c.g, dg, stored, 0.25));
-    report(what, "bias", fd_error(nsr_loss, &c, c.b, db, stored, 0.25));
-    report(what, "A", fd_error(nsr_loss, &c, c.A, dA, kd * dm->cin, 1e-2));
-    report(what, "a", fd_error(nsr_loss, &c, c.a, da, kd, 1e-2));
-    free(c.x), free(c.v), free(c.g), free(c.b), free(c.A), free(c.a), free(c.R), free(c.w);
-    free(c.gamma), free(c.pooled), free(c.out), free(c.sc.wmix), free(c.sc.bmix);
-    free(c.sc.dwmix), free(c.sc.dbmix), free(dx), free(dw), free(dv), free(dg), free(db);
-    free(dA), free(da), free(dgamma);
-}
-
-static void test_nsr_conv_gradients(void) {
-    nsr_case(3, 2, 3);
-    nsr_case(2, 4, 1);
-    nsr_case(4, 1, 5);
 }
 
 /* ---------------------------------------------------------------- pixel shuffle, ReLU, L1 */
@@ -194,7 +100,7 @@ static void test_pixel_shuffle_gradients(void) {
         c.x = test_rand_buf(n, -1, 1), c.R = test_rand_buf(n, -1, 1), c.out = test_zero_buf(n);
         float *dx = test_zero_buf(n);
         nn_pixel_shuffle_backward(dx, c.R, c.N, c.C, c.H, c.W, s);
-        report(s == 2 ? "pixel shuffle x2" : "pixel shuffle x3", "input",
+        report_gradient(s == 2 ? "pixel shuffle x2" : "pixel shuffle x3", "input",
                fd_error(ps_loss, &c, c.x, dx, n, 0.25));
         free(c.x), free(c.R), free(c.out), free(dx);
     }
@@ -218,7 +124,7 @@ static void test_relu_gradients(void) {
     float *dx = test_zero_buf(c.n);
     relu_loss(&c);
     nn_relu_backward(dx, c.R, c.out, c.n);
-    report("relu", "input", fd_error(relu_loss, &c, c.x, dx, c.n, 1e-2));
+    report_gradient("relu", "input", fd_error(relu_loss, &c, c.x, dx, c.n, 1e-2));
     free(c.x), free(c.R), free(c.out), free(dx);
 }
 
@@ -239,14 +145,13 @@ static void test_l1_gradients(void) {
         c.pred[i] = c.target[i] + (float)((test_urand() < 0.5 ? -1 : 1) * (0.05 + 0.5 * test_urand()));
     float *dp = test_zero_buf(c.n);
     nn_l1_backward(dp, c.pred, c.target, c.n, 1.0f);
-    report("L1 loss", "pred", fd_error(l1_loss, &c, c.pred, dp, c.n, 1e-2));
+    report_gradient("L1 loss", "pred", fd_error(l1_loss, &c, c.pred, dp, c.n, 1e-2));
     free(c.pred), free(c.target), free(dp);
 }
 
 int main(void) {
     RUN(test_conv_gradients);
     RUN(test_weightnorm_gradients);
-    RUN(test_nsr_conv_gradients);
     RUN(test_pixel_shuffle_gradients);
     RUN(test_relu_gradients);
     RUN(test_l1_gradients);

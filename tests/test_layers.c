@@ -1,25 +1,13 @@
-/* test_layers.c - the engine's layers against textbook formulas, NSR.md section 1's identity,
- * parameter counts of the published models, the reference init, Adam and the LR schedule. */
+/* test_layers.c - the engine's layers against textbook formulas (the NSR convolution has its
+ * own file, test_nsr_conv.c), parameter counts of the published models, the reference init,
+ * Adam and the LR schedule. */
 #include <stdint.h>
 
 #include "check.h"
 #include "nn/engine.h"
+#include "compare.h"
 #include "testdata.h"
 
-
-/* Largest |a - b| relative to the largest |b| (a whole-tensor relative error). */
-static double rel_err_d(const float *a, const double *b, size_t n) {
-    double worst = 0, scale = 1e-30;
-    for (size_t i = 0; i < n; i++) scale = fmax(scale, fabs(b[i]));
-    for (size_t i = 0; i < n; i++) worst = fmax(worst, fabs(a[i] - b[i]));
-    return worst / scale;
-}
-static double rel_err_f(const float *a, const float *b, size_t n) {
-    double worst = 0, scale = 1e-30;
-    for (size_t i = 0; i < n; i++) scale = fmax(scale, fabs(b[i]));
-    for (size_t i = 0; i < n; i++) worst = fmax(worst, fabs((double)a[i] - b[i]));
-    return worst / scale;
-}
 
 /* ---------------------------------------------------------------- convolution */
 
@@ -156,120 +144,6 @@ static void test_l1(void) {
     nn_l1_backward(d, pred, target, 4, 2.0f);
     CHECK(d[0] == 1.5f && d[1] == 0.5f && d[2] == 1 && d[3] == 1.5f,
           "L1 gradient (sign(0) = 0): %g %g %g %g", d[0], d[1], d[2], d[3]);
-}
-
-/* ---------------------------------------------------------------- NSR convolution */
-
-static void test_select_softmax(void) {
-    const nn_nsr_dims dm = {.n = 2, .cin = 3, .cout = 4, .h = 3, .w = 2, .ksize = 3, .groups = 3, .cards = 2};
-    const size_t in_sz = (size_t)dm.n * dm.cin * dm.h * dm.w, kd = 6;
-    float *x = test_rand_buf(in_sz, -1, 1), *A = test_rand_buf(kd * dm.cin, -2, 2), *a = test_rand_buf(kd, -1, 1);
-    float gamma[12], hard[12], pooled[6];
-    nn_select_forward(gamma, pooled, x, A, a, &dm, 0);
-    nn_select_forward(hard, pooled, x, A, a, &dm, 1);
-    for (int n = 0; n < dm.n; n++) {
-        double z[6];
-        for (int c = 0; c < dm.cin; c++) {
-            double m = 0;
-            for (int i = 0; i < dm.h * dm.w; i++) m += x[(n * dm.cin + c) * dm.h * dm.w + i];
-            CHECK(fabs(pooled[n * 3 + c] - m / 6) < 1e-6, "mean of channel %d", c);
-        }
-        for (int r = 0; r < 6; r++) {
-            z[r] = a[r];
-            for (int c = 0; c < 3; c++) z[r] += (double)A[r * 3 + c] * pooled[n * 3 + c];
-        }
-        for (int j = 0; j < 2; j++) {
-            double sum = 0;
-            int best = 0;
-            for (int i = 0; i < 3; i++) {
-                sum += exp(z[i * 2 + j]);
-                if (z[i * 2 + j] > z[best * 2 + j]) best = i;
-            }
-            for (int i = 0; i < 3; i++) {
-                CHECK(fabs(gamma[n * 6 + i * 2 + j] - exp(z[i * 2 + j]) / sum) < 1e-6,
-                      "gamma[%d][%d] of sample %d", i, j, n);
-                CHECK(hard[n * 6 + i * 2 + j] == (i == best), "hard gamma[%d][%d]", i, j);
-            }
-        }
-    }
-    free(x), free(A), free(a);
-}
-
-/* NSR.md section 1: sum_i gamma_i (W_i * x + b_i) = (sum_i gamma_i W_i) * x + sum_i gamma_i b_i.
- * Left: k ordinary convolutions, one per group, then the gamma-weighted sum of their outputs
- * (gamma of cardinal j for output channel o = j*(cout/d) + t). Right: the NSR convolution. */
-static void identity_case(int hard) {
-    const nn_nsr_dims dm = {.n = 3, .cin = 4, .cout = 6, .h = 5, .w = 4, .ksize = 3, .groups = 3, .cards = 2};
-    const int k = dm.groups, d = dm.cards, per = dm.cout / d;
-    const size_t in_sz = (size_t)dm.n * dm.cin * dm.h * dm.w, out_sz = (size_t)dm.n * dm.cout * dm.h * dm.w;
-    const size_t wg = (size_t)dm.cout * dm.cin * 9, plane = (size_t)dm.h * dm.w;
-    float *x = test_rand_buf(in_sz, -1, 1), *w = test_rand_buf(k * wg, -1, 1), *b = test_rand_buf(k * dm.cout, -1, 1);
-    float *A = test_rand_buf((size_t)k * d * dm.cin, -3, 3), *a = test_rand_buf((size_t)k * d, -1, 1);
-    float *gamma = test_zero_buf((size_t)dm.n * k * d), *pooled = test_zero_buf((size_t)dm.n * dm.cin);
-    nn_select_forward(gamma, pooled, x, A, a, &dm, hard);
-    float *group = test_zero_buf(out_sz), *out = test_zero_buf(out_sz);
-    double *sum = calloc(out_sz, sizeof(double));
-    for (int i = 0; i < k; i++) {
-        nn_conv2d_forward(group, x, w + i * wg, 0, b + i * dm.cout, 0, dm.n, dm.cin, dm.cout, dm.h,
-                          dm.w, 3, NULL);
-        for (int n = 0; n < dm.n; n++)
-            for (int o = 0; o < dm.cout; o++)
-                for (size_t p = 0; p < plane; p++) {
-                    const size_t e = ((size_t)n * dm.cout + o) * plane + p;
-                    sum[e] += (double)gamma[(n * k + i) * d + o / per] * group[e];
-                }
-    }
-    nn_mix_scratch sc = {test_zero_buf(dm.n * wg), test_zero_buf((size_t)dm.n * dm.cout), NULL, NULL};
-    nn_mixconv_forward(out, x, w, b, gamma, &dm, &sc, NULL);
-    const double e = rel_err_d(out, sum, out_sz);
-    printf("  identity (%s selection): relative error %.1e\n", hard ? "hard" : "soft", e);
-    CHECK(e < 1e-6, "%s: mixed-kernel conv differs from the mixture of group convs by %g",
-          hard ? "hard" : "soft", e);
-    free(x), free(w), free(b), free(A), free(a), free(gamma), free(pooled), free(group), free(out);
-    free(sum), free(sc.wmix), free(sc.bmix);
-}
-
-/* nn_nsr_conv_forward, which lets the fast convolution select each sample where it runs it,
- * gives the bits of nn_select_forward then nn_mixconv_forward: soft and hard selection,
- * batches that run whole samples per thread (selected in the convolution) and smaller ones
- * (selected first), cardinals, a residual and ReLU after the sum. */
-static void test_nsr_conv_fused(void) {
-    const nn_nsr_dims shapes[] = {
-        {.n = 6, .cin = 16, .cout = 16, .h = 12, .w = 12, .ksize = 3, .groups = 4, .cards = 4},
-        {.n = 1, .cin = 32, .cout = 24, .h = 9, .w = 17, .ksize = 3, .groups = 2, .cards = 1},
-        {.n = 9, .cin = 64, .cout = 64, .h = 16, .w = 16, .ksize = 3, .groups = 4, .cards = 16},
-        {.n = 4, .cin = 3, .cout = 8, .h = 6, .w = 6, .ksize = 3, .groups = 2, .cards = 2}};
-    for (int t = 0; t < 8; t++) {
-        const nn_nsr_dims dm = shapes[t / 2];
-        const int hard = t % 2;
-        const int kd = dm.groups * dm.cards;
-        const size_t in_sz = (size_t)dm.n * dm.cin * dm.h * dm.w;
-        const size_t out_sz = (size_t)dm.n * dm.cout * dm.h * dm.w;
-        const size_t wsz = (size_t)dm.cout * dm.cin * 9;
-        float *x = test_rand_buf(in_sz, -1, 1), *res = test_rand_buf(out_sz, -1, 1);
-        float *w = test_rand_buf(dm.groups * wsz, -0.2f, 0.2f), *b = test_rand_buf((size_t)dm.groups * dm.cout, -1, 1);
-        float *A = test_rand_buf((size_t)kd * dm.cin, -3, 3), *a = test_rand_buf(kd, -1, 1);
-        float *g1 = test_zero_buf((size_t)dm.n * kd), *g2 = test_zero_buf((size_t)dm.n * kd);
-        float *p1 = test_zero_buf((size_t)dm.n * dm.cin), *p2 = test_zero_buf((size_t)dm.n * dm.cin);
-        float *o1 = test_zero_buf(out_sz), *o2 = test_zero_buf(out_sz);
-        /* scratch of their own: nothing one leaves there can stand in for the other's work */
-        nn_mix_scratch sc1 = {test_zero_buf(dm.n * wsz), test_zero_buf((size_t)dm.n * dm.cout), NULL, NULL};
-        nn_mix_scratch sc2 = {test_zero_buf(dm.n * wsz), test_zero_buf((size_t)dm.n * dm.cout), NULL, NULL};
-        const nn_conv_post post = {res, 1};
-        nn_select_forward(g1, p1, x, A, a, &dm, hard);
-        nn_mixconv_forward(o1, x, w, b, g1, &dm, &sc1, &post);
-        nn_nsr_conv_forward(o2, g2, p2, x, A, a, w, b, &dm, &sc2, hard, &post);
-        CHECK(!memcmp(g1, g2, (size_t)dm.n * kd * sizeof *g1), "case %d: selections differ", t);
-        CHECK(!memcmp(p1, p2, (size_t)dm.n * dm.cin * sizeof *p1), "case %d: means differ", t);
-        CHECK(!memcmp(o1, o2, out_sz * sizeof *o1), "case %d: outputs differ", t);
-        free(x), free(res), free(w), free(b), free(A), free(a), free(g1), free(g2), free(p1);
-        free(p2), free(o1), free(o2), free(sc1.wmix), free(sc1.bmix), free(sc2.wmix), free(sc2.bmix);
-    }
-}
-
-static void test_nsr_identity(void) {
-    identity_case(0);
-    identity_case(1);
 }
 
 /* ---------------------------------------------------------------- model */
@@ -439,9 +313,6 @@ int main(void) {
     RUN(test_relu_and_shift);
     RUN(test_pixel_shuffle_order);
     RUN(test_l1);
-    RUN(test_select_softmax);
-    RUN(test_nsr_identity);
-    RUN(test_nsr_conv_fused);
     RUN(test_param_counts);
     RUN(test_arch_check);
     RUN(test_reference_init);

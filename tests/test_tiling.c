@@ -275,7 +275,7 @@ static void test_tiled_close_to_whole(void) {
 }
 
 /* The tiles' batches run in parallel, but the output is the same bits on 1, 2, 3 and 8 threads,
- * with soft and with hard selection (whose kernels depend on the sets a batch's samples use).
+ * with soft and with hard selection (whose kernels depend on the groups a batch's samples use).
  * 192 x 192 makes 45 tiles: in batches of 8 (the last of 5) on 1 thread; in rounds of a batch
  * per thread, of 8 but the last round's 7 + 6 on 2 threads and 7 + 7 + 7 on 3; one round of 6
  * (the last of 3) on 8. */

@@ -1,5 +1,5 @@
 /* image_io.h - private interface between the image-file dispatcher (image_io.c) and the codecs
- * (png_io.c, jpeg_io.c, webp_io.c).
+ * (png_io.c, jpeg_io.c, webp_io.c), and the helpers the codecs share (codec_common.c).
  *
  * Decoders get the whole file in memory and fill an nsr_image; they name the format and the
  * reason in err but not the file (nsr_image_read adds the name). Encoders append the file to an

@@ -7,11 +7,11 @@
  * loaded feeds four multiply-adds (about twice as fast as one channel at a time); the order of
  * the additions into any one element is still the plain one (bias, then input channel by
  * channel, tap by tap). Threads split the batch and the output (or input) channels, so no two
- * threads write the same element. This stays as the oracle for the fast kernels in conv_fast.c
- * (nn_conv2d_forward and nn_conv2d_backward dispatch between the two). */
+ * threads write the same element. This stays as the oracle for the fast kernels (conv_dispatch.c's
+ * nn_conv2d_forward and nn_conv2d_backward choose between them). */
 #include <string.h>
 
-#include "nn/engine.h"
+#include "kernels/kernels.h"
 
 #define ROWS 4 /* channels per block */
 

@@ -22,14 +22,14 @@
  * Numerical error: the larger tile multiplies and divides by up to 8 and 24, so the rounding
  * grows: a float32 model of 64 input channels (200 random tiles against a float64 direct sum)
  * puts the worst error at 1.05e-6 of the element's magnitude (the sum of |terms|), against
- * about 6e-8 for F(2x2, 3x3) and 3e-8 for the direct kernels; tests/test_conv_fast.c holds it
+ * about 6e-8 for F(2x2, 3x3) and 3e-8 for the direct kernels; tests/test_conv_kernels.c holds it
  * to 1e-5 of the magnitude like every fast path.
  *
  * Per-sample kernels (NSR's mixtures) need their own transforms per sample, 36 x cout x cin
  * floats: each sample's kernels are mixed (mix_kernels) and transformed by the thread that
- * runs the sample, into its own buffer; a one-hot mixture (hard selection) uses its set's
- * transforms, made once per call. (The transform is linear, so mixing the sets' transforms
- * would do too, but it reads 36 floats per kernel and set where the kernels have 9.) A mixture
+ * runs the sample, into its own buffer; a one-hot mixture (hard selection) uses its group's
+ * transforms, made once per call. (The transform is linear, so mixing the groups' transforms
+ * would do too, but it reads 36 floats per kernel and group where the kernels have 9.) A mixture
  * may leave the selection itself to the convolution (nn_kernel_mix.select): the thread that
  * runs a sample whole selects it first, reading the input it is about to transform.
  *
@@ -47,7 +47,9 @@
 
 #include <omp.h>
 
-#include "kernels/conv_fast.h"
+#include "kernels/conv_paths.h"
+#include "kernels/micro_kernels.h"
+#include "kernels/thread_scratch.h"
 
 #if FAST_X86
 
@@ -222,8 +224,8 @@ typedef struct wino_job {
     float *out;
     const float *inp, *U, *b; /* U: transformed kernels, (sets, NF, coutp/CO, cin, CO) */
     size_t ustride, bstride;  /* ustride: one set of U, 0 when all samples share set 0 */
-    const float *w;           /* the kernel sets, one after another (nn_kernel_mix) */
-    const nn_kernel_mix *mix; /* per-sample mixtures of the sets of U, or NULL */
+    const float *w;           /* the kernel groups, one after another (nn_kernel_mix) */
+    const nn_kernel_mix *mix; /* per-sample mixtures of the groups of U, or NULL */
     int select_here;          /* mix->select is called by sample_kernels */
     const char *transformed;  /* which sets of U are transformed */
     int transposed;
@@ -237,16 +239,16 @@ typedef struct wino_job {
     float *scratch;
 } wino_job;
 
-/* The kernels of sample n's mixture in the sets' own layout (cout, cin, 3, 3) of the mixture
- * (with transposed, the mixture's output channels are this convolution's inputs): the NSR
- * layer's mixing (nn_mix_forward) for the one sample. Mixing before the transform reads 9
- * floats per kernel and set where mixing the sets' transforms would read 36. */
+/* The kernels of sample n's mixture in the groups' own layout (cout, cin, 3, 3) of the mixture
+ * (with transposed, the mixture's output channels are this convolution's inputs), mixed by
+ * kernel_mix.c for the one sample. Mixing before the transform reads 9 floats per kernel and
+ * group where mixing the groups' transforms would read 36. */
 static void mix_kernels(const wino_job *jb, float *wmix, int n) {
-    const nn_kernel_mix *mix = jb->mix;
-    const nn_nsr_dims one = {.n = 1, .cin = jb->transposed ? jb->cout : jb->cin,
-                             .cout = jb->transposed ? jb->cin : jb->cout, .h = jb->H,
-                             .w = jb->W, .ksize = 3, .groups = mix->sets, .cards = mix->cards};
-    nn_mix_forward(wmix, NULL, jb->w, NULL, mix->coef + (size_t)n * mix->sets * mix->cards, &one);
+    nn_kernel_mix one = *jb->mix;
+    one.coef += (size_t)n * one.groups * one.cards;
+    const int mix_cin = jb->transposed ? jb->cout : jb->cin;
+    nn_kernel_mix_forward(wmix, NULL, jb->w, NULL, &one, 1, jb->transposed ? jb->cin : jb->cout,
+                          (size_t)mix_cin * 9);
 }
 
 /* The transformed kernels of sample n: a set of U, or the sample's mixture, mixed and
@@ -258,7 +260,7 @@ static AVX2 const float *sample_kernels(const wino_job *jb, int n, float *ubuf, 
     const int first = *held != n;
     *held = n;
     if (first && jb->select_here) jb->mix->select(jb->mix->select_ctx, n);
-    const int s = mix_single_set(jb->mix, n);
+    const int s = nn_kernel_mix_one_group(jb->mix, n);
     if (s >= 0 && jb->transformed[s]) return jb->U + s * jb->ustride;
     if (first) {
         float *wmix = ubuf + NF * (size_t)jb->coutp * jb->cin;
@@ -407,7 +409,7 @@ int wino_conv3x3(float *out, const float *inp, const float *w, size_t wstride,
     jb.Tp = (int)round_up((size_t)jb.T, 8);
     jb.sl = (int)round_up((size_t)jb.seg, 8) + 8;
     jb.vf = (size_t)cin * jb.Tp + 8;
-    const int sets = mix ? mix->sets : wstride ? N : 1, threads = omp_get_max_threads();
+    const int sets = mix ? mix->groups : wstride ? N : 1, threads = omp_get_max_threads();
     const size_t uset = NF * (size_t)jb.coutp * cin; /* one set's transformed kernels */
     const size_t split = SPLIT_CH * (size_t)(4 * jb.trows + 2) * 4 * jb.sl;
     jb.ustride = sets > 1 ? uset : 0;
@@ -432,7 +434,7 @@ int wino_conv3x3(float *out, const float *inp, const float *w, size_t wstride,
     char *needed = calloc((size_t)sets, 1);
     if (!needed) return 0;
     for (int n = 0; n < (mix ? N : sets) && !jb.select_here; n++) {
-        const int s = mix ? mix_single_set(mix, n) : n;
+        const int s = mix ? nn_kernel_mix_one_group(mix, n) : n;
         if (s >= 0) needed[s] = 1;
     }
     for (int s = 0; s < sets && jb.select_here && mix->one_hot; s++) needed[s] = 1;

@@ -24,7 +24,7 @@
  *
  * Numerical error: B and A only add and subtract, and G's halves are exact, so each result is
  * the direct sum reassociated (about 2x the direct kernels' rounding; F(4x4, 3x3), whose
- * rounding is 25x, is kept to the forward, where it is one product deep). tests/test_conv_fast.c
+ * rounding is 25x, is kept to the forward, where it is one product deep). tests/test_conv_kernels.c
  * holds it to 1e-5 of the magnitude against the reference, except on images of a pixel or
  * two: its rounding is relative to a tile's whole gradient, which there can be 10x a tap's own.
  *
@@ -38,7 +38,9 @@
 
 #include <omp.h>
 
-#include "kernels/conv_fast.h"
+#include "kernels/conv_paths.h"
+#include "kernels/micro_kernels.h"
+#include "kernels/thread_scratch.h"
 
 #if FAST_X86
 
@@ -394,7 +396,7 @@ void wino_wgrad_run(wino_wgrad *jb) {
         }
         for (int g0 = 0; !jb->solo && g0 < total; g0 += jb->pieces) {
             const int np = total - g0 < jb->pieces ? total - g0 : jb->pieces;
-            const int n0 = g0 / bands, groups = jb->wstride ? (g0 + np - 1) / bands - n0 + 1 : 1;
+            const int n0 = g0 / bands, nsets = jb->wstride ? (g0 + np - 1) / bands - n0 + 1 : 1;
 #pragma omp for schedule(dynamic, 1)
             for (int i = 0; i < np * (tin + tout); i++) {
                 const int p = i / (tin + tout), part = i % (tin + tout), gp = g0 + p;
@@ -403,11 +405,11 @@ void wino_wgrad_run(wino_wgrad *jb) {
                 else wgrad_dout(jb, p, gp / bands, tb, part - tin, split, tmp);
             }
 #pragma omp for schedule(dynamic, 1)
-            for (int it = 0; it < groups * nog * ncg; it++) {
-                const int grp = it / (nog * ncg), og = it / ncg % nog, cg = it % ncg;
+            for (int it = 0; it < nsets * nog * ncg; it++) {
+                const int si = it / (nog * ncg), og = it / ncg % nog, cg = it % ncg;
                 int gp0, gp1;
-                wgrad_group_pieces(jb->wstride != 0, n0, grp, bands, g0, np, &gp0, &gp1);
-                wgrad_item(jb, gp0 - g0, gp1 - g0, jb->wstride ? n0 + grp : 0, WG_OB * og,
+                wgrad_set_pieces(jb->wstride != 0, n0, si, bands, g0, np, &gp0, &gp1);
+                wgrad_item(jb, gp0 - g0, gp1 - g0, jb->wstride ? n0 + si : 0, WG_OB * og,
                            16 * cg, acc);
             }
         }

@@ -14,82 +14,8 @@
 #include <stdint.h>
 
 #include "nsr.h"
+#include "kernels/kernels.h"
 #include "nn/tensor.h"
-
-/* ---------------------------------------------------------------- conv.c, conv_fast.c */
-
-/* What a forward convolution does to its result before storing it (NULL: nothing): adds a
- * residual tensor of the output's shape, then applies ReLU; the fast kernels do it as they
- * store each tile, saving the separate passes over the output (a residual block's two convs). */
-typedef struct nn_conv_post {
-    const float *residual; /* (N, cout, H, W) added, or NULL */
-    int relu;              /* 1: out = max(out, 0) after the sum */
-} nn_conv_post;
-
-/* 2-D convolution, K x K (K odd), stride 1, zero padding K/2, with bias, then post (or NULL).
- *   out (N, cout, H, W) = conv(inp (N, cin, H, W), w) + b
- * Sample n uses the kernels w + n*wstride, (cout, cin, K, K), and the bias b + n*bstride, (cout):
- * strides of 0 share one set of weights across the batch; NSR's per-sample mixed kernels pass
- * the size of one set. b may be NULL (no bias). */
-void nn_conv2d_forward(float *out, const float *inp, const float *w, size_t wstride,
-                       const float *b, size_t bstride, int N, int cin, int cout, int H, int W,
-                       int K, const nn_conv_post *post);
-/* Gradients for dout (N, cout, H, W): dinp (N, cin, H, W) += ..., dw (laid out like w, same
- * stride) += ..., db (like b) += ... With per-sample weights each sample's dw and db are
- * separate; with shared ones they sum over the batch. dinp and db may be NULL. */
-void nn_conv2d_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
-                        const float *w, size_t wstride, size_t bstride, int N, int cin, int cout,
-                        int H, int W, int K);
-/* Per-sample kernels given as mixtures of `sets` kernel sets, set s at w + s*wstride (cout,
- * cin, K, K), one after another (wstride = cout*cin*K*K, as an NSR conv stores them): sample n's output channel o = j*(cout/cards) + t has the kernel
- *   sum_s coef[(n*sets + s)*cards + j] * (set s's kernel o)
- * (NSR.md section 2, step 4, with coef the selection gamma). */
-typedef struct nn_kernel_mix {
-    const float *coef; /* (N, sets, cards) */
-    int sets, cards;   /* cards divides cout */
-    /* NULL, or sample n's coefficients (and the biases passed with them) are made by
-     * select(select_ctx, n), which the convolution calls once per sample before it uses
-     * them, in the thread that runs the sample where it runs samples whole */
-    void (*select)(void *select_ctx, int n);
-    void *select_ctx;
-    int one_hot; /* with select: every sample's coefficients will be one set (hard selection) */
-} nn_kernel_mix;
-/* The convolution with mixed kernels, without forming them: out = conv(inp, mixed kernels) +
- * b + n*bstride, and the input gradient dinp += ... through them. The mixture is linear, so
- * Winograd's kernel transform is applied to the sets once per call and the transforms are
- * mixed per sample. Return 1 when done, 0 (having written nothing) when no fast path fits
- * (reference kernels, no AVX2, a shape Winograd does not take, no memory): the caller then
- * mixes the kernels itself (nn_mix_forward) for nn_conv2d_forward/backward. */
-int nn_conv2d_forward_mix(float *out, const float *inp, const float *w, size_t wstride,
-                          const nn_kernel_mix *mix, const float *b, size_t bstride, int N,
-                          int cin, int cout, int H, int W, int K, const nn_conv_post *post);
-int nn_conv2d_backward_input_mix(float *dinp, const float *dout, const float *w, size_t wstride,
-                                 const nn_kernel_mix *mix, int N, int cin, int cout, int H,
-                                 int W, int K);
-/* nn_conv2d_forward and nn_conv2d_backward run the fast kernels of conv_fast.c (AVX2 + FMA,
- * K = 1, 3, 5; 3x3 from 16 channels by Winograd: F(4x4, 3x3) in the forward and the input
- * gradient, conv_winograd_forward.c, F(2x2, 3x3) in the weight gradient, conv_winograd_wgrad.c)
- * when the CPU has them, and the reference otherwise, or when the environment variable NSR_KERNELS is
- * "reference", or when the fast kernels' scratch memory cannot be allocated; NSR_KERNELS=direct
- * keeps the fast kernels without Winograd. Results are the same bit for bit for any number of
- * threads; the paths differ by float rounding. nn_conv2d_kernels() names the path taken:
- * "avx2", "avx2-direct" or "reference". */
-const char *nn_conv2d_kernels(void);
-/* The reference (conv.c): plain direct loops, the oracle the fast kernels are tested against. */
-void nn_conv2d_forward_ref(float *out, const float *inp, const float *w, size_t wstride,
-                           const float *b, size_t bstride, int N, int cin, int cout, int H,
-                           int W, int K);
-void nn_conv2d_backward_ref(float *dinp, float *dw, float *db, const float *dout,
-                            const float *inp, const float *w, size_t wstride, size_t bstride,
-                            int N, int cin, int cout, int H, int W, int K);
-/* The fast kernels alone (for tests and benchmarks): return 1 when they ran, 0 (having
- * written nothing) when this CPU or K has none or scratch memory ran out. */
-int nn_conv2d_forward_fast(float *out, const float *inp, const float *w, size_t wstride,
-                           const float *b, size_t bstride, int N, int cin, int cout, int H,
-                           int W, int K, const nn_conv_post *post);
-int nn_conv2d_backward_fast(float *dinp, float *dw, float *db, const float *dout,
-                            const float *inp, const float *w, size_t wstride, size_t bstride,
-                            int N, int cin, int cout, int H, int W, int K);
 
 /* ---------------------------------------------------------------- layers.c */
 
@@ -153,7 +79,8 @@ void nn_select_backward(float *dinp, float *dA, float *da, const float *dgamma, 
  *   wmix[n][o] = sum_i gamma[n][i*d+j] w[i*cout+o],  bmix[n][o] = sum_i gamma[n][i*d+j] b[i*cout+o]
  * w (k*cout, cin, K, K) are the weight-normed stored kernels, b (k*cout);
  * wmix (n, cout, cin, K, K), bmix (n, cout); either may be NULL (then b may be too). Groups with
- * gamma exactly 0 (hard selection) are skipped, so only the chosen group's kernel is read. */
+ * gamma exactly 0 (hard selection) are skipped, so only the chosen group's kernel is read.
+ * (The kernel layer's nn_kernel_mix_forward, with gamma as the coefficients.) */
 void nn_mix_forward(float *wmix, float *bmix, const float *w, const float *b, const float *gamma,
                     const nn_nsr_dims *dm);
 /* dw (k*cout, cin, K, K), db (k*cout), dgamma (n, k*d) += ... from dwmix, dbmix. */

@@ -1,10 +1,7 @@
-/* conv_fast.c - the fast convolutions (AVX2 + FMA, chosen at run time) behind nn_conv2d_forward
- * and nn_conv2d_backward, and the dispatch between them and the reference in conv_reference.c: 3x3
- * convolutions with enough channels and pixels go to Winograd (conv_winograd_forward.c for the
- * forward and the input gradient, conv_winograd_wgrad.c for the weight gradient), the rest to the
- * direct kernels here.
+/* conv_direct.c - the direct convolutions (AVX2 + FMA, K = 1, 3, 5) that conv_dispatch.c runs
+ * where Winograd does not suit (conv_paths.h).
  *
- * Forward: direct convolution with register blocking. The micro-kernel (conv_fast.h) keeps
+ * Forward: direct convolution with register blocking. The micro-kernel (micro_kernels.h) keeps
  * CO = 6 output channels x NV <= 2 vectors of 8 output pixels of one row (12 accumulators) in
  * registers for the whole sum over input channels and taps. The bias is the accumulators'
  * initial value. Weights are repacked once per call
@@ -35,103 +32,16 @@
  * same bit for bit for any number of threads. They differ from the reference's by float
  * rounding only (the reference adds channel by channel, tap by tap too, but the weight
  * gradient sums lanes in another order). */
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <omp.h>
 
-#include "kernels/conv_fast.h"
-#include "nn/engine.h"
-
-/* ---------------------------------------------------------------- dispatch */
-
-/* 1 when the fast kernels may run: the CPU has AVX2 and FMA (x86 only), else 0. */
-static int cpu_has_avx2_fma(void) {
-#if FAST_X86
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-#else
-    return 0;
-#endif
-}
-
-/* NSR_KERNELS, for tests and benchmarks: "reference" forces the reference, "direct" the fast
- * kernels without Winograd. */
-static int kernels_are(const char *name) {
-    const char *k = getenv("NSR_KERNELS");
-    return k && strcmp(k, name) == 0;
-}
-static int fast_wanted(void) { return !kernels_are("reference") && cpu_has_avx2_fma(); }
-static int winograd_wanted(void) { return !kernels_are("direct"); }
-
-const char *nn_conv2d_kernels(void) {
-    return !fast_wanted() ? "reference" : winograd_wanted() ? "avx2" : "avx2-direct";
-}
-
-/* post as its own passes, where a kernel does not apply it as it stores. */
-static void apply_post(float *out, const nn_conv_post *post, size_t n) {
-    if (post && post->residual) nn_add_inplace(out, post->residual, n);
-    if (post && post->relu) nn_relu_forward(out, out, n);
-}
-
-void nn_conv2d_forward(float *out, const float *inp, const float *w, size_t wstride,
-                       const float *b, size_t bstride, int N, int cin, int cout, int H, int W,
-                       int K, const nn_conv_post *post) {
-    if (fast_wanted() &&
-        nn_conv2d_forward_fast(out, inp, w, wstride, b, bstride, N, cin, cout, H, W, K, post))
-        return;
-    nn_conv2d_forward_ref(out, inp, w, wstride, b, bstride, N, cin, cout, H, W, K);
-    apply_post(out, post, (size_t)N * cout * H * W);
-}
-
-void nn_conv2d_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
-                        const float *w, size_t wstride, size_t bstride, int N, int cin, int cout,
-                        int H, int W, int K) {
-    if (fast_wanted() && nn_conv2d_backward_fast(dinp, dw, db, dout, inp, w, wstride, bstride, N,
-                                                 cin, cout, H, W, K))
-        return;
-    nn_conv2d_backward_ref(dinp, dw, db, dout, inp, w, wstride, bstride, N, cin, cout, H, W, K);
-}
+#include "kernels/conv_paths.h"
+#include "kernels/micro_kernels.h"
+#include "kernels/thread_scratch.h"
 
 #if FAST_X86
-
-/* ---------------------------------------------------------------- scratch kept per thread */
-
-typedef struct scratch_cache {
-    float *block[SCRATCH_SLOTS];
-    size_t floats[SCRATCH_SLOTS];
-} scratch_cache;
-
-static pthread_key_t scratch_key;
-static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
-static int scratch_key_ok;
-
-static void scratch_cache_free(void *p) {
-    scratch_cache *c = p;
-    for (int s = 0; s < SCRATCH_SLOTS; s++) free(c->block[s]);
-    free(c);
-}
-static void scratch_key_create(void) {
-    scratch_key_ok = pthread_key_create(&scratch_key, scratch_cache_free) == 0;
-}
-
-float *thread_scratch(int slot, size_t n) {
-    pthread_once(&scratch_once, scratch_key_create);
-    scratch_cache *c = scratch_key_ok ? pthread_getspecific(scratch_key) : NULL;
-    if (!c) { /* the thread's first call */
-        if (!(c = calloc(1, sizeof *c))) return NULL;
-        if (!scratch_key_ok || pthread_setspecific(scratch_key, c)) {
-            free(c);
-            return NULL;
-        }
-    }
-    if (c->floats[slot] < n) {
-        free(c->block[slot]);
-        c->block[slot] = alloc_floats(n);
-        c->floats[slot] = c->block[slot] ? n : 0;
-    }
-    return c->block[slot];
-}
 
 #define BAND_FLOATS 65536 /* aim for the forward's per-thread input band (256 KB) */
 #define CHUNK_BYTES (8u << 20) /* the weight gradient's buffers per chunk: bigger ran slower */
@@ -301,7 +211,7 @@ static void fwd_exec(fwd_job *jb) {
  * channel group), each item adding its own weights' chunk sums to dw. With shared kernels and
  * several chunks a weight thus gets one float addition per chunk: a few per training batch
  * (16 patches of 48x48 at 64 channels make three chunks). */
-typedef struct wgrad_job {
+struct direct_wgrad {
     float *dw, *db;
     const float *dout, *inp;
     size_t wstride, bstride;
@@ -311,20 +221,20 @@ typedef struct wgrad_job {
     int solo, threads;           /* solo: a thread per sample, pieces: one per thread */
     size_t iplane, dplane, piece_floats;
     float *buf;
-} wgrad_job;
+};
 
-static float *piece_inp(const wgrad_job *jb, int p) { return jb->buf + p * jb->piece_floats; }
-static float *piece_dout(const wgrad_job *jb, int p) {
+static float *piece_inp(const direct_wgrad *jb, int p) { return jb->buf + p * jb->piece_floats; }
+static float *piece_dout(const direct_wgrad *jb, int p) {
     return piece_inp(jb, p) + jb->cin * jb->iplane;
 }
-static int piece_rows(const wgrad_job *jb, int gp) {
+static int piece_rows(const direct_wgrad *jb, int gp) {
     const int y0 = gp % jb->bands * jb->rows;
     return jb->H - y0 < jb->rows ? jb->H - y0 : jb->rows;
 }
 
 /* Copies channel ch (input channels first, then dout's) of global piece gp into chunk slot p,
  * with the zeros around it that the sums read. */
-static void wgrad_copy(const wgrad_job *jb, int p, int gp, int ch) {
+static void wgrad_copy(const direct_wgrad *jb, int p, int gp, int ch) {
     const int n = gp / jb->bands, y0 = gp % jb->bands * jb->rows, r = piece_rows(jb, gp);
     const size_t plane = (size_t)jb->H * jb->W;
     if (ch < jb->cin) {
@@ -350,7 +260,7 @@ static void wgrad_copy(const wgrad_job *jb, int p, int gp, int ch) {
 /* Item: chunk pieces [p0, p1) (global index gp0 for p0) x output block ob x input channel
  * group cg, whose weight (and, for channel group 0, bias) gradients of weight set `set` it
  * sums in double and then adds; no other item of the chunk touches them. */
-INLINE AVX2 void wgrad_item(const wgrad_job *jb, int p0, int p1, int gp0, int set, int ob,
+INLINE AVX2 void wgrad_item(const direct_wgrad *jb, int p0, int p1, int gp0, int set, int ob,
                             int cg, const int K) {
     const int COW = CO_W(K), o0 = ob * COW, c0 = cg * CGROUP, cin = jb->cin;
     const int c1 = c0 + CGROUP < cin ? c0 + CGROUP : cin;
@@ -388,23 +298,23 @@ INLINE AVX2 void wgrad_item(const wgrad_job *jb, int p0, int p1, int gp0, int se
         jb->db[set * jb->bstride + o0 + j] += (float)bacc[j];
 }
 
-typedef void wgrad_item_fn(const wgrad_job *, int, int, int, int, int, int);
-static AVX2 void wgrad_item_k1(const wgrad_job *jb, int p0, int p1, int gp0, int set, int ob,
+typedef void wgrad_item_fn(const direct_wgrad *, int, int, int, int, int, int);
+static AVX2 void wgrad_item_k1(const direct_wgrad *jb, int p0, int p1, int gp0, int set, int ob,
                                int cg) {
     wgrad_item(jb, p0, p1, gp0, set, ob, cg, 1);
 }
-static AVX2 void wgrad_item_k3(const wgrad_job *jb, int p0, int p1, int gp0, int set, int ob,
+static AVX2 void wgrad_item_k3(const direct_wgrad *jb, int p0, int p1, int gp0, int set, int ob,
                                int cg) {
     wgrad_item(jb, p0, p1, gp0, set, ob, cg, 3);
 }
-static AVX2 void wgrad_item_k5(const wgrad_job *jb, int p0, int p1, int gp0, int set, int ob,
+static AVX2 void wgrad_item_k5(const direct_wgrad *jb, int p0, int p1, int gp0, int set, int ob,
                                int cg) {
     wgrad_item(jb, p0, p1, gp0, set, ob, cg, 5);
 }
 
 /* Chooses pieces and chunks (a chunk's buffers within CHUNK_BYTES, as long as one piece
  * fits) and allocates them; 0 when out of memory. */
-static int wgrad_plan(wgrad_job *jb) {
+static int wgrad_plan(direct_wgrad *jb) {
     const int K = jb->K, H = jb->H;
     const size_t coutp = round_up((size_t)jb->cout, CO_W(K));
     jb->Wp = padded_pitch(jb->W, K);
@@ -435,7 +345,7 @@ static int wgrad_plan(wgrad_job *jb) {
 }
 
 /* Runs a planned job. */
-static void wgrad_exec(wgrad_job *jb) {
+static void wgrad_exec(const direct_wgrad *jb) {
     const int K = jb->K, cin = jb->cin, cout = jb->cout, bands = jb->bands;
     const int nob = (int)(round_up((size_t)cout, CO_W(K)) / CO_W(K));
     const int ncg = (cin + CGROUP - 1) / CGROUP, total = jb->N * bands;
@@ -460,30 +370,25 @@ static void wgrad_exec(wgrad_job *jb) {
 #pragma omp parallel
     for (int g0 = 0; g0 < total; g0 += jb->pieces) {
         const int np = total - g0 < jb->pieces ? total - g0 : jb->pieces;
-        const int n0 = g0 / bands, groups = jb->wstride ? (g0 + np - 1) / bands - n0 + 1 : 1;
+        const int n0 = g0 / bands, nsets = jb->wstride ? (g0 + np - 1) / bands - n0 + 1 : 1;
 #pragma omp for schedule(dynamic, 4)
         for (int i = 0; i < np * (cin + cout); i++) {
             const int p = i / (cin + cout);
             wgrad_copy(jb, p, g0 + p, i % (cin + cout));
         }
 #pragma omp for schedule(dynamic, 1)
-        for (int it = 0; it < groups * nob * ncg; it++) {
-            const int grp = it / (nob * ncg), ob = it / ncg % nob, cg = it % ncg;
+        for (int it = 0; it < nsets * nob * ncg; it++) {
+            const int si = it / (nob * ncg), ob = it / ncg % nob, cg = it % ncg;
             int gp0, gp1;
-            wgrad_group_pieces(jb->wstride != 0, n0, grp, bands, g0, np, &gp0, &gp1);
-            item(jb, gp0 - g0, gp1 - g0, gp0, jb->wstride ? n0 + grp : 0, ob, cg);
+            wgrad_set_pieces(jb->wstride != 0, n0, si, bands, g0, np, &gp0, &gp1);
+            item(jb, gp0 - g0, gp1 - g0, gp0, jb->wstride ? n0 + si : 0, ob, cg);
         }
     }
 }
 
-static int fast_shape(int K) { return K == 1 || K == 3 || K == 5; }
-
-/* The direct kernels, forward-style: kernel sets at w + s*wstride, each packed once, sample n
- * using set set_of[n] (set_of NULL: set n with per-sample kernels, wstride != 0, else 0). 0
- * when out of memory, having written nothing. */
-static int forward_direct(float *out, const float *inp, const float *w, size_t wstride, int sets,
-                          const int *set_of, int transposed, const float *b, size_t bstride,
-                          int N, int cin, int cout, int H, int W, int K, int accumulate) {
+int direct_forward(float *out, const float *inp, const float *w, size_t wstride, int sets,
+                   const int *set_of, int transposed, const float *b, size_t bstride, int N,
+                   int cin, int cout, int H, int W, int K, int accumulate) {
     const size_t psz = packed_size(cin, cout, K);
     fwd_job jb = {.out = out, .inp = inp, .b = b, .set_of = set_of, .pstride = sets > 1 ? psz : 0,
                   .bstride = bstride, .N = N, .cin = cin, .cout = cout, .H = H, .W = W,
@@ -496,131 +401,28 @@ static int forward_direct(float *out, const float *inp, const float *w, size_t w
     return 1;
 }
 
-/* A forward-style convolution (the forward, or with transposed and accumulate the input
- * gradient): by Winograd where it suits and NSR_KERNELS is not "direct", else by the direct
- * kernels. 0 when out of memory, having written nothing. */
-static int forward_style(float *out, const float *inp, const float *w, size_t wstride,
-                         int transposed, const float *b, size_t bstride, int N, int cin,
-                         int cout, int H, int W, int K, int accumulate,
-                         const nn_conv_post *post) {
-    if (K == 3 && winograd_wanted() && wino_suits(cin, cout, H, W) &&
-        wino_conv3x3(out, inp, w, wstride, NULL, transposed, b, bstride, N, cin, cout, H, W,
-                     accumulate, post))
-        return 1;
-    if (!forward_direct(out, inp, w, wstride, wstride ? N : 1, NULL, transposed, b, bstride, N,
-                        cin, cout, H, W, K, accumulate))
-        return 0;
-    apply_post(out, post, (size_t)N * cout * H * W);
-    return 1;
-}
-
-int nn_conv2d_forward_fast(float *out, const float *inp, const float *w, size_t wstride,
-                           const float *b, size_t bstride, int N, int cin, int cout, int H,
-                           int W, int K, const nn_conv_post *post) {
-    if (!cpu_has_avx2_fma() || !fast_shape(K)) return 0;
-    return forward_style(out, inp, w, wstride, 0, b, bstride, N, cin, cout, H, W, K, 0, post);
-}
-
-int mix_single_set(const nn_kernel_mix *mix, int n) {
-    const float *g = mix->coef + (size_t)n * mix->sets * mix->cards;
-    int only = -1;
-    for (int s = 0; s < mix->sets; s++) {
-        const int ones = g[s * mix->cards] == 1.0f;
-        for (int j = 0; j < mix->cards; j++)
-            if (g[s * mix->cards + j] != (ones ? 1.0f : 0.0f)) return -1;
-        if (ones) {
-            if (only >= 0) return -1;
-            only = s;
-        }
+direct_wgrad *direct_wgrad_plan(float *dw, float *db, const float *dout, const float *inp,
+                                size_t wstride, size_t bstride, int N, int cin, int cout, int H,
+                                int W, int K) {
+    direct_wgrad *jb = malloc(sizeof *jb);
+    if (!jb) return NULL;
+    *jb = (direct_wgrad){.dw = dw, .db = db, .dout = dout, .inp = inp, .wstride = wstride,
+                         .bstride = bstride, .N = N, .cin = cin, .cout = cout, .H = H, .W = W,
+                         .K = K};
+    if (!wgrad_plan(jb)) {
+        free(jb);
+        return NULL;
     }
-    return only;
+    return jb;
 }
 
-/* Mixed kernels go straight into Winograd's transformed kernels; the direct kernels take a
- * mixture only when each sample's is one set (hard selection), each set packed once. */
-static int mix_wanted(int cin, int cout, int H, int W, int K) {
-    return fast_wanted() && winograd_wanted() && K == 3 && wino_suits(cin, cout, H, W);
+void direct_wgrad_run(direct_wgrad *jb) {
+    wgrad_exec(jb);
+    direct_wgrad_free(jb);
 }
 
-int nn_conv2d_forward_mix(float *out, const float *inp, const float *w, size_t wstride,
-                          const nn_kernel_mix *mix, const float *b, size_t bstride, int N,
-                          int cin, int cout, int H, int W, int K, const nn_conv_post *post) {
-    if (mix_wanted(cin, cout, H, W, K))
-        return wino_conv3x3(out, inp, w, wstride, mix, 0, b, bstride, N, cin, cout, H, W, 0,
-                            post);
-    /* the direct path needs every sample's set first: a caller's selection is its own */
-    if (!fast_wanted() || !fast_shape(K) || mix->select) return 0;
-    int *set_of = malloc((size_t)N * sizeof *set_of), ok = set_of != NULL;
-    for (int n = 0; ok && n < N; n++) ok = (set_of[n] = mix_single_set(mix, n)) >= 0;
-    ok = ok && forward_direct(out, inp, w, wstride, mix->sets, set_of, 0, b, bstride, N, cin,
-                              cout, H, W, K, 0);
-    free(set_of);
-    if (ok) apply_post(out, post, (size_t)N * cout * H * W);
-    return ok;
-}
-
-int nn_conv2d_backward_input_mix(float *dinp, const float *dout, const float *w, size_t wstride,
-                                 const nn_kernel_mix *mix, int N, int cin, int cout, int H,
-                                 int W, int K) {
-    return mix_wanted(cout, cin, H, W, K) &&
-           wino_conv3x3(dinp, dout, w, wstride, mix, 1, NULL, 0, N, cout, cin, H, W, 1, NULL);
-}
-
-int nn_conv2d_backward_fast(float *dinp, float *dw, float *db, const float *dout,
-                            const float *inp, const float *w, size_t wstride, size_t bstride,
-                            int N, int cin, int cout, int H, int W, int K) {
-    if (!cpu_has_avx2_fma() || !fast_shape(K)) return 0;
-    wgrad_job wj = {.dw = dw, .db = db, .dout = dout, .inp = inp, .wstride = wstride,
-                    .bstride = bstride, .N = N, .cin = cin, .cout = cout, .H = H, .W = W,
-                    .K = K};
-    wino_wgrad *ww = NULL;
-    /* the weight gradient's buffers first and its sums last, so that running out of memory
-     * leaves no half result; the input gradient is the forward of dout through the
-     * transposed, flipped kernels */
-    if (K == 3 && winograd_wanted() && wino_wgrad_suits(cin, cout, H, W))
-        ww = wino_wgrad_plan(dw, db, dout, inp, wstride, bstride, N, cin, cout, H, W);
-    if (!ww && !wgrad_plan(&wj)) return 0;
-    if (dinp && !forward_style(dinp, dout, w, wstride, 1, NULL, 0, N, cout, cin, H, W, K, 1, NULL)) {
-        if (ww) wino_wgrad_free(ww);
-        return 0;
-    }
-    if (ww) wino_wgrad_run(ww);
-    else wgrad_exec(&wj);
-    return 1;
-}
-
-#else /* no x86: the reference everywhere */
-
-int nn_conv2d_forward_mix(float *out, const float *inp, const float *w, size_t wstride,
-                          const nn_kernel_mix *mix, const float *b, size_t bstride, int N,
-                          int cin, int cout, int H, int W, int K, const nn_conv_post *post) {
-    (void)out, (void)inp, (void)w, (void)wstride, (void)mix, (void)b, (void)bstride, (void)N;
-    (void)cin, (void)cout, (void)H, (void)W, (void)K, (void)post;
-    return 0;
-}
-
-int nn_conv2d_backward_input_mix(float *dinp, const float *dout, const float *w, size_t wstride,
-                                 const nn_kernel_mix *mix, int N, int cin, int cout, int H,
-                                 int W, int K) {
-    (void)dinp, (void)dout, (void)w, (void)wstride, (void)mix, (void)N, (void)cin, (void)cout;
-    (void)H, (void)W, (void)K;
-    return 0;
-}
-
-int nn_conv2d_forward_fast(float *out, const float *inp, const float *w, size_t wstride,
-                           const float *b, size_t bstride, int N, int cin, int cout, int H,
-                           int W, int K, const nn_conv_post *post) {
-    (void)out, (void)inp, (void)w, (void)wstride, (void)b, (void)bstride, (void)N, (void)cin;
-    (void)cout, (void)H, (void)W, (void)K, (void)post;
-    return 0;
-}
-
-int nn_conv2d_backward_fast(float *dinp, float *dw, float *db, const float *dout,
-                            const float *inp, const float *w, size_t wstride, size_t bstride,
-                            int N, int cin, int cout, int H, int W, int K) {
-    (void)dinp, (void)dw, (void)db, (void)dout, (void)inp, (void)w, (void)wstride, (void)bstride;
-    (void)N, (void)cin, (void)cout, (void)H, (void)W, (void)K;
-    return 0;
+void direct_wgrad_free(direct_wgrad *jb) {
+    free(jb); /* its buffer is the thread's scratch, kept for the next call */
 }
 
 #endif

@@ -1,65 +1,32 @@
-/* conv_fast.h - what the fast convolutions (conv_fast.c: direct kernels and dispatch;
- * conv_winograd_forward.c: Winograd F(4x4, 3x3) forward and input gradient; conv_winograd_wgrad.c:
- * Winograd F(2x2, 3x3) weight gradient) share: the AVX2 micro-kernels, which both the direct
- * convolution and Winograd's per-frequency matrix products run, and small helpers. x86 only:
- * elsewhere FAST_X86 is 0 and nothing else here is defined. */
-#ifndef NSR_CONV_FAST_H
-#define NSR_CONV_FAST_H
+/* micro_kernels.h - the AVX2 micro-kernels that the direct convolution (conv_direct.c) and
+ * Winograd's per-frequency matrix products (conv_winograd_forward.c, conv_winograd_wgrad.c)
+ * both run, and the small helpers they share. x86 only: elsewhere nothing here is defined. */
+#ifndef NSR_MICRO_KERNELS_H
+#define NSR_MICRO_KERNELS_H
 
 #include <stddef.h>
-#include <stdlib.h>
 
-#include "nn/engine.h"
-
-#if defined(__x86_64__) || defined(__i386__)
-#define FAST_X86 1
-#include <immintrin.h>
-#else
-#define FAST_X86 0
-#endif
+#include "kernels/cpu.h"
 
 #if FAST_X86
-
-/* Compiled for AVX2 + FMA whatever -march says; called only after the run-time CPU check. */
-#define AVX2 __attribute__((target("avx2,fma")))
-#define INLINE static inline __attribute__((always_inline))
 
 #define CO 6    /* output channels per micro-kernel block */
 #define NVMAX 2 /* vectors of 8 output pixels per micro-kernel */
 
 static inline size_t round_up(size_t x, size_t m) { return (x + m - 1) / m * m; }
 
-/* The weight-gradient pieces [*gp0, *gp1) of chunk [g0, g0 + np) that one kernel group sums:
- * every piece when the kernels are shared (per_sample = 0), else only the pieces (bands of
- * `bands` per sample) of sample n0 + grp. */
-static inline void wgrad_group_pieces(int per_sample, int n0, int grp, int bands, int g0, int np,
-                                      int *gp0, int *gp1) {
+/* The weight-gradient pieces [*gp0, *gp1) of chunk [g0, g0 + np) that the chunk's kernel set
+ * si sums: every piece when the kernels are shared (per_sample = 0), else only the pieces
+ * (bands of `bands` per sample) of sample n0 + si. */
+static inline void wgrad_set_pieces(int per_sample, int n0, int si, int bands, int g0, int np,
+                                    int *gp0, int *gp1) {
     *gp0 = g0;
     *gp1 = g0 + np;
     if (per_sample) {
-        if ((n0 + grp) * bands > g0) *gp0 = (n0 + grp) * bands;
-        if ((n0 + grp + 1) * bands < g0 + np) *gp1 = (n0 + grp + 1) * bands;
+        if ((n0 + si) * bands > g0) *gp0 = (n0 + si) * bands;
+        if ((n0 + si + 1) * bands < g0 + np) *gp1 = (n0 + si + 1) * bands;
     }
 }
-
-/* A 64-byte aligned block of n floats (n > 0), or NULL. Not cleared: every float the kernels
- * read is written first (clearing megabytes per call would cost more than some convolutions). */
-static inline float *alloc_floats(size_t n) {
-    return aligned_alloc(64, round_up(n * sizeof(float), 64));
-}
-
-/* Scratch memory the calling thread keeps between calls: slot's block of at least n floats
- * (64-byte aligned, contents left from before), or NULL when out of memory; freed when the
- * thread ends. A training step or a tiled inference runs the same convolutions over and over:
- * allocated afresh each call, their megabytes of scratch made the kernel map and clear pages
- * every time (both threads waiting on it: 6% of a 64 -> 64 conv on 2 threads). Each user has
- * its own slot, so one may hold its block while it calls another (the weight gradient's plan
- * while the input gradient runs). */
-enum {
-    SCRATCH_WINO_KERNELS, SCRATCH_WINO, SCRATCH_WGRAD_PIECES, SCRATCH_WGRAD,
-    SCRATCH_DIRECT_KERNELS, SCRATCH_DIRECT_BANDS, SCRATCH_DIRECT_WGRAD, SCRATCH_SLOTS
-};
-float *thread_scratch(int slot, size_t n);
 
 /* Lane masks: mask_src + 8 - n as 8 ints has its first n lanes set. */
 static const int mask_src[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
@@ -198,36 +165,6 @@ INLINE AVX2 double vsum(const float *g, int len) {
     _mm256_storeu_pd(out, _mm256_add_pd(lo, hi));
     return (out[0] + out[1]) + (out[2] + out[3]);
 }
-
-/* The one kernel set sample n's mixture is (its coefficients one-hot on the same set for
- * every cardinal: hard selection), or -1. */
-int mix_single_set(const nn_kernel_mix *mix, int n);
-
-/* conv_winograd_forward.c and conv_winograd_wgrad.c: whether Winograd should run this 3x3
- * convolution's forward (or input gradient), or weight gradient (enough channels and pixels to
- * amortise its transforms), and the convolution itself, forward-style like the direct one:
- *   out (N, cout, H, W) (=, or += with accumulate) = conv3x3(inp (N, cin, H, W)) + b
- * with kernels w + n*wstride, (cout, cin, 3, 3); or, with transposed, the kernels of the
- * convolution cout -> cin, (cin, cout, 3, 3), read in <-> out and flipped (the input gradient).
- * With mix (else NULL), sample n's kernels are the mixture of mix->sets sets at w + s*wstride
- * (engine.h's nn_kernel_mix; with transposed, the mixture's output channels are this
- * convolution's input channels). post (NULL: none): as nn_conv2d_forward's, applied after
- * the sum with accumulate. b may be NULL. Returns 0, having written nothing, when scratch
- * memory runs out. */
-int wino_suits(int cin, int cout, int H, int W);
-int wino_wgrad_suits(int cin, int cout, int H, int W);
-int wino_conv3x3(float *out, const float *inp, const float *w, size_t wstride,
-                 const nn_kernel_mix *mix, int transposed, const float *b, size_t bstride, int N,
-                 int cin, int cout, int H, int W, int accumulate, const nn_conv_post *post);
-/* And the weight gradient of a 3x3 convolution, like nn_conv2d_backward's (dw, db += ..., db
- * may be NULL), in two steps so that a caller can allocate everything before adding anything:
- * plan (NULL when out of memory), then run, which frees the plan (or free it unrun). */
-typedef struct wino_wgrad wino_wgrad;
-wino_wgrad *wino_wgrad_plan(float *dw, float *db, const float *dout, const float *inp,
-                            size_t wstride, size_t bstride, int N, int cin, int cout, int H,
-                            int W);
-void wino_wgrad_run(wino_wgrad *plan);
-void wino_wgrad_free(wino_wgrad *plan);
 
 #endif
 #endif

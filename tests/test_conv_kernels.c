@@ -1,8 +1,9 @@
-/* test_conv_fast.c - the fast convolutions (conv_fast.c) against the reference (conv_reference.c) on many
- * shapes: sizes and channel counts that do not divide the vector width or the blocking, K 1, 3
- * and 5, shared and per-sample kernels, with and without bias; forward, input gradient and
- * weight gradient (the backward ones accumulating onto non-zero gradients). Also: the same
- * bits for any number of threads, and the NSR_KERNELS=reference switch.
+/* test_conv_kernels.c - the fast convolutions (conv_direct.c, conv_winograd_*.c) against the
+ * reference (conv_reference.c) on many shapes: sizes and channel counts that do not divide the
+ * vector width or the blocking, K 1, 3 and 5, shared and per-sample kernels, with and without
+ * bias; forward, input gradient and weight gradient (the backward ones accumulating onto
+ * non-zero gradients); mixed kernels. Also: the same bits for any number of threads, and the
+ * NSR_KERNELS=reference switch.
  *
  * Tolerance: |fast - reference| <= 1e-5 x the element's magnitude, the same sum taken over the
  * absolute values of its terms (|w| * |x| + |b| for the forward, and so on), which bounds what
@@ -12,8 +13,8 @@
 #include <stdint.h>
 
 #include "check.h"
-#include "kernels/conv_fast.h"
-#include "nn/engine.h"
+#include "kernels/conv_paths.h"
+#include "kernels/kernels.h"
 
 #define TOL 1e-5
 
@@ -363,41 +364,40 @@ static void test_reference_switch(void) {
 
 #if FAST_X86
 /* Mixed kernels (nn_conv2d_forward_mix, nn_conv2d_backward_input_mix: Winograd's transforms of
- * the sets, mixed per sample) against forming each sample's kernels with nn_mix_forward and the
- * reference convolution: selections soft, one-hot (hard: one set's transforms used as they
+ * the groups, mixed per sample) against forming each sample's kernels with nn_kernel_mix_forward and the
+ * reference convolution: selections soft, one-hot (hard: one group's transforms used as they
  * are) and half of each; cardinals whose channels do not fill the output blocks (5 or 6 per
  * cardinal against blocks of 6), channel counts off the vector width, and batches that take
  * whole samples per thread. Returns 0 when the mixture path does not run here. */
-static int check_mixture(int N, int cin, int cout, int H, int W, int sets, int cards, int mode) {
+static int check_mixture(int N, int cin, int cout, int H, int W, int groups, int cards, int mode) {
     const size_t in_sz = (size_t)N * cin * H * W, out_sz = (size_t)N * cout * H * W;
     const size_t wset = (size_t)cout * cin * 9, per_sample = (size_t)N * wset;
-    const nn_nsr_dims dm = {N, cin, cout, H, W, 3, sets, cards};
-    float *x = rand_buf(in_sz), *w = rand_buf(sets * wset), *b = rand_buf((size_t)sets * cout);
-    float *dy = rand_buf(out_sz), *gamma = rand_buf((size_t)N * sets * cards);
-    float *ax = abs_copy(x, in_sz), *aw = abs_copy(w, sets * wset), *ab = abs_copy(b, (size_t)sets * cout);
+    float *x = rand_buf(in_sz), *w = rand_buf(groups * wset), *b = rand_buf((size_t)groups * cout);
+    float *dy = rand_buf(out_sz), *gamma = rand_buf((size_t)N * groups * cards);
+    float *ax = abs_copy(x, in_sz), *aw = abs_copy(w, groups * wset), *ab = abs_copy(b, (size_t)groups * cout);
     float *ady = abs_copy(dy, out_sz), *wmix = rand_buf(per_sample), *awmix = rand_buf(per_sample);
     float *bmix = rand_buf((size_t)N * cout), *abmix = rand_buf((size_t)N * cout);
     float *y = rand_buf(out_sz), *y_ref = rand_buf(out_sz), *y_mag = rand_buf(out_sz);
     float *dx0 = rand_buf(in_sz), *dx = copy_buf(dx0, in_sz), *dx_ref = copy_buf(dx0, in_sz);
     float *dx_mag = copy_buf(dx0, in_sz), *dw_scratch = rand_buf(per_sample);
-    /* gamma >= 0 summing to 1 over the sets of each cardinal (mode 0), one-hot on one set for
+    /* gamma >= 0 summing to 1 over the groups of each cardinal (mode 0), one-hot on one group for
      * all cardinals (1), or one-hot on even samples only (2) */
     for (int n = 0; n < N; n++)
         for (int j = 0; j < cards; j++) {
             float sum = 0;
-            for (int s = 0; s < sets; s++) sum += gamma[(n * sets + s) * cards + j] = fabsf(gamma[(n * sets + s) * cards + j]) + 0.1f;
+            for (int s = 0; s < groups; s++) sum += gamma[(n * groups + s) * cards + j] = fabsf(gamma[(n * groups + s) * cards + j]) + 0.1f;
             const int hot = mode == 1 || (mode == 2 && n % 2 == 0);
-            for (int s = 0; s < sets; s++) {
-                float *g = gamma + (n * sets + s) * cards + j;
-                *g = hot ? (s == (n + 1) % sets ? 1.0f : 0.0f) : *g / sum;
+            for (int s = 0; s < groups; s++) {
+                float *g = gamma + (n * groups + s) * cards + j;
+                *g = hot ? (s == (n + 1) % groups ? 1.0f : 0.0f) : *g / sum;
             }
         }
-    const nn_kernel_mix mix = {gamma, sets, cards, NULL, NULL, 0};
+    const nn_kernel_mix mix = {gamma, groups, cards, NULL, NULL, 0};
     char name[96];
-    snprintf(name, sizeof name, "N%d %d->%d %dx%d sets %d cards %d %s", N, cin, cout, H, W, sets,
+    snprintf(name, sizeof name, "N%d %d->%d %dx%d groups %d cards %d %s", N, cin, cout, H, W, groups,
              cards, mode == 0 ? "soft" : mode == 1 ? "one-hot" : "half one-hot");
-    nn_mix_forward(wmix, bmix, w, b, gamma, &dm);
-    nn_mix_forward(awmix, abmix, aw, ab, gamma, &dm);
+    nn_kernel_mix_forward(wmix, bmix, w, b, &mix, N, cout, (size_t)cin * 9);
+    nn_kernel_mix_forward(awmix, abmix, aw, ab, &mix, N, cout, (size_t)cin * 9);
     int ran = nn_conv2d_forward_mix(y, x, w, wset, &mix, bmix, (size_t)cout, N, cin, cout, H, W, 3,
                                     NULL);
     if (ran) {
@@ -407,7 +407,7 @@ static int check_mixture(int N, int cin, int cout, int H, int W, int sets, int c
         double e = worst_ratio(y, y_ref, y_mag, NULL, out_sz, &at);
         CHECK(e <= TOL, "%s forward: element %zu is %.9g, reference %.9g (%.2g of its magnitude)",
               name, at, y[at], y_ref[at], e);
-        /* the input gradient runs by Winograd only (the direct path's mixtures, one set per
+        /* the input gradient runs by Winograd only (the direct path's mixtures, one group per
          * sample, are hard selection: inference) */
         const int dx_ran = nn_conv2d_backward_input_mix(dx, dy, w, wset, &mix, N, cin, cout, H, W, 3);
         CHECK(dx_ran == wino_suits(cout, cin, H, W), "%s: the input gradient ran: %d", name, dx_ran);
@@ -430,7 +430,7 @@ done:
 static void test_mixture(void) {
 #if FAST_X86
     /* 64 -> 8 runs by Winograd; 24 -> 4, too few output channels for it, only one-hot (by the
-     * direct kernels, each set packed once) */
+     * direct kernels, each group packed once) */
     static const int list[][7] = {
         {3, 16, 16, 9, 11, 2, 1}, {2, 20, 24, 8, 17, 3, 4},   {4, 17, 40, 12, 10, 4, 8},
         {1, 33, 18, 9, 9, 5, 2},  {6, 64, 64, 16, 16, 4, 16}, {2, 16, 30, 48, 20, 16, 6},
