@@ -11,7 +11,8 @@
 #include <stddef.h>
 #include <sys/resource.h>
 
-#include "nn/engine.h"
+#include "nn/bench_api.h"
+#include "nsr.h"
 
 typedef struct bench_opts {
     int json;         /* one JSON object per line instead of a table */
@@ -67,6 +68,9 @@ void bench_heading(const bench_opts *o, const char *title);
 void bench_report(const bench_opts *o, const bench_result *r);
 
 /* ---------------------------------------------------------------- helpers (report.c) */
+
+/* Prints "nsr bench: <message>" as one line on stderr, as every nsr command does; returns 1. */
+int bench_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Fills n floats uniform in [-scale, scale) from a fixed seed (a counter-based generator, so
  * the data do not depend on the thread count). */
@@ -130,9 +134,9 @@ typedef struct bench_net {
     nsr_model *model;
     nsr_image image;            /* the inference input (the built-in test picture) */
     nsr_infer_options infer;    /* soft selection, the reference's tiles */
-    eng_workspace ws;           /* training workspace for the batch */
-    float *x, *target, *dout, *grads;
-    nn_adam adam;
+    int batch, patch;           /* the training batch: batch LR patches of patch x patch */
+    float *x, *target;          /* its inputs and targets */
+    eng_trainer *trainer;
     double loss;                /* the last training step's loss */
 } bench_net;
 
@@ -147,7 +151,7 @@ void bench_net_train(void *net);
 
 /* ---------------------------------------------------------------- nsr's conv as a case (conv.c) */
 
-/* nn_conv2d_forward with shared weights, 3x3: out (n, cout, h, width) = conv(inp, w) + b. */
+/* eng_bench_conv3x3: out (n, cout, h, width) = conv(inp, w) + b. */
 typedef struct bench_conv_job {
     float *out;
     const float *inp, *w, *b;

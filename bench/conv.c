@@ -5,7 +5,6 @@
 #include <stdlib.h>
 
 #include "bench.h"
-#include "nn/engine.h"
 
 #define CH 64 /* channels of every conv here, as in the rebuttal and EDSR+NSR */
 
@@ -17,8 +16,7 @@ typedef struct shape {
 
 void bench_conv_run(void *ctx) {
     const bench_conv_job *j = ctx;
-    nn_conv2d_forward(j->out, j->inp, j->w, 0, j->b, 0, j->n, j->cin, j->cout, j->h, j->width, 3,
-                      NULL);
+    eng_bench_conv3x3(j->out, j->inp, j->w, j->b, j->n, j->cin, j->cout, j->h, j->width);
 }
 
 /* ---------------------------------------------------------------- conv */
@@ -83,17 +81,15 @@ int bench_conv(const bench_opts *o) {
 
 /* One NSR conv layer: selection (soft or hard) and the mixed-kernel conv. */
 typedef struct nsr_job {
-    float *out, *gamma, *pooled;
+    float *out, *gamma, *pooled, *wmix, *bmix;
     const float *inp, *w, *b, *A, *a;
-    nn_nsr_dims dm;
-    nn_mix_scratch sc;
-    int hard;
+    int n, cin, cout, h, width, k, hard;
 } nsr_job;
 
 static void run_nsr(void *ctx) {
     const nsr_job *j = ctx;
-    nn_nsr_conv_forward(j->out, j->gamma, j->pooled, j->inp, j->A, j->a, j->w, j->b, &j->dm,
-                        &j->sc, j->hard, NULL);
+    eng_bench_nsr_conv3x3(j->out, j->gamma, j->pooled, j->wmix, j->bmix, j->inp, j->A, j->a, j->w, j->b, j->n,
+                          j->cin, j->cout, j->h, j->width, j->k, j->hard);
 }
 
 #define NK 4
@@ -131,17 +127,14 @@ static int rebuttal_shape(const bench_opts *o, shape sh, int published) {
     bench_fill(inp, act, 1.0f, 1);
     bench_fill(w, CH * ksz, 1.0f / 24, 2);
     bench_fill(b, CH, 0.1f, 3);
-    const nn_mix_scratch sc = {wmix, bmix, NULL, NULL};
     bench_conv_job plain = {out, inp, w, b, sh.n, CH, CH, sh.h, sh.w};
     nsr_job fms[NK], ff[NK];
     bench_case cases[1 + 2 * NK] = {{bench_conv_run, &plain, {0, 0}}};
     for (int i = 0; i < NK; i++) {
-        const nn_nsr_dims d = {sh.n, CH, CH, sh.h, sh.w, 3, ks[i], 1};
         /* fixed model size: the 64 stored channels in k groups of 64/k; hard selection */
-        fms[i] = (nsr_job){out, gamma, pooled, inp, w, b, A[i], a[i], d, sc, 1};
-        fms[i].dm.cout = CH / ks[i];
+        fms[i] = (nsr_job){out, gamma, pooled, wmix, bmix, inp, w, b, A[i], a[i], sh.n, CH, CH / ks[i], sh.h, sh.w, ks[i], 1};
         /* fixed FLOPs: k groups of 64 channels each, softmax mixture */
-        ff[i] = (nsr_job){out, gamma, pooled, inp, wff[i], bff[i], A[i], a[i], d, sc, 0};
+        ff[i] = (nsr_job){out, gamma, pooled, wmix, bmix, inp, wff[i], bff[i], A[i], a[i], sh.n, CH, CH, sh.h, sh.w, ks[i], 0};
         cases[1 + i] = (bench_case){run_nsr, &fms[i], {0, 0}};
         cases[1 + NK + i] = (bench_case){run_nsr, &ff[i], {0, 0}};
     }

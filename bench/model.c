@@ -25,14 +25,13 @@ int bench_net_create(bench_net *net, const bench_opts *o) {
     net->infer = (nsr_infer_options){NSR_SELECT_SOFT, NSR_TILE_REFERENCE, NULL, NULL, 0};
     if (nsr_model_create(&net->model, bench_net_arch(o), 1, &err) ||
         nsr_render_test_image(&net->image, side, side, &err) ||
-        eng_workspace_create(&net->ws, net->model, batch, patch, patch, 1, &err) ||
-        nn_adam_init(&net->adam, nsr_model_param_count(net->model), &err)) {
-        fprintf(stderr, "nsr: %s\n", err.message);
+        eng_trainer_create(&net->trainer, net->model, batch, patch, patch, &err)) {
+        bench_error("%s", err.message);
         return -1;
     }
+    net->batch = batch, net->patch = patch;
     net->x = bench_alloc(in_sz), net->target = bench_alloc(out_sz);
-    net->dout = bench_alloc(out_sz), net->grads = bench_alloc(nsr_model_param_count(net->model));
-    if (!net->x || !net->target || !net->dout || !net->grads) return -1;
+    if (!net->x || !net->target) return -1;
     /* patches of the test picture at scattered places; the target repeats each pixel s x s
      * (the values only need to be image-like: this is about time) */
     for (int n = 0; n < batch; n++) {
@@ -52,9 +51,8 @@ int bench_net_create(bench_net *net, const bench_opts *o) {
 void bench_net_free(bench_net *net) {
     nsr_model_free(net->model);
     nsr_image_free(&net->image);
-    eng_workspace_free(&net->ws);
-    nn_adam_free(&net->adam);
-    free(net->x), free(net->target), free(net->dout), free(net->grads);
+    eng_trainer_free(net->trainer);
+    free(net->x), free(net->target);
     memset(net, 0, sizeof *net);
 }
 
@@ -63,7 +61,7 @@ void bench_net_infer(void *ctx) {
     nsr_image out;
     nsr_error err;
     if (nsr_model_infer_tiled(net->model, &net->image, &out, &net->infer, &err)) {
-        fprintf(stderr, "nsr: %s\n", err.message); /* only out of memory: the sizes are fixed */
+        bench_error("%s", err.message); /* only out of memory: the sizes are fixed */
         exit(1);
     }
     nsr_image_free(&out);
@@ -71,8 +69,8 @@ void bench_net_infer(void *ctx) {
 
 void bench_net_train(void *ctx) {
     bench_net *net = ctx;
-    net->loss = eng_loss_and_grad(net->model, &net->ws, net->x, net->target, net->dout, net->grads);
-    nn_adam_step(&net->adam, net->model->params, net->grads, 1e-3f);
+    net->loss = eng_trainer_loss_and_grad(net->trainer, net->x, net->target);
+    eng_trainer_step(net->trainer, 1e-3f);
 }
 
 /* ---------------------------------------------------------------- PyTorch */
@@ -145,17 +143,17 @@ static void run_torch(const bench_opts *o, const char *model_path, const char *d
 /* The inputs and nsr's answers, for the script to compare with its own. */
 static int write_data(const char *path, const bench_net *net, const nsr_image *out,
                       double loss, nsr_error *err) {
-    const eng_workspace *ws = &net->ws;
-    const int s = net->model->arch.scale, h = net->image.height, w = net->image.width;
+    const int s = nsr_model_arch(net->model)->scale, h = net->image.height, w = net->image.width;
+    const int n = net->batch, p = net->patch;
     const float lossf = (float)loss;
     nsr_model_file *f = nsr_model_file_new();
     if (!f) return nsr_fail(err, "out of memory");
     const int rc = nsr_model_file_add_tensor(f, "infer.x", 4, (int[]){1, 3, h, w}, net->image.data, err) ||
         nsr_model_file_add_tensor(f, "infer.out", 4, (int[]){1, 3, h * s, w * s}, out->data, err) ||
-        nsr_model_file_add_tensor(f, "train.x", 4, (int[]){ws->n, 3, ws->h, ws->w}, net->x, err) ||
-        nsr_model_file_add_tensor(f, "train.target", 4, (int[]){ws->n, 3, ws->h * s, ws->w * s}, net->target, err) ||
+        nsr_model_file_add_tensor(f, "train.x", 4, (int[]){n, 3, p, p}, net->x, err) ||
+        nsr_model_file_add_tensor(f, "train.target", 4, (int[]){n, 3, p * s, p * s}, net->target, err) ||
         nsr_model_file_add_tensor(f, "train.loss", 1, (int[]){1}, &lossf, err) ||
-        nsr_model_file_add_tensor(f, "train.grads", 1, (int[]){(int)nsr_model_param_count(net->model)}, net->grads, err) ||
+        nsr_model_file_add_tensor(f, "train.grads", 1, (int[]){(int)nsr_model_param_count(net->model)}, eng_trainer_grads(net->trainer), err) ||
         nsr_model_file_save(f, path, err);
     nsr_model_file_free(f);
     return rc ? -1 : 0;
@@ -178,7 +176,7 @@ int bench_model(const bench_opts *o) {
     bench_heading(o, title);
     if (bench_tmpdir(dir, sizeof dir)) {
         bench_net_free(&net);
-        return fprintf(stderr, "nsr: cannot make a temporary folder\n"), 1;
+        return bench_error("cannot make a temporary folder");
     }
     snprintf(model_path, sizeof model_path, "%s/model.nsr", dir);
     snprintf(data_path, sizeof data_path, "%s/data.nsr", dir);
@@ -186,12 +184,12 @@ int bench_model(const bench_opts *o) {
     int rc = nsr_model_save(net.model, model_path, &err) ||
              nsr_model_infer_tiled(net.model, &net.image, &out, &net.infer, &err);
     if (!rc) {
-        const double loss = eng_loss_and_grad(net.model, &net.ws, net.x, net.target, net.dout, net.grads);
+        const double loss = eng_trainer_loss_and_grad(net.trainer, net.x, net.target);
         rc = write_data(data_path, &net, &out, loss, &err);
     }
     nsr_image_free(&out);
     if (rc) {
-        fprintf(stderr, "nsr: %s\n", err.message);
+        bench_error("%s", err.message);
         bench_rmdir(dir);
         bench_net_free(&net);
         return 1;
@@ -209,7 +207,7 @@ int bench_model(const bench_opts *o) {
     char ref[64], infer_name[64], train_name[64], infer_extra[160], train_extra[200];
     snprintf(ref, sizeof ref, "PyTorch%s%s, same model and weights", t.version[0] ? " " : "", t.version);
     snprintf(infer_name, sizeof infer_name, "inference %dx%d, tiled", net.image.width, net.image.height);
-    snprintf(train_name, sizeof train_name, "train step N=%d %dx%d", net.ws.n, net.ws.h, net.ws.w);
+    snprintf(train_name, sizeof train_name, "train step N=%d %dx%d", net.batch, net.patch, net.patch);
     snprintf(infer_extra, sizeof infer_extra, "\"max_abs_diff\": %.3g, \"max_abs_output\": %.3g",
              t.out_diff, t.out_max);
     snprintf(train_extra, sizeof train_extra,

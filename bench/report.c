@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,9 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../tools/cli.h"
+#include "base/json.h"
 #include "bench.h"
-#include "nsr.h"
 
 double bench_now_ms(void) {
     struct timespec t;
@@ -34,7 +34,7 @@ static bench_stats stats_of(double *ms, int n) {
 void bench_time(bench_case *cases, int ncases, int reps) {
     double *ms = malloc((size_t)ncases * reps * sizeof *ms);
     if (!ms) { /* nothing sensible to time without a place for the times */
-        fprintf(stderr, "nsr: out of memory for the timings\n");
+        bench_error("out of memory for the timings");
         exit(1);
     }
     for (int c = 0; c < ncases; c++) cases[c].run(cases[c].ctx);
@@ -56,7 +56,7 @@ void bench_heading(const bench_opts *o, const char *title) {
     getloadavg(load, 3);
     printf("\n%s\n(%d thread%s, %d round%s, nsr's %s convolution, load average %.2f %.2f %.2f)\n",
            title, o->threads, o->threads == 1 ? "" : "s", o->reps, o->reps == 1 ? "" : "s",
-           nn_conv2d_kernels(), load[0], load[1], load[2]);
+           eng_bench_kernels(), load[0], load[1], load[2]);
     printf("%-42s %19s  %-36s %19s %8s %15s %7s\n", "case", "nsr min / median", "reference",
            "ref min / median", "ratio", "GFLOP/s nsr/ref", "target");
 }
@@ -90,45 +90,55 @@ void bench_report(const bench_opts *o, const bench_result *r) {
     double load[3] = {0, 0, 0};
     getloadavg(load, 3);
     char key[64];
-#define FIELD(fmt, value) (snprintf(key, sizeof key, fmt, r->unit), cli_json_field(", ", key, value))
+#define FIELD(fmt, value) (snprintf(key, sizeof key, fmt, r->unit), json_write_number(stdout, ", ", key, value))
     printf("{\"bench\": ");
-    cli_json_string(r->bench);
+    json_write_string(stdout, r->bench);
     printf(", \"case\": ");
-    cli_json_string(r->name);
+    json_write_string(stdout, r->name);
     printf(", \"threads\": %d, \"reps\": %d, \"kernels\": ", o->threads, o->reps);
-    cli_json_string(nn_conv2d_kernels());
+    json_write_string(stdout, eng_bench_kernels());
     FIELD("nsr_%s", r->nsr.min_ms);
     FIELD("nsr_median_%s", r->nsr.median_ms);
     printf(", \"reference\": ");
-    cli_json_string(r->reference);
+    json_write_string(stdout, r->reference);
     FIELD("reference_%s", have_ref ? r->ref.min_ms : NAN);
     FIELD("reference_median_%s", have_ref ? r->ref.median_ms : NAN);
 #undef FIELD
-    cli_json_field(", ", "ratio", ratio);
-    cli_json_field(", ", "ratio_median", ratio_med);
+    json_write_number(stdout, ", ", "ratio", ratio);
+    json_write_number(stdout, ", ", "ratio_median", ratio_med);
     if (r->gflop > 0) {
-        cli_json_field(", ", "gflop", r->gflop);
-        cli_json_field(", ", "nsr_gflops", nsr_gf);
-        cli_json_field(", ", "reference_gflops", ref_gf);
+        json_write_number(stdout, ", ", "gflop", r->gflop);
+        json_write_number(stdout, ", ", "nsr_gflops", nsr_gf);
+        json_write_number(stdout, ", ", "reference_gflops", ref_gf);
     }
     if (r->target > 0) {
-        cli_json_field(", ", "target", r->target);
+        json_write_number(stdout, ", ", "target", r->target);
         printf(", \"meets_target\": %s", !have_ref ? "null" : ratio >= r->target ? "true" : "false");
     }
     if (r->unavailable) {
         printf(", \"unavailable\": ");
-        cli_json_string(r->unavailable);
+        json_write_string(stdout, r->unavailable);
     }
     if (r->extra) printf(", %s", r->extra);
     if (r->note) {
         printf(", \"note\": ");
-        cli_json_string(r->note);
+        json_write_string(stdout, r->note);
     }
     printf(", \"load\": [%.2f, %.2f, %.2f]}\n", load[0], load[1], load[2]);
     fflush(stdout);
 }
 
 /* ---------------------------------------------------------------- helpers */
+
+int bench_error(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("nsr bench: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return 1;
+}
 
 void bench_fill(float *x, size_t n, float scale, unsigned long long seed) {
 #pragma omp parallel for schedule(static)
@@ -138,7 +148,7 @@ void bench_fill(float *x, size_t n, float scale, unsigned long long seed) {
 
 float *bench_alloc(size_t n) {
     float *p = calloc(n, sizeof(float));
-    if (!p) fprintf(stderr, "nsr: out of memory for %zu floats\n", n);
+    if (!p) bench_error("out of memory for %zu floats", n);
     return p;
 }
 

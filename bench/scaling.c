@@ -169,7 +169,7 @@ int bench_scaling(const bench_opts *o) {
         scale_case(o, name, bench_conv_run, &job, gflop);
         snprintf(name, sizeof name, "inference %dx%d, tiled", net.image.width, net.image.height);
         scale_case(o, name, bench_net_infer, &net, 0);
-        snprintf(name, sizeof name, "train step N=%d %dx%d", net.ws.n, net.ws.h, net.ws.w);
+        snprintf(name, sizeof name, "train step N=%d %dx%d", net.batch, net.patch, net.patch);
         scale_case(o, name, bench_net_train, &net, 0);
         rc = 0;
     }

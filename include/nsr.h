@@ -363,7 +363,29 @@ typedef enum nsr_selection {
     NSR_SELECT_HARD = 1  /* only the argmax group's kernel, per cardinal */
 } nsr_selection;
 
-/* Checks the ranges and that d divides F. */
+/* One field of nsr_arch as the model file, the command line and the help know it. */
+typedef struct nsr_arch_field {
+    const char *name;  /* the nsr_arch member, and its name in JSON: "width_mult" */
+    const char *key;   /* its model-file metadata key: "nsr.width_mult" */
+    const char *flag;  /* its command-line option without "--": "wm" */
+    const char *arg;   /* the option's value in help texts ("W"); NULL for a flag (--shared) */
+    const char *what;  /* its name in messages: "width multiplier" */
+    int min, max;      /* the valid range */
+    int def;           /* the default of a new network (the reference's wdsr_nsr) */
+    int is_flag;       /* 0 or 1, set by a flag */
+    int with_groups;   /* means something only with groups > 1 (cardinals) */
+    const char *help;  /* one line for the help of the commands */
+} nsr_arch_field;
+
+/* The fields in file order; nsr_arch_field_at returns NULL past the end. */
+NSR_API size_t nsr_arch_field_count(void);
+NSR_API const nsr_arch_field *nsr_arch_field_at(size_t i);
+/* Field i of an architecture. */
+NSR_API int nsr_arch_get(const nsr_arch *arch, size_t i);
+NSR_API void nsr_arch_set(nsr_arch *arch, size_t i, int value);
+/* Every field at its default: B16 F32 wm4 k4 d16 x2, selection per conv. */
+NSR_API void nsr_arch_defaults(nsr_arch *arch);
+/* Checks every field's range (cardinals only with groups > 1), that d divides F, and the size. */
 NSR_API int nsr_arch_check(const nsr_arch *arch, nsr_error *err);
 /* Number of parameters (V, g and bias of every conv, and the side layers) of a valid arch. */
 NSR_API size_t nsr_arch_param_count(const nsr_arch *arch);

@@ -8,8 +8,10 @@ else fail install_runs "$(tail -n 1 "$WORK/log")"; exit 0; fi
 for f in bin/nsr lib/libnsr.a lib/libnsr.so include/nsr.h lib/pkgconfig/nsr.pc; do
     if [ -e "$prefix/$f" ]; then pass "installed_$f"; else fail "installed_$f" "missing"; fi
 done
-# The library exports its API only, and the header defines no macro outside NSR_.
-other=$(nm -D --defined-only "$prefix/lib/libnsr.so" 2>&1 | awk '$3 !~ /^nsr_/ {print $3}' | head -n 5)
+# The library exports its API only, and the header defines no macro outside NSR_. (Under
+# AddressSanitizer an exported global, nsr_bicubic_restorer, has a __odr_asan.NAME indicator.)
+other=$(nm -D --defined-only "$prefix/lib/libnsr.so" 2>&1 |
+    awk '$3 !~ /^nsr_/ && $3 !~ /^__odr_asan\.nsr_/ {print $3}' | head -n 5)
 if [ -z "$other" ]; then pass exports_only_nsr; else fail exports_only_nsr "also exported: $other"; fi
 macros=$(grep -E '^[[:space:]]*#[[:space:]]*define' "$prefix/include/nsr.h" | grep -vE 'define[[:space:]]+NSR_')
 if [ -z "$macros" ]; then pass header_macros_prefixed; else fail header_macros_prefixed "$macros"; fi

@@ -1,23 +1,41 @@
-/* cli.c - helpers shared by the subcommands: errors, number parsing, threads, progress. */
+/* cli.c - helpers shared by the subcommands: messages, numbers, threads, formats, the overwrite
+ * guard, progress. */
 #include <errno.h>
 #include <math.h>
 #include <omp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
 
+static const char *command = "nsr";
+
+void cli_set_command(const char *name) { command = name; }
+
+static void message(const char *fmt, va_list ap) {
+    fprintf(stderr, "nsr %s: ", command);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
 int cli_error(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    fputs("nsr: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    message(fmt, ap);
     va_end(ap);
     return 1;
+}
+
+void cli_note(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    message(fmt, ap);
+    va_end(ap);
 }
 
 int cli_usage_error(const char *cmd, const char *fmt, ...) {
@@ -50,33 +68,57 @@ int cli_parse_double(const char *s, double lo, double hi, double *out) {
     return 0;
 }
 
-int cli_set_threads(const char *arg) {
-    long n = 0;
-    if (arg && cli_parse_int(arg, 0, 1024, &n)) return -1;
-    omp_set_num_threads(n > 0 ? (int)n : omp_get_num_procs());
-    return 0;
+void cli_set_threads(const opt_value *j) {
+    omp_set_num_threads(j->count && j->i > 0 ? (int)j->i : omp_get_num_procs());
 }
 
-int cli_same_file(const char *a, const char *b) {
-    struct stat sa, sb;
-    if (stat(a, &sa) != 0 || stat(b, &sb) != 0) return 0;
-    return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
-}
+/* The architecture fields taking part: all, or all but the scale (a task option of nsr train). */
+static int arch_field_used(const nsr_arch_field *f, int with_scale) { return with_scale || strcmp(f->name, "scale"); }
 
-void cli_json_string(const char *s) {
-    putchar('"');
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\') printf("\\%c", *p);
-        else if (*p < 0x20) printf("\\u%04x", *p);
-        else putchar(*p);
+opt_spec *cli_arch_specs(const opt_spec *fixed, int nfixed, int with_scale, const char *section, int *n) {
+    opt_spec *specs = calloc(nsr_arch_field_count() + (size_t)nfixed, sizeof *specs);
+    if (!specs) return NULL;
+    *n = 0;
+    for (size_t i = 0; i < nsr_arch_field_count(); i++) {
+        const nsr_arch_field *f = nsr_arch_field_at(i);
+        if (!arch_field_used(f, with_scale)) continue;
+        specs[*n] = (opt_spec){.long_name = f->flag, .kind = f->is_flag ? OPT_FLAG : OPT_INT, .min = f->min,
+                               .max = f->max, .arg = f->arg, .help = f->help, .show_default = !f->is_flag,
+                               .def = f->def, .section = *n ? NULL : section};
+        ++*n;
     }
-    putchar('"');
+    for (int i = 0; i < nfixed; i++) specs[(*n)++] = fixed[i];
+    return specs;
 }
 
-void cli_json_field(const char *sep, const char *key, double value) {
-    printf("%s\"%s\": ", sep, key);
-    if (isfinite(value)) printf("%.6f", value);
-    else fputs("null", stdout);
+int cli_arch_apply(const opt_value *v, int with_scale, nsr_arch *arch) {
+    int n = 0, given = 0;
+    for (size_t i = 0; i < nsr_arch_field_count(); i++) {
+        const nsr_arch_field *f = nsr_arch_field_at(i);
+        if (!arch_field_used(f, with_scale)) continue;
+        if (v[n].count) nsr_arch_set(arch, i, f->is_flag ? 1 : (int)v[n].i), given++;
+        n++;
+    }
+    return given;
+}
+
+int cli_parse_format(const char *name, nsr_format *out) {
+    static const struct { const char *name; nsr_format format; } formats[] = {
+        {"png", NSR_FORMAT_PNG}, {"jpeg", NSR_FORMAT_JPEG}, {"jpg", NSR_FORMAT_JPEG}, {"webp", NSR_FORMAT_WEBP},
+    };
+    for (size_t i = 0; i < sizeof formats / sizeof formats[0]; i++)
+        if (!strcasecmp(name, formats[i].name)) {
+            *out = formats[i].format;
+            return 0;
+        }
+    return -1;
+}
+
+int cli_check_overwrite(const char *in, const char *out, int overwrite) {
+    struct stat si, so;
+    if (overwrite || stat(in, &si) != 0 || stat(out, &so) != 0) return 0;
+    if (si.st_dev != so.st_dev || si.st_ino != so.st_ino) return 0;
+    return cli_error("%s: refusing to overwrite the input (use --overwrite)", out);
 }
 
 static int progress_shown;

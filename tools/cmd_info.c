@@ -8,24 +8,17 @@
 #include "cli.h"
 #include "commands.h"
 
-static const char info_help[] =
-    "usage: nsr info M.nsr [--json] [--tensors]\n"
-    "\n"
-    "Checks that M.nsr is a valid network (as nsr upscale would load it) and prints its\n"
-    "architecture, parameter count, the task it was trained for and its training provenance\n"
-    "when recorded, and any other metadata.\n"
-    "\n"
-    "  --json       one JSON object (metadata as an object, in file order)\n"
-    "  --tensors    also the tensor table: name, shape, values\n";
+enum { JSON, TENSORS };
+static const opt_spec specs[] = {
+    [JSON] = CLI_OPT_JSON("one JSON object (metadata as an object, in file order)"),
+    [TENSORS] = {.long_name = "tensors", .help = "also the tensor table: name, shape, values"},
+};
 
 /* The metadata that the architecture lines already show. */
 static int is_arch_key(const char *k) {
-    static const char *const keys[] = {"nsr.architecture", "nsr.blocks", "nsr.features",
-                                       "nsr.width_mult", "nsr.groups", "nsr.cardinals",
-                                       "nsr.scale", "nsr.shared_selection"};
-    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
-        if (!strcmp(k, keys[i])) return 1;
-    return 0;
+    for (size_t i = 0; i < nsr_arch_field_count(); i++)
+        if (!strcmp(k, nsr_arch_field_at(i)->key)) return 1;
+    return !strcmp(k, "nsr.architecture");
 }
 /* The task a trainer records beside the network (src/train/train.c). */
 static int is_task_key(const char *k) {
@@ -50,7 +43,7 @@ static void print_value(const nsr_model_file *f, const char *key, int json) {
         break;
     default:
         nsr_model_file_get_string(f, key, &s, &err);
-        if (json) cli_json_string(s);
+        if (json) json_write_string(stdout, s);
         else printf("%s", s);
     }
 }
@@ -109,18 +102,21 @@ static void print_text(const char *path, const nsr_model *m, const nsr_model_fil
 static void print_json(const char *path, const nsr_model *m, const nsr_model_file *f, int tensors) {
     const nsr_arch *a = nsr_model_arch(m);
     printf("{\"file\": ");
-    cli_json_string(path);
-    printf(", \"architecture\": \"wdsr_nsr\", \"blocks\": %d, \"features\": %d, \"width_mult\": %d, "
-           "\"groups\": %d, \"cardinals\": %d, \"scale\": %d, \"shared_selection\": %s, \"params\": %zu, "
-           "\"metadata\": {",
-           a->blocks, a->features, a->width_mult, a->groups, a->cardinals, a->scale,
-           a->shared_selection ? "true" : "false", nsr_model_param_count(m));
+    json_write_string(stdout, path);
+    printf(", \"architecture\": \"wdsr_nsr\"");
+    for (size_t i = 0; i < nsr_arch_field_count(); i++) {
+        const nsr_arch_field *field = nsr_arch_field_at(i);
+        const int v = nsr_arch_get(a, i);
+        if (field->is_flag) printf(", \"%s\": %s", field->name, v ? "true" : "false");
+        else printf(", \"%s\": %d", field->name, v);
+    }
+    printf(", \"params\": %zu, \"metadata\": {", nsr_model_param_count(m));
     int shown = 0;
     for (size_t i = 0; i < nsr_model_file_meta_count(f); i++) {
         const char *k = nsr_model_file_meta_key(f, i);
         if (is_arch_key(k)) continue;
         if (shown++) fputs(", ", stdout);
-        cli_json_string(k);
+        json_write_string(stdout, k);
         printf(": ");
         print_value(f, k, 1);
     }
@@ -130,7 +126,7 @@ static void print_json(const char *path, const nsr_model *m, const nsr_model_fil
         for (size_t i = 0; i < nsr_model_file_tensor_count(f); i++) {
             const nsr_model_tensor *t = nsr_model_file_tensor_at(f, i);
             printf("%s{\"name\": ", i ? ", " : "");
-            cli_json_string(t->name);
+            json_write_string(stdout, t->name);
             printf(", \"shape\": [");
             for (int d = 0; d < t->ndim; d++) printf("%s%d", d ? ", " : "", t->dims[d]);
             printf("]}");
@@ -140,27 +136,10 @@ static void print_json(const char *path, const nsr_model *m, const nsr_model_fil
     printf("}\n");
 }
 
-int cmd_info(int argc, char **argv) {
-    const char *path = NULL;
-    int json = 0, tensors = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            fputs(info_help, stdout);
-            return 0;
-        } else if (!strcmp(a, "--json")) {
-            json = 1;
-        } else if (!strcmp(a, "--tensors")) {
-            tensors = 1;
-        } else if (a[0] == '-' && a[1]) {
-            return cli_usage_error("info", "unknown option %s", a);
-        } else if (path) {
-            return cli_usage_error("info", "one model file at a time");
-        } else {
-            path = a;
-        }
-    }
-    if (!path) return cli_usage_error("info", "which model file?");
+static int run(const opt_args *a) {
+    if (!a->npos) return cli_usage_error("info", "which model file?");
+    const char *path = a->pos[0];
+    const int json = a->v[JSON].count, tensors = a->v[TENSORS].count;
     nsr_error err;
     nsr_model_file *f;
     nsr_model *m;
@@ -175,3 +154,16 @@ int cmd_info(int argc, char **argv) {
     nsr_model_file_free(f);
     return 0;
 }
+
+static const opt_command command = {
+    "info",
+    "usage: nsr info M.nsr [--json] [--tensors]\n"
+    "\n"
+    "Checks that M.nsr is a valid network (as nsr upscale would load it) and prints its\n"
+    "architecture, parameter count, the task it was trained for and its training provenance\n"
+    "when recorded, and any other metadata.\n"
+    "\n",
+    NULL, specs, OPT_COUNT(specs), 1, run,
+};
+
+int cmd_info(int argc, char **argv) { return opt_main(&command, argc, argv); }

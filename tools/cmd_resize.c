@@ -6,22 +6,6 @@
 #include "cli.h"
 #include "commands.h"
 
-static const char resize_help[] =
-    "usage: nsr resize IN OUT (--scale S | --size WxH) [--float] [-j N] [--overwrite]\n"
-    "\n"
-    "Resizes IN with MATLAB's imresize(IN, S, 'bicubic') semantics (NSR.md section 5) and writes\n"
-    "OUT (PNG, JPEG or WebP by its extension). 8-bit input is resized as MATLAB does on uint8:\n"
-    "the image is rounded to 8 bit after each of the two passes, which reproduces the standard\n"
-    "LR test images exactly. Alpha and the ICC profile are kept.\n"
-    "\n"
-    "  -s, --scale S    scale factor, a number or a fraction such as 1/3 (give shrinks by 3 as\n"
-    "                   1/3: the kernel uses S itself); the output is ceil(S * size)\n"
-    "  --size WxH       output size; the kernel scales by W/width and H/height\n"
-    "  --float          resize the samples as floats, no rounding between the passes (always\n"
-    "                   so for 16-bit input)\n"
-    "  -j N             threads (default: all cores); the result does not depend on it\n"
-    "  --overwrite      allow OUT to be the input file\n";
-
 /* A positive scale written as a number ("0.5") or a fraction ("1/3", kept exact as 1.0 / 3). */
 static int parse_scale(const char *s, double *out) {
     const char *slash = strchr(s, '/');
@@ -49,44 +33,36 @@ static int parse_size(const char *s, int *w, int *h) {
     return 0;
 }
 
-int cmd_resize(int argc, char **argv) {
-    const char *paths[2] = {NULL, NULL}, *threads = NULL;
-    int npaths = 0, overwrite = 0, float_mode = 0, out_w = 0, out_h = 0;
+enum { SCALE, SIZE, FLOAT, THREADS, OVERWRITE };
+static const opt_spec specs[] = {
+    [SCALE] = {.short_name = 's', .long_name = "scale", .kind = OPT_STRING, .arg = "S",
+               .help = "scale factor, a number or a fraction such as 1/3 (give shrinks by 3 as\n"
+                       "1/3: the kernel uses S itself); the output is ceil(S * size)"},
+    [SIZE] = {.long_name = "size", .kind = OPT_STRING, .arg = "WxH",
+              .help = "output size; the kernel scales by W/width and H/height"},
+    [FLOAT] = {.long_name = "float",
+               .help = "resize the samples as floats, no rounding between the passes (always\n"
+                       "so for 16-bit input)"},
+    [THREADS] = {.short_name = 'j', .kind = OPT_INT, .min = 0, .max = 1024, .range = "a thread count 0..1024",
+                 .arg = "N", .help = "threads (default: all cores); the result does not depend on it"},
+    [OVERWRITE] = CLI_OPT_OVERWRITE,
+};
+
+static int run(const opt_args *a) {
+    const opt_value *v = a->v;
+    const char *const *paths = a->pos;
+    int out_w = 0, out_h = 0;
     double scale = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            fputs(resize_help, stdout);
-            return 0;
-        } else if (!strcmp(a, "--overwrite")) {
-            overwrite = 1;
-        } else if (!strcmp(a, "--float")) {
-            float_mode = 1;
-        } else if (a[0] != '-' || !a[1]) {
-            if (npaths == 2) return cli_usage_error("resize", "unexpected argument '%s'", a);
-            paths[npaths++] = a;
-        } else if (!v) {
-            return cli_usage_error("resize", "unknown option or missing value: %s", a);
-        } else {
-            i++;
-            if (!strcmp(a, "-s") || !strcmp(a, "--scale")) {
-                if (parse_scale(v, &scale))
-                    return cli_usage_error("resize", "--scale must be a positive number or fraction (0.5, 1/3), not '%s'", v);
-            } else if (!strcmp(a, "--size")) {
-                if (parse_size(v, &out_w, &out_h))
-                    return cli_usage_error("resize", "--size must be WxH with positive integers, not '%s'", v);
-            } else if (!strcmp(a, "-j")) {
-                threads = v;
-            } else {
-                return cli_usage_error("resize", "unknown option %s", a);
-            }
-        }
-    }
-    if (npaths != 2) return cli_usage_error("resize", "needs IN and OUT");
+    if (v[SCALE].count && parse_scale(v[SCALE].text, &scale))
+        return cli_usage_error("resize", "--scale must be a positive number or fraction (0.5, 1/3), not '%s'",
+                               v[SCALE].text);
+    if (v[SIZE].count && parse_size(v[SIZE].text, &out_w, &out_h))
+        return cli_usage_error("resize", "--size must be WxH with positive integers, not '%s'", v[SIZE].text);
+    if (a->npos != 2) return cli_usage_error("resize", "needs IN and OUT");
     if ((scale > 0) == (out_w > 0)) return cli_usage_error("resize", "give one of --scale S or --size WxH");
-    if (cli_set_threads(threads)) return cli_usage_error("resize", "-j must be a thread count, not '%s'", threads);
-    if (!overwrite && cli_same_file(paths[0], paths[1]))
-        return cli_error("%s: refusing to overwrite the input (use --overwrite)", paths[1]);
+    cli_set_threads(&v[THREADS]);
+    if (cli_check_overwrite(paths[0], paths[1], v[OVERWRITE].count)) return 1;
+    const int float_mode = v[FLOAT].count;
 
     nsr_error err;
     nsr_image in, out;
@@ -98,3 +74,17 @@ int cmd_resize(int argc, char **argv) {
     nsr_image_free(&out);
     return rc ? cli_error("%s", err.message) : 0;
 }
+
+static const opt_command command = {
+    "resize",
+    "usage: nsr resize IN OUT (--scale S | --size WxH) [--float] [-j N] [--overwrite]\n"
+    "\n"
+    "Resizes IN with MATLAB's imresize(IN, S, 'bicubic') semantics (NSR.md section 5) and writes\n"
+    "OUT (PNG, JPEG or WebP by its extension). 8-bit input is resized as MATLAB does on uint8:\n"
+    "the image is rounded to 8 bit after each of the two passes, which reproduces the standard\n"
+    "LR test images exactly. Alpha and the ICC profile are kept.\n"
+    "\n",
+    NULL, specs, OPT_COUNT(specs), 2, run,
+};
+
+int cmd_resize(int argc, char **argv) { return opt_main(&command, argc, argv); }

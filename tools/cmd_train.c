@@ -9,53 +9,51 @@
 #include "cli.h"
 #include "commands.h"
 
-static const char train_help[] =
-    "usage: nsr train --data DIR [--data DIR ...] --run RUN (--scale S | --noise SIGMA | --jpeg Q)\n"
-    "                 [options]\n"
-    "       nsr train --resume RUN [-j N] [--print-every N]\n"
-    "\n"
-    "Trains an NSR network as NSR.md section 4 says: random LR patches of the images of every DIR\n"
-    "(PNG, JPEG, WebP; grey is replicated to RGB) with their aligned HR patches, random flips and\n"
-    "transposition; Adam on the L1 loss; learning rate x0.2 after 2/3 and 5/6 of the iterations.\n"
-    "For --scale the LR images are made once, by MATLAB-compatible bicubic; for --noise (Gaussian,\n"
-    "unclipped) and --jpeg (each patch round-tripped through libjpeg) the degradation is drawn\n"
-    "afresh for every patch.\n"
-    "\n"
-    "RUN (created if missing) receives checkpoint.nsr (every --checkpoint-every iterations, when\n"
-    "stopped, and at the end), log.csv (iteration,loss,lr,seconds,val_psnr) and, at the end,\n"
-    "model.nsr. --resume RUN continues from the checkpoint with the run's own options; the result\n"
-    "is bit for bit that of an uninterrupted run. Folders are saved as given: resume from the same\n"
-    "working folder, or give absolute paths.\n"
-    "\n"
-    "task (one of):\n"
-    "  -s, --scale S         x S super-resolution, 2..8 (with --init: the model's scale)\n"
-    "  -n, --noise SIGMA     Gaussian denoising, SIGMA 0..255 (on the 0-255 scale)\n"
-    "  --jpeg Q              JPEG artifact removal at quality 1..100\n"
-    "network (a new one):\n"
-    "  --blocks B            residual blocks (16)\n"
-    "  --features F          channels between blocks (32)\n"
-    "  --wm W                width multiplier of a block's hidden layer (4)\n"
-    "  --groups K            sparsity groups (4; 1 is the plain WDSR network)\n"
-    "  --cardinals D         cardinals, dividing F (16)\n"
-    "  --shared              one selection per block, shared by its two convolutions\n"
-    "  --init M.nsr          start from this model instead (none of the options above)\n"
-    "training:\n"
-    "  --patch P             LR patch side (48); smaller images are skipped\n"
-    "  --batch N             patches per step (16)\n"
-    "  --iterations N        steps (10000)\n"
-    "  --lr R                Adam's learning rate (0.001)\n"
-    "  --seed N              initialisation and data order (1)\n"
-    "  --checkpoint-every N  iterations between checkpoints (1000; 0: only when stopped and at\n"
-    "                        the end)\n"
-    "  --val DIR             held-out images: mean Y-PSNR (pt_ir protocol, whole image) logged\n"
-    "  --val-every N         iterations between validations (1000; 0: only at the end)\n"
-    "  --print-every N       a plain progress line every N iterations when stderr is not a\n"
-    "                        terminal (100; on a terminal one line is updated)\n"
-    "  -j N                  threads (default: all cores; the result does not depend on it)\n"
-    "\n"
-    "Ctrl-C or SIGTERM stops after the current step, saves a checkpoint and exits with 130\n"
-    "(SIGINT) or 143 (SIGTERM); a second one stops at once (the last checkpoint stays valid).\n"
-    "A loss that is not finite stops the run with status 1, keeping the last checkpoint.\n";
+
+/* The options after the architecture's (which come from its table). */
+enum {
+    INIT, SCALE, NOISE, JPEG, PATCH, BATCH, ITERATIONS, LR, SEED, CHECKPOINT_EVERY, VAL, VAL_EVERY,
+    PRINT_EVERY, THREADS, DATA, RUN, RESUME, FIXED
+};
+#define COUNT (1000000000000L) /* the most iterations of a run */
+static const opt_spec fixed[FIXED] = {
+    [INIT] = {.long_name = "init", .kind = OPT_STRING, .arg = "M.nsr",
+              .help = "start from this model instead (none of the options above)"},
+    [SCALE] = {.short_name = 's', .long_name = "scale", .kind = OPT_INT, .min = 2, .max = 8, .arg = "S",
+               .help = "x S super-resolution, 2..8 (with --init: the model's scale)", .section = "task (one of):"},
+    [NOISE] = {.short_name = 'n', .long_name = "noise", .kind = OPT_DOUBLE, .dmin = 0, .dmax = 255, .arg = "SIGMA",
+               .help = "Gaussian denoising, SIGMA 0..255 (on the 0-255 scale)"},
+    [JPEG] = {.long_name = "jpeg", .kind = OPT_INT, .min = 1, .max = 100, .arg = "Q",
+              .help = "JPEG artifact removal at quality 1..100"},
+    [PATCH] = {.long_name = "patch", .kind = OPT_INT, .min = 1, .max = 1024, .arg = "P",
+               .help = "LR patch side (48); smaller images are skipped", .section = "training:"},
+    [BATCH] = {.long_name = "batch", .kind = OPT_INT, .min = 1, .max = 4096, .arg = "N", .help = "patches per step (16)"},
+    [ITERATIONS] = {.long_name = "iterations", .kind = OPT_INT, .min = 1, .max = COUNT, .range = "a positive count",
+                    .arg = "N", .help = "steps (10000)"},
+    [LR] = {.long_name = "lr", .kind = OPT_DOUBLE, .dmin = 1e-30, .dmax = 1e30, .range = "a positive number",
+            .arg = "R", .help = "Adam's learning rate (0.001)"},
+    [SEED] = {.long_name = "seed", .kind = OPT_INT, .min = 0, .max = 2147483647L, .arg = "N",
+              .help = "initialisation and data order (1)"},
+    [CHECKPOINT_EVERY] = {.long_name = "checkpoint-every", .kind = OPT_INT, .min = 0, .max = COUNT,
+                          .range = "a count (0: only at the end)", .arg = "N",
+                          .help = "iterations between checkpoints (1000; 0: only when stopped and at\n"
+                                  "the end)"},
+    [VAL] = {.long_name = "val", .kind = OPT_STRING, .arg = "DIR",
+             .help = "held-out images: mean Y-PSNR (pt_ir protocol, whole image) logged"},
+    [VAL_EVERY] = {.long_name = "val-every", .kind = OPT_INT, .min = 0, .max = COUNT,
+                   .range = "a count (0: only at the end)", .arg = "N",
+                   .help = "iterations between validations (1000; 0: only at the end)"},
+    [PRINT_EVERY] = {.long_name = "print-every", .kind = OPT_INT, .min = 1, .max = COUNT, .range = "a positive count",
+                     .arg = "N",
+                     .help = "a plain progress line every N iterations when stderr is not a\n"
+                             "terminal (100; on a terminal one line is updated)"},
+    [THREADS] = {.short_name = 'j', .kind = OPT_INT, .min = 0, .max = 1024, .range = "a thread count 0..1024",
+                 .arg = "N", .help = "threads (default: all cores; the result does not depend on it)"},
+    [DATA] = {.long_name = "data", .kind = OPT_STRING, .repeat = 1, .arg = "DIR",
+              .help = "training images (may be given several times)", .section = "run:"},
+    [RUN] = {.long_name = "run", .kind = OPT_STRING, .arg = "RUN", .help = "the run's folder"},
+    [RESUME] = {.long_name = "resume", .kind = OPT_STRING, .arg = "RUN", .help = "continue this run"},
+};
 
 static volatile sig_atomic_t stop_signal;
 
@@ -151,132 +149,61 @@ static char *command_line(int argc, char **argv) {
     return s;
 }
 
+
 /* The parsed command line. */
 typedef struct train_args {
     nsr_train_options o;
-    const char **dirs; /* argc entries */
-    const char *threads, *resume;
+    const char *resume;
     long print_every;
-    int tasks, arch_given, others; /* task options; architecture options; options --resume refuses */
 } train_args;
 
-/* Fills t from the arguments; returns -1 to go on, or the exit status (help, usage error). */
-static int parse_args(int argc, char **argv, train_args *t) {
+/* Fills t from the options; 0 on success, else the usage error's exit status. */
+static int parse_args(const opt_args *a, train_args *t) {
+    const opt_value *v = a->v, *f = v + a->cmd->nspecs - FIXED;
     nsr_train_options *o = &t->o;
-    long v = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            fputs(train_help, stdout);
-            return 0;
-        } else if (!strcmp(a, "--shared")) {
-            o->arch.shared_selection = 1;
-            t->arch_given = t->others = 1;
-            continue;
-        }
-        if (!val) return cli_usage_error("train", "unknown option or missing value: %s", a);
-        i++;
-        if (strcmp(a, "-j") && strcmp(a, "--print-every") && strcmp(a, "--resume")) t->others = 1;
-/* parses val as an integer in lo..hi into v, or leaves with a usage error saying what it must be */
-#define INT_OPTION(lo, hi, what)                                                                   \
-    if (cli_parse_int(val, lo, hi, &v))                                                            \
-        return cli_usage_error("train", "%s must be %s, not '%s'", a, what, val);
-        if (!strcmp(a, "--data")) t->dirs[o->data_dir_count++] = val;
-        else if (!strcmp(a, "--run")) o->run_dir = val;
-        else if (!strcmp(a, "--resume")) t->resume = val;
-        else if (!strcmp(a, "--val")) o->val_dir = val;
-        else if (!strcmp(a, "--init")) o->init_path = val;
-        else if (!strcmp(a, "-j")) t->threads = val;
-        else if (!strcmp(a, "-s") || !strcmp(a, "--scale")) {
-            INT_OPTION(2, 8, "2..8");
-            o->task = (nsr_task){NSR_TASK_SR, (int)v, 0, 0};
-            o->arch.scale = (int)v;
-            t->tasks++;
-        } else if (!strcmp(a, "-n") || !strcmp(a, "--noise")) {
-            double sigma;
-            if (cli_parse_double(val, 0, 255, &sigma))
-                return cli_usage_error("train", "%s must be 0..255, not '%s'", a, val);
-            o->task = (nsr_task){NSR_TASK_DENOISE, 1, sigma, 0};
-            o->arch.scale = 1;
-            t->tasks++;
-        } else if (!strcmp(a, "--jpeg")) {
-            INT_OPTION(1, 100, "1..100");
-            o->task = (nsr_task){NSR_TASK_JPEG, 1, 0, (int)v};
-            o->arch.scale = 1;
-            t->tasks++;
-        } else if (!strcmp(a, "--blocks")) {
-            INT_OPTION(1, 1024, "1..1024");
-            o->arch.blocks = (int)v, t->arch_given = 1;
-        } else if (!strcmp(a, "--features")) {
-            INT_OPTION(1, 4096, "1..4096");
-            o->arch.features = (int)v, t->arch_given = 1;
-        } else if (!strcmp(a, "--wm")) {
-            INT_OPTION(1, 64, "1..64");
-            o->arch.width_mult = (int)v, t->arch_given = 1;
-        } else if (!strcmp(a, "--groups")) {
-            INT_OPTION(1, 64, "1..64");
-            o->arch.groups = (int)v, t->arch_given = 1;
-        } else if (!strcmp(a, "--cardinals")) {
-            INT_OPTION(1, 4096, "1..4096");
-            o->arch.cardinals = (int)v, t->arch_given = 1;
-        } else if (!strcmp(a, "--patch")) {
-            INT_OPTION(1, 1024, "1..1024");
-            o->patch = (int)v;
-        } else if (!strcmp(a, "--batch")) {
-            INT_OPTION(1, 4096, "1..4096");
-            o->batch = (int)v;
-        } else if (!strcmp(a, "--iterations")) {
-            INT_OPTION(1, 1000000000000L, "a positive count");
-            o->iterations = v;
-        } else if (!strcmp(a, "--lr")) {
-            if (cli_parse_double(val, 1e-30, 1e30, &o->lr))
-                return cli_usage_error("train", "--lr must be a positive number, not '%s'", val);
-        } else if (!strcmp(a, "--seed")) {
-            INT_OPTION(0, 2147483647L, "0..2147483647");
-            o->seed = (uint64_t)v;
-        } else if (!strcmp(a, "--checkpoint-every")) {
-            INT_OPTION(0, 1000000000000L, "a count (0: only at the end)");
-            o->checkpoint_every = v;
-        } else if (!strcmp(a, "--val-every")) {
-            INT_OPTION(0, 1000000000000L, "a count (0: only at the end)");
-            o->val_every = v;
-        } else if (!strcmp(a, "--print-every")) {
-            INT_OPTION(1, 1000000000000L, "a positive count");
-            t->print_every = v;
-        } else {
-            return cli_usage_error("train", "unknown option %s", a);
-        }
-#undef INT_OPTION
-    }
+    const int arch_given = cli_arch_apply(v, 0, &o->arch);
+    int others = 0; /* options --resume refuses */
+    for (int i = 0; i < a->cmd->nspecs; i++)
+        if (v[i].count && v + i != f + THREADS && v + i != f + PRINT_EVERY && v + i != f + RESUME) others = 1;
+    const int tasks = f[SCALE].count + f[NOISE].count + f[JPEG].count;
+    if (f[SCALE].count) o->task = (nsr_task){NSR_TASK_SR, (int)f[SCALE].i, 0, 0}, o->arch.scale = (int)f[SCALE].i;
+    if (f[NOISE].count) o->task = (nsr_task){NSR_TASK_DENOISE, 1, f[NOISE].d, 0}, o->arch.scale = 1;
+    if (f[JPEG].count) o->task = (nsr_task){NSR_TASK_JPEG, 1, 0, (int)f[JPEG].i}, o->arch.scale = 1;
+    o->data_dirs = f[DATA].all;
+    o->data_dir_count = f[DATA].count;
+    o->run_dir = f[RUN].text;
+    o->val_dir = f[VAL].text;
+    o->init_path = f[INIT].text;
+    t->resume = f[RESUME].text;
+    if (f[PATCH].count) o->patch = (int)f[PATCH].i;
+    if (f[BATCH].count) o->batch = (int)f[BATCH].i;
+    if (f[ITERATIONS].count) o->iterations = f[ITERATIONS].i;
+    if (f[LR].count) o->lr = f[LR].d;
+    if (f[SEED].count) o->seed = (uint64_t)f[SEED].i;
+    if (f[CHECKPOINT_EVERY].count) o->checkpoint_every = f[CHECKPOINT_EVERY].i;
+    if (f[VAL_EVERY].count) o->val_every = f[VAL_EVERY].i;
+    t->print_every = f[PRINT_EVERY].count ? f[PRINT_EVERY].i : 100;
     const char *usage = NULL;
-    if (t->resume && t->others) usage = "--resume takes only -j and --print-every: the run keeps its options";
+    if (t->resume && others) usage = "--resume takes only -j and --print-every: the run keeps its options";
     else if (!t->resume && !o->data_dir_count) usage = "--data DIR is required";
     else if (!t->resume && !o->run_dir) usage = "--run DIR is required";
-    else if (!t->resume && t->tasks > 1) usage = "give only one of --scale, --noise, --jpeg";
-    else if (!t->resume && !t->tasks && !o->init_path) usage = "give one of --scale, --noise, --jpeg";
-    else if (o->init_path && t->arch_given)
+    else if (!t->resume && tasks > 1) usage = "give only one of --scale, --noise, --jpeg";
+    else if (!t->resume && !tasks && !o->init_path) usage = "give one of --scale, --noise, --jpeg";
+    else if (o->init_path && arch_given)
         usage = "--init takes its model's architecture: no --blocks, --features, --wm, --groups, --cardinals, --shared";
     if (usage) return cli_usage_error("train", "%s", usage);
-    if (cli_set_threads(t->threads))
-        return cli_usage_error("train", "-j must be a thread count, not '%s'", t->threads);
-    if (o->init_path && !t->tasks) o->task.scale = 0; /* super-resolution at the model's scale */
-    return -1;
+    cli_set_threads(&f[THREADS]);
+    if (o->init_path && !tasks) o->task.scale = 0; /* super-resolution at the model's scale */
+    return 0;
 }
 
-int cmd_train(int argc, char **argv) {
+static int run(const opt_args *a) {
     train_args t;
     memset(&t, 0, sizeof t);
     nsr_train_defaults(&t.o);
-    t.print_every = 100;
-    t.dirs = calloc((size_t)argc, sizeof *t.dirs);
-    if (!t.dirs) return cli_error("out of memory");
-    t.o.data_dirs = t.dirs;
-    int status = parse_args(argc, argv, &t);
-    if (status >= 0) {
-        free(t.dirs);
-        return status;
-    }
-    char *command = t.resume ? NULL : command_line(argc, argv);
+    int status = parse_args(a, &t);
+    if (status) return status;
+    char *command = t.resume ? NULL : command_line(a->argc, a->argv);
     t.o.command = command;
 
     struct sigaction sa;
@@ -296,16 +223,49 @@ int cmd_train(int argc, char **argv) {
         status = cli_error("%s", err.message);
     } else if (rc == NSR_TRAIN_STOPPED) {
         if (d.iteration > 0)
-            fprintf(stderr, "nsr: stopped at iteration %ld; the checkpoint is in %s (continue with "
-                    "'nsr train --resume %s')\n", d.iteration, d.run, d.run);
+            cli_note("stopped at iteration %ld; the checkpoint is in %s (continue with "
+                     "'nsr train --resume %s')", d.iteration, d.run, d.run);
         else
-            fprintf(stderr, "nsr: stopped before the first step\n");
+            cli_note("stopped before the first step");
         status = 128 + (stop_signal ? (int)stop_signal : SIGINT);
     } else {
         printf("done: %s/model.nsr\n", d.run);
         status = 0;
     }
     free(command);
-    free(t.dirs);
+    return status;
+}
+
+int cmd_train(int argc, char **argv) {
+    /* the architecture's options come from its table, so they are made here */
+    int n;
+    opt_spec *specs = cli_arch_specs(fixed, FIXED, 0, "network (a new one):", &n);
+    if (!specs) return cli_error("out of memory");
+    const opt_command command = {
+        "train",
+        "usage: nsr train --data DIR [--data DIR ...] --run RUN (--scale S | --noise SIGMA | --jpeg Q)\n"
+        "                 [options]\n"
+        "       nsr train --resume RUN [-j N] [--print-every N]\n"
+        "\n"
+        "Trains an NSR network as NSR.md section 4 says: random LR patches of the images of every DIR\n"
+        "(PNG, JPEG, WebP; grey is replicated to RGB) with their aligned HR patches, random flips and\n"
+        "transposition; Adam on the L1 loss; learning rate x0.2 after 2/3 and 5/6 of the iterations.\n"
+        "For --scale the LR images are made once, by MATLAB-compatible bicubic; for --noise (Gaussian,\n"
+        "unclipped) and --jpeg (each patch round-tripped through libjpeg) the degradation is drawn\n"
+        "afresh for every patch.\n"
+        "\n"
+        "RUN (created if missing) receives checkpoint.nsr (every --checkpoint-every iterations, when\n"
+        "stopped, and at the end), log.csv (iteration,loss,lr,seconds,val_psnr) and, at the end,\n"
+        "model.nsr. --resume RUN continues from the checkpoint with the run's own options; the result\n"
+        "is bit for bit that of an uninterrupted run. Folders are saved as given: resume from the same\n"
+        "working folder, or give absolute paths.\n"
+        "\n",
+        "Ctrl-C or SIGTERM stops after the current step, saves a checkpoint and exits with 130\n"
+        "(SIGINT) or 143 (SIGTERM); a second one stops at once (the last checkpoint stays valid).\n"
+        "A loss that is not finite stops the run with status 1, keeping the last checkpoint.\n",
+        specs, n, 0, run,
+    };
+    int status = opt_main(&command, argc, argv);
+    free(specs);
     return status;
 }

@@ -22,32 +22,6 @@
 
 /* ---------------------------------------------------------------- architecture and layout */
 
-#define MAX_PARAMS ((size_t)1 << 31)
-
-int nsr_arch_check(const nsr_arch *a, nsr_error *err) {
-    if (a->blocks < 1 || a->blocks > 1024) return nsr_fail(err, "blocks %d not in 1..1024", a->blocks);
-    if (a->features < 1 || a->features > 4096)
-        return nsr_fail(err, "features %d not in 1..4096", a->features);
-    if (a->width_mult < 1 || a->width_mult > 64)
-        return nsr_fail(err, "width multiplier %d not in 1..64", a->width_mult);
-    if (a->groups < 1 || a->groups > 64) return nsr_fail(err, "groups %d not in 1..64", a->groups);
-    if (a->scale < 1 || a->scale > 8) return nsr_fail(err, "scale %d not in 1..8", a->scale);
-    if (a->shared_selection != 0 && a->shared_selection != 1)
-        return nsr_fail(err, "shared selection flag %d is not 0 or 1", a->shared_selection);
-    if (a->groups > 1) {
-        if (a->cardinals < 1 || a->features % a->cardinals)
-            return nsr_fail(err, "cardinals %d must divide the features %d", a->cardinals,
-                            a->features);
-        if (a->groups * a->cardinals > NN_MAX_SELECT)
-            return nsr_fail(err, "groups x cardinals %d exceeds %d", a->groups * a->cardinals,
-                            NN_MAX_SELECT);
-    }
-    if (nsr_arch_param_count(a) > MAX_PARAMS)
-        return nsr_fail(err, "model too large (%zu parameters, at most %zu)",
-                        nsr_arch_param_count(a), MAX_PARAMS);
-    return 0;
-}
-
 /* Appends one tensor to the table (when there is one) and returns the new total size. */
 static size_t add_tensor(eng_tensor *table, int *count, size_t total, const char *name, int ndim,
                          int d0, int d1, int d2, int d3, size_t *offset) {

@@ -15,29 +15,10 @@
  * are left alone by the loader. */
 static const char *const reserved_prefixes[] = {"train."};
 
-/* The integer fields of nsr_arch and their keys, in the order they are written. */
-typedef struct arch_key {
-    const char *key;
-    size_t offset;
-} arch_key;
-static const arch_key arch_keys[] = {
-    {"nsr.blocks", offsetof(nsr_arch, blocks)},
-    {"nsr.features", offsetof(nsr_arch, features)},
-    {"nsr.width_mult", offsetof(nsr_arch, width_mult)},
-    {"nsr.groups", offsetof(nsr_arch, groups)},
-    {"nsr.cardinals", offsetof(nsr_arch, cardinals)},
-    {"nsr.scale", offsetof(nsr_arch, scale)},
-    {"nsr.shared_selection", offsetof(nsr_arch, shared_selection)},
-};
-#define N_ARCH_KEYS (sizeof arch_keys / sizeof arch_keys[0])
-
-static int *arch_field(nsr_arch *a, size_t i) { return (int *)((char *)a + arch_keys[i].offset); }
-
 int nsr_model_to_file(const nsr_model *m, nsr_model_file *f, nsr_error *err) {
-    nsr_arch a = m->arch;
     if (nsr_model_file_set_string(f, "nsr.architecture", ARCH_NAME, err)) return -1;
-    for (size_t i = 0; i < N_ARCH_KEYS; i++)
-        if (nsr_model_file_set_int(f, arch_keys[i].key, *arch_field(&a, i), err)) return -1;
+    for (size_t i = 0; i < nsr_arch_field_count(); i++)
+        if (nsr_model_file_set_int(f, nsr_arch_field_at(i)->key, nsr_arch_get(&m->arch, i), err)) return -1;
     for (int i = 0; i < m->ntensor; i++) {
         const eng_tensor *t = &m->tensor[i];
         if (nsr_model_file_add_tensor(f, t->name, t->ndim, t->shape, m->params + t->offset, err))
@@ -70,15 +51,16 @@ static int read_arch(const nsr_model_file *f, nsr_arch *a, nsr_error *err) {
     if (strcmp(name, ARCH_NAME))
         return nsr_fail(err, "unknown architecture '%.64s' (this nsr runs '%s')", name, ARCH_NAME);
     memset(a, 0, sizeof *a);
-    for (size_t i = 0; i < N_ARCH_KEYS; i++) {
+    for (size_t i = 0; i < nsr_arch_field_count(); i++) {
+        const char *key = nsr_arch_field_at(i)->key;
         int64_t v;
-        if (nsr_model_file_meta_type(f, arch_keys[i].key) != NSR_META_INT)
-            return nsr_fail(err, "no integer metadata '%s'", arch_keys[i].key);
-        nsr_model_file_get_int(f, arch_keys[i].key, &v, &ignored);
+        if (nsr_model_file_meta_type(f, key) != NSR_META_INT)
+            return nsr_fail(err, "no integer metadata '%s'", key);
+        nsr_model_file_get_int(f, key, &v, &ignored);
+        /* wide enough for nsr_arch_check to name the field; narrow enough to fit an int */
         if (v < -1000000 || v > 1000000)
-            return nsr_fail(err, "metadata '%s' = %lld is out of range", arch_keys[i].key,
-                            (long long)v);
-        *arch_field(a, i) = (int)v;
+            return nsr_fail(err, "metadata '%s' = %lld is out of range", key, (long long)v);
+        nsr_arch_set(a, i, (int)v);
     }
     nsr_error why;
     if (nsr_arch_check(a, &why)) return nsr_fail(err, "invalid architecture: %s", why.message);

@@ -28,8 +28,7 @@
 
 void nsr_train_defaults(nsr_train_options *o) {
     memset(o, 0, sizeof *o);
-    o->arch = (nsr_arch){.blocks = 16, .features = 32, .width_mult = 4, .groups = 4,
-                         .cardinals = 16, .scale = 2, .shared_selection = 0};
+    nsr_arch_defaults(&o->arch);
     o->task = (nsr_task){NSR_TASK_SR, 2, 0, 0};
     o->patch = 48;
     o->batch = 16;
