@@ -277,7 +277,9 @@ NSR_API extern const nsr_restorer nsr_bicubic_restorer;
 NSR_API uint64_t nsr_seed_from_name(const char *name);
 
 /* Evaluates one ground-truth image: degrade, restore, quantise to 8 bit, measure (shave s for
- * Y and s + 6 for RGB in super-resolution, 0 otherwise). */
+ * Y and s + 6 for RGB in super-resolution, 0 otherwise). The degradation is nsr_task_degrade's,
+ * except for super-resolution under NSR_Y_PT_IR, whose LR is made as the reference code made
+ * it: MATLAB's bicubic in floating point, rounded to 8 bit once at the end (NSR.md section 7). */
 NSR_API int nsr_eval_image(const nsr_image *ground_truth, const nsr_task *task,
                            const nsr_restorer *restorer, nsr_y_convention y, uint64_t seed,
                            nsr_metrics *metrics, nsr_error *err);
@@ -459,19 +461,28 @@ NSR_API int nsr_model_from_file(nsr_model **m, const nsr_model_file *f, nsr_erro
 NSR_API int nsr_model_save(const nsr_model *m, const char *path, nsr_error *err);
 NSR_API int nsr_model_load(nsr_model **m, const char *path, nsr_error *err);
 
-/* How a network meets an image (NSR.md section 5). */
+/* How a network meets an image (NSR.md section 5; src/run/tiling.c). */
 typedef enum nsr_tiling {
-    NSR_TILE_REFERENCE = 0, /* as the reference (its published numbers): an LR input of at least
+    NSR_TILE_AUTO = 0,      /* the default: the image in large overlapping tiles (up to 512x512
+                             * LR pixels, or nsr_infer_options.tile_size), each a plain crop run
+                             * through the whole network, zero padding only at the image's edge
+                             * as in training, cross-faded where they overlap (by at least
+                             * twice the network's receptive radius); each tile pools its own
+                             * selection. An image that fits one tile runs whole, bit for bit
+                             * NSR_TILE_WHOLE; larger ones within 0.001 dB of it (RESULTS.md).
+                             * Memory: one tile's activations (at most 256 MiB) */
+    NSR_TILE_REFERENCE = 1, /* as the reference (its published numbers): an LR input of at least
                              * 192 x 192 runs the body on 48x48 tiles (reflect-padded by 4,
                              * stride 32, the inner 40x40 kept, overlaps averaged, border strips
                              * weighing 0.3) and the skip branch on the whole image; smaller
                              * inputs run whole. Every tile pools its own selection statistics,
-                             * so the result differs from NSR_TILE_WHOLE everywhere, a little.
+                             * so the result differs from NSR_TILE_WHOLE everywhere, a little,
+                             * and the reflect padding leaves a frame about 4 pixels wide.
                              * Memory: a few 48x48 tiles' activations, whatever the image size */
-    NSR_TILE_WHOLE = 1      /* the whole image as one sample (nsr_model_infer); memory grows with
+    NSR_TILE_WHOLE = 2      /* the whole image as one sample (nsr_model_infer); memory grows with
                              * the image times the network's width */
 } nsr_tiling;
-/* "reference" / "whole"; parse returns 0, or -1 for an unknown name. */
+/* "auto" / "reference" / "whole"; parse returns 0, or -1 for an unknown name. */
 NSR_API const char *nsr_tiling_name(nsr_tiling tiling);
 NSR_API int nsr_tiling_parse(const char *name, nsr_tiling *tiling);
 
@@ -481,9 +492,12 @@ typedef struct nsr_infer_options {
     /* With tiles: called after every few tiles with the fraction done (0..1]; may be NULL. */
     void (*progress)(void *ctx, double fraction);
     void *progress_ctx;
+    /* NSR_TILE_AUTO: a tile's side in LR pixels (0: chosen from the network's size; at least
+     * twice the overlap its receptive field needs, else an error); other modes: 0. */
+    int tile_size;
 } nsr_infer_options;
 
-/* nsr_model_infer with a choice of tiling and selection (opts NULL: soft selection, reference
+/* nsr_model_infer with a choice of tiling and selection (opts NULL: soft selection, auto
  * tiling). in is RGB; out is created, (width * s) x (height * s), in's bit depth, unclamped. */
 NSR_API int nsr_model_infer_tiled(const nsr_model *m, const nsr_image *in, nsr_image *out,
                                   const nsr_infer_options *opts, nsr_error *err);

@@ -68,15 +68,21 @@ expect_ok "upscale -s 2 with a x2 model" "$NSR" upscale -m "$WORK/x2.nsr" -s 2 -
 expect_same "-s 2 is the model's own scale" "$WORK/s2.png" "$WORK/s2b.png"
 expect_ok "upscale --tile whole, small input" "$NSR" upscale -m "$WORK/x2.nsr" --tile whole -i "$WORK/small.png" -o "$WORK/s2w.png"
 expect_same "small input: reference tiling is the whole image" "$WORK/s2.png" "$WORK/s2w.png"
-expect_ok "upscale 256x192 in tiles" "$NSR" upscale -m "$WORK/x2.nsr" -i "$WORK/big.png" -o "$WORK/b2.png"
 expect_ok "upscale 256x192 whole" "$NSR" upscale -m "$WORK/x2.nsr" --tile whole -i "$WORK/big.png" -o "$WORK/b2w.png"
+expect_ok "upscale 256x192, default (auto)" "$NSR" upscale -m "$WORK/x2.nsr" -i "$WORK/big.png" -o "$WORK/b2a.png"
+expect_same "auto: an image that fits one tile runs whole" "$WORK/b2a.png" "$WORK/b2w.png"
+expect_ok "upscale 256x192 in reference tiles" "$NSR" upscale -m "$WORK/x2.nsr" --tile reference -i "$WORK/big.png" -o "$WORK/b2r.png"
+expect_differ "reference tiles pool their own statistics" "$WORK/b2r.png" "$WORK/b2w.png"
+expect_ok "upscale 256x192 in auto tiles of 96" "$NSR" upscale -m "$WORK/x2.nsr" -t 96 -i "$WORK/big.png" -o "$WORK/b2.png"
 expect_head "tiled output size" "$WORK/b2.png" "512 384 8 2"
-expect_differ "tiles pool their own statistics" "$WORK/b2.png" "$WORK/b2w.png"
-expect_ok "upscale --hard" "$NSR" upscale -m "$WORK/x2.nsr" --hard -i "$WORK/big.png" -o "$WORK/b2h.png"
+expect_differ "auto tiles pool their own statistics" "$WORK/b2.png" "$WORK/b2w.png"
+expect_error "upscale: -t below twice the overlap" "$NSR" upscale -m "$WORK/x2.nsr" -t 40 -i "$WORK/big.png" -o "$WORK/e.png"
+expect_error "upscale: -t with --tile reference" "$NSR" upscale -m "$WORK/x2.nsr" -t 96 --tile reference -i "$WORK/big.png" -o "$WORK/e.png"
+expect_ok "upscale --hard" "$NSR" upscale -m "$WORK/x2.nsr" --hard -t 96 -i "$WORK/big.png" -o "$WORK/b2h.png"
 expect_differ "hard selection differs from soft" "$WORK/b2.png" "$WORK/b2h.png"
-expect_ok "upscale -j 1" "$NSR" upscale -m "$WORK/x2.nsr" -j 1 -i "$WORK/big.png" -o "$WORK/b2j.png"
+expect_ok "upscale -j 1" "$NSR" upscale -m "$WORK/x2.nsr" -j 1 -t 96 -i "$WORK/big.png" -o "$WORK/b2j.png"
 expect_same "tiled result does not depend on the thread count" "$WORK/b2.png" "$WORK/b2j.png"
-NSR_PROGRESS=1 "$NSR" upscale -m "$WORK/x2.nsr" -i "$WORK/big.png" -o "$WORK/b2p.png" 2>"$WORK/progress"
+NSR_PROGRESS=1 "$NSR" upscale -m "$WORK/x2.nsr" -t 96 -i "$WORK/big.png" -o "$WORK/b2p.png" 2>"$WORK/progress"
 if grep -q "100.00% " "$WORK/progress"; then pass "progress of the tiles"; else fail "progress of the tiles" "$(head -c 200 "$WORK/progress")"; fi
 expect_ok "grey and alpha" "$NSR" upscale -m "$WORK/x2.nsr" -i "$WORK/ga.png" -o "$WORK/ga2.png"
 expect_head "grey stays grey, alpha kept" "$WORK/ga2.png" "32 24 8 4"
@@ -100,11 +106,25 @@ rm -rf "$WORK/tree" "$WORK/inst"
 # nsr eval with models on a folder of two images.
 mkdir -p "$WORK/set"
 cp "$WORK/big.png" "$WORK/small.png" "$WORK/set/"
-expect_out "eval --model x2" '"model": "x2.nsr (reference tiles, soft selection)"' "$NSR" eval --data "$WORK/set" --scale 2 --model "$WORK/x2.nsr" --json
+expect_out "eval --model x2" '"model": "x2.nsr (auto tiles, soft selection)"' "$NSR" eval --data "$WORK/set" --scale 2 --model "$WORK/x2.nsr" --json
+expect_out "eval --model x2 --tile reference" '"model": "x2.nsr (reference tiles, soft selection)"' "$NSR" eval --data "$WORK/set" --scale 2 --model "$WORK/x2.nsr" --tile reference --json
 expect_out "eval --model x2 --tile whole --hard" '"model": "x2.nsr (whole image, hard selection)"' "$NSR" eval --data "$WORK/set" --scale 2 -m "$WORK/x2.nsr" --tile whole --hard --json
 expect_out "eval denoising with a scale-1 model" '"task": "denoise"' "$NSR" eval --data "$WORK/set" --noise 25 --model "$WORK/x1.nsr" --json
 expect_out "eval JPEG with a scale-1 model" '"task": "jpeg"' "$NSR" eval --data "$WORK/set" --jpeg 20 --model "$WORK/x1.nsr" --json --limit 1
 expect_out "eval bicubic still there" '"model": "bicubic"' "$NSR" eval --data "$WORK/set" --scale 2 --json
+# A bad file among them: reported, left out of the mean, and the exit is 1 at the end.
+mkdir -p "$WORK/badset"
+cp "$WORK/big.png" "$WORK/small.png" "$WORK/badset/"
+printf 'not a png' >"$WORK/badset/bad.png"
+"$NSR" eval --data "$WORK/badset" --scale 2 -m "$WORK/x2.nsr" --json >"$WORK/out" 2>"$WORK/err"; rc=$?
+"$NSR" eval --data "$WORK/set" --scale 2 -m "$WORK/x2.nsr" --json >"$WORK/good" 2>/dev/null
+if [ "$rc" -eq 1 ] && grep -q 'bad.png.*left out' "$WORK/err" && grep -q '1 of 3 images failed' "$WORK/err" &&
+   grep -q '"images": 2, "failed": 1' "$WORK/out" &&
+   [ "$(tail -n 1 "$WORK/out" | sed 's/.*"psnr_y"//')" = "$(tail -n 1 "$WORK/good" | sed 's/.*"psnr_y"//')" ]; then
+    pass "eval carries on past a bad file"
+else
+    fail "eval carries on past a bad file" "exit $rc: $(cat "$WORK/err" "$WORK/out" | head -c 400)"
+fi
 
 # Errors: one line, non-zero exit, no output file.
 cp "$WORK/x2.nsr" "$WORK/flipped.nsr"

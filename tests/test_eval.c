@@ -1,7 +1,7 @@
 /* test_eval.c - the evaluation protocol (src/run/eval.c, NSR.md section 5) on small made-up
  * images, against the numbers worked out by hand here: the crop to a multiple of the scale,
  * the shaves (s for Y, s + 6 for RGB), the per-image noise seed, the task names and the check
- * of the restorer's output size. No files are read. */
+ * of the restorer's output size, the LR each protocol makes. No files are read. */
 #include <stdint.h>
 
 #include "check.h"
@@ -123,8 +123,44 @@ static void test_task_names_and_seeds(void) {
     CHECK(nsr_seed_from_name("dir/a") == 0x44bd8ad473cd9906ull, "seed of \"a\"");
 }
 
+/* A restorer that keeps a copy of its input (the LR) and returns bicubic's output. */
+static int restore_keeping_input(void *ctx, const nsr_task *task, const nsr_image *in,
+                                 nsr_image *out, nsr_error *err) {
+    nsr_image *kept = ctx;
+    nsr_image_free(kept);
+    if (nsr_image_copy(kept, in, err)) return -1;
+    return nsr_bicubic_restorer.restore(NULL, task, in, out, err);
+}
+
+/* The LR of super-resolution: MATLAB's uint8 path (a rounding after each pass) under matlab;
+ * under pt_ir, as the reference code made it, the float resize rounded once at the end. The
+ * two differ in some pixels of a textured image. */
+static void test_sr_lr_by_protocol(void) {
+    nsr_image gt = ground_truth(63, 48), lr = {0}, want_matlab, want_pt_ir;
+    const nsr_task task = {.kind = NSR_TASK_SR, .scale = 3};
+    nsr_restorer r = {"keeper", &lr, restore_keeping_input};
+    nsr_metrics m;
+    nsr_error err = {{0}};
+    gt.bit_depth = 8;
+    REQUIRE(!nsr_resize_bicubic(&want_matlab, &gt, 21, 16, 1.0 / 3, 1.0 / 3, 1, &err) &&
+            !nsr_resize_bicubic(&want_pt_ir, &gt, 21, 16, 1.0 / 3, 1.0 / 3, 0, &err), "%s",
+            err.message);
+    nsr_image_quantize8(&want_pt_ir);
+    const size_t n = (size_t)3 * 21 * 16;
+    REQUIRE(nsr_eval_image(&gt, &task, &r, NSR_Y_MATLAB, 0, &m, &err) == 0, "%s", err.message);
+    CHECK(lr.width == 21 && lr.height == 16 && !memcmp(lr.data, want_matlab.data, n * sizeof(float)),
+          "matlab: the LR is not MATLAB's uint8 resize");
+    REQUIRE(nsr_eval_image(&gt, &task, &r, NSR_Y_PT_IR, 0, &m, &err) == 0, "%s", err.message);
+    CHECK(lr.width == 21 && lr.height == 16 && !memcmp(lr.data, want_pt_ir.data, n * sizeof(float)),
+          "pt_ir: the LR is not the float resize rounded once");
+    CHECK(memcmp(want_matlab.data, want_pt_ir.data, n * sizeof(float)), "the two LRs are equal here");
+    nsr_image *all[] = {&gt, &lr, &want_matlab, &want_pt_ir};
+    for (int i = 0; i < 4; i++) nsr_image_free(all[i]);
+}
+
 int main(void) {
     RUN(test_sr_shaves_and_crop);
+    RUN(test_sr_lr_by_protocol);
     RUN(test_denoise_noise_and_seed);
     RUN(test_task_names_and_seeds);
     return test_summary();

@@ -141,6 +141,31 @@ static void test_png_depth_and_clamp(void) {
     nsr_image_free(&img);
 }
 
+/* A written 8-bit PNG holds the levels the metrics measure (nsr_level8): samples just under
+ * and at a half level, where v * 255 + 0.5 in float would round up. */
+static void test_png_levels_as_metrics(void) {
+    nsr_image img, back;
+    nsr_error err;
+    const int n = 3 * 255;
+    REQUIRE(nsr_image_create(&img, n, 1, 1, 0, &err) == 0, "%s", err.message);
+    img.bit_depth = 8;
+    for (int k = 0; k < 255; k++) {
+        const float half = (k + 0.5f) / 255.0f;
+        img.data[3 * k] = nextafterf(half, 0);
+        img.data[3 * k + 1] = nextafterf(nextafterf(half, 0), 0);
+        img.data[3 * k + 2] = half;
+    }
+    REQUIRE(round_trip(&img, NSR_FORMAT_PNG, NULL, &back, &err) == 0, "%s", err.message);
+    int wrong = 0, first = -1;
+    for (int i = 0; i < n; i++)
+        if (back.data[i] != nsr_level8(img.data[i]) / 255.0f && wrong++ == 0) first = i;
+    CHECK(wrong == 0, "%d of %d samples not at nsr_level8's level (first: %.9g written as %g levels, "
+          "nsr_level8 %d)", wrong, n, first >= 0 ? img.data[first] : 0, first >= 0 ? back.data[first] * 255 : 0,
+          first >= 0 ? nsr_level8(img.data[first]) : 0);
+    nsr_image_free(&back);
+    nsr_image_free(&img);
+}
+
 /* Grey at 1, 2 and 4 bits scales to the full range, as the PNG specification says. */
 static void test_png_low_bit_grey(void) {
     for (int depth = 1; depth <= 4; depth *= 2) {
@@ -576,6 +601,7 @@ int main(void) {
     RUN(test_detect_format);
     RUN(test_png_round_trip);
     RUN(test_png_depth_and_clamp);
+    RUN(test_png_levels_as_metrics);
     RUN(test_png_low_bit_grey);
     RUN(test_png_palette_and_trns);
     RUN(test_png_interlaced);

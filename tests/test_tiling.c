@@ -1,7 +1,8 @@
-/* test_tiling.c - inference on real images (src/run/tiling.c): the reference's tiled mode against an
- * independent, straightforward implementation of NSR.md section 5's description; whole-image
- * equality below 192 x 192; the same bits on any number of threads; bounded memory; grey, alpha,
- * ICC and bit depth; the restorer's tasks. */
+/* test_tiling.c - inference on real images (src/run/tiling.c, src/run/restore.c): the reference's
+ * tiled mode against an independent, straightforward implementation of NSR.md section 5's
+ * description; whole-image equality below 192 x 192; auto tiles against the whole image; the
+ * same bits on any number of threads; bounded memory; grey, alpha, ICC and bit depth; the
+ * restorer's tasks. */
 #include <malloc.h>
 #include <omp.h>
 #include <stdint.h>
@@ -20,6 +21,8 @@ static size_t heap_in_use(void) {
     return mi.uordblks + mi.hblkhd;
 }
 #endif
+
+static const nsr_infer_options reference = {NSR_SELECT_SOFT, NSR_TILE_REFERENCE, NULL, NULL, 0};
 
 static nsr_model *tiny_model(int scale, int groups, uint64_t seed) {
     nsr_arch a = {.blocks = 1, .features = 4, .width_mult = 2, .groups = groups,
@@ -204,7 +207,7 @@ static void test_small_images_run_whole(void) {
         nsr_image in, a, b;
         nsr_error err;
         REQUIRE(!picture(&in, sizes[k][0], sizes[k][1], 3), "picture");
-        CHECK(!nsr_model_infer_tiled(m, &in, &a, NULL, &err), "%s", err.message);
+        CHECK(!nsr_model_infer_tiled(m, &in, &a, &reference, &err), "%s", err.message);
         CHECK(!nsr_model_infer(m, &in, &b, NSR_SELECT_SOFT, &err), "%s", err.message);
         CHECK(same_image(&a, &b), "%dx%d: reference tiling is not the whole image", sizes[k][0], sizes[k][1]);
         nsr_image_free(&in);
@@ -224,7 +227,7 @@ static void test_tiled_matches_description(void) {
         nsr_image in, tiled, hand = {0};
         nsr_error err;
         REQUIRE(m && !picture(&in, cases[k][1], cases[k][2], 3), "setup");
-        CHECK(!nsr_model_infer_tiled(m, &in, &tiled, NULL, &err), "%s", err.message);
+        CHECK(!nsr_model_infer_tiled(m, &in, &tiled, &reference, &err), "%s", err.message);
         CHECK(!tiled_by_hand(m, &in, &hand), "by hand failed");
         double d = max_abs_diff(&tiled, &hand);
         CHECK(d < 2e-5, "x%d %dx%d: tiled differs from the description by %g", cases[k][0], cases[k][1], cases[k][2], d);
@@ -245,9 +248,9 @@ static void test_tiled_close_to_whole(void) {
         nsr_model *m = tiny_model(2, groups, 9);
         nsr_image in, tiled, whole;
         nsr_error err;
-        nsr_infer_options whole_opts = {NSR_SELECT_SOFT, NSR_TILE_WHOLE, NULL, NULL};
+        nsr_infer_options whole_opts = {NSR_SELECT_SOFT, NSR_TILE_WHOLE, NULL, NULL, 0};
         REQUIRE(m && !picture(&in, 260, 200, 3), "setup");
-        REQUIRE(!nsr_model_infer_tiled(m, &in, &tiled, NULL, &err), "%s", err.message);
+        REQUIRE(!nsr_model_infer_tiled(m, &in, &tiled, &reference, &err), "%s", err.message);
         REQUIRE(!nsr_model_infer_tiled(m, &in, &whole, &whole_opts, &err), "%s", err.message);
         double d = max_abs_diff(&tiled, &whole), inner = 0;
         for (int c = 0; c < 3; c++)
@@ -287,7 +290,7 @@ static void test_tiled_any_thread_count(void) {
     REQUIRE(!picture(&in, 192, 192, 3), "picture");
     for (int hard = 0; hard <= 1; hard++) {
         const nsr_infer_options opts = {hard ? NSR_SELECT_HARD : NSR_SELECT_SOFT,
-                                        NSR_TILE_REFERENCE, NULL, NULL};
+                                        NSR_TILE_REFERENCE, NULL, NULL, 0};
         for (int k = 0; k < 4; k++) {
             omp_set_num_threads(threads[k]);
             CHECK(!nsr_model_infer_tiled(m, &in, &out[k], &opts, &err), "%d threads: %s",
@@ -335,7 +338,7 @@ static void test_memory_bounded(void) {
     const double whole = (3 + 2 * 1 + 64 + 3 * 12) * 4 * px; /* x0, 2 features, hidden, skip/body/out */
     for (int threads = 1; threads <= 2; threads++) {
         progress_log log = {0};
-        nsr_infer_options opts = {NSR_SELECT_SOFT, NSR_TILE_REFERENCE, record, &log};
+        nsr_infer_options opts = {NSR_SELECT_SOFT, NSR_TILE_REFERENCE, record, &log, 0};
         omp_set_num_threads(threads);
         log.baseline = heap_in_use();
         CHECK(!nsr_model_infer_tiled(m, &in, &out, &opts, &err), "%s", err.message);
@@ -348,7 +351,97 @@ static void test_memory_bounded(void) {
                w, h, threads, threads > 1 ? "s" : "", used / mb, whole / mb);
         nsr_image_free(&out);
     }
+    /* auto tiles of 128: the output (12 floats per LR pixel) and one tile's workspace */
+    progress_log log = {0};
+    nsr_infer_options opts = {NSR_SELECT_SOFT, NSR_TILE_AUTO, record, &log, 128};
+    log.baseline = heap_in_use();
+    CHECK(!nsr_model_infer_tiled(m, &in, &out, &opts, &err), "%s", err.message);
+    const double used = (double)(log.peak - log.baseline);
+    CHECK(used < whole / 3, "auto tiles used %.1f MB, a whole-image forward %.1f MB", used / mb, whole / mb);
+    printf("  auto tiles of 128: %.1f MB in use\n", used / mb);
+    nsr_image_free(&out);
     omp_set_num_threads(saved);
+    nsr_image_free(&in);
+    nsr_model_free(m);
+}
+
+/* ---------------------------------------------------------------- auto tiles */
+
+static nsr_infer_options auto_tiles(int tile_size) {
+    return (nsr_infer_options){NSR_SELECT_SOFT, NSR_TILE_AUTO, NULL, NULL, tile_size};
+}
+
+/* The default is auto, and an image that fits one tile runs whole, bit for bit. */
+static void test_auto_small_is_whole(void) {
+    nsr_model *m = tiny_model(2, 2, 12);
+    nsr_image in, a, b;
+    nsr_error err;
+    REQUIRE(m && !picture(&in, 300, 211, 3), "setup");
+    CHECK(!nsr_model_infer_tiled(m, &in, &a, NULL, &err), "%s", err.message);
+    CHECK(!nsr_model_infer(m, &in, &b, NSR_SELECT_SOFT, &err), "%s", err.message);
+    CHECK(same_image(&a, &b), "300x211 in auto tiles is not the whole image");
+    nsr_image_free(&in);
+    nsr_image_free(&a);
+    nsr_image_free(&b);
+    nsr_model_free(m);
+}
+
+/* Tiles are plain crops with the network's own zero padding only at the image's edge and at
+ * least the receptive radius of overlap: a network without selection (k = 1) gives the whole
+ * image everywhere, edges and blends included, up to the weights' float rounding. With
+ * selection, each tile pools its own means: close, not equal. Tile 64 on 260x200 (x2) and
+ * 213x199 (x1) makes 5 x 4 tiles of unequal overlaps; 100 makes crowded tiles on a short axis. */
+static void test_auto_matches_whole(void) {
+    const int cases[][4] = {/* scale, width, height, tile */
+                            {2, 260, 200, 64}, {1, 213, 199, 64}, {3, 150, 101, 100}};
+    for (int k = 0; k < 3; k++)
+        for (int groups = 1; groups <= 2; groups++) {
+            nsr_model *m = tiny_model(cases[k][0], groups, 13 + k);
+            nsr_image in, tiled, whole;
+            nsr_error err;
+            const nsr_infer_options opts = auto_tiles(cases[k][3]);
+            REQUIRE(m && !picture(&in, cases[k][1], cases[k][2], 3), "setup");
+            REQUIRE(!nsr_model_infer_tiled(m, &in, &tiled, &opts, &err), "%s", err.message);
+            REQUIRE(!nsr_model_infer(m, &in, &whole, NSR_SELECT_SOFT, &err), "%s", err.message);
+            const double d = max_abs_diff(&tiled, &whole);
+            if (groups == 1)
+                CHECK(d < 1e-5, "x%d %dx%d, plain network: auto differs from whole by %g",
+                      cases[k][0], cases[k][1], cases[k][2], d);
+            else
+                CHECK(d > 0 && d < 0.05, "x%d %dx%d, NSR network: auto differs from whole by %g",
+                      cases[k][0], cases[k][1], cases[k][2], d);
+            nsr_image_free(&in);
+            nsr_image_free(&tiled);
+            nsr_image_free(&whole);
+            nsr_model_free(m);
+        }
+}
+
+/* The same bits on 1, 2 and 3 threads; progress rises to 1; a tile size below twice the
+ * overlap (2 x (2 x 4 + 16) for one block: radius 1 + 2 + 1) and a tile size for another mode are refused. */
+static void test_auto_threads_progress_errors(void) {
+    nsr_model *m = tiny_model(2, 2, 16);
+    nsr_image in, out[3] = {0}, bad;
+    nsr_error err;
+    progress_log log = {0};
+    nsr_infer_options opts = {NSR_SELECT_HARD, NSR_TILE_AUTO, record, &log, 50};
+    const int saved = omp_get_max_threads();
+    REQUIRE(m && !picture(&in, 230, 170, 3), "setup");
+    for (int k = 0; k < 3; k++) {
+        omp_set_num_threads(k + 1);
+        log = (progress_log){0};
+        CHECK(!nsr_model_infer_tiled(m, &in, &out[k], &opts, &err), "%s", err.message);
+        CHECK(k == 0 || same_image(&out[k], &out[0]), "%d threads: not the bits of 1 thread", k + 1);
+    }
+    omp_set_num_threads(saved);
+    CHECK(log.calls > 3 && !log.backwards && log.last == 1.0, "progress: %d calls, last %g", log.calls, log.last);
+    opts.tile_size = 47;
+    CHECK(nsr_model_infer_tiled(m, &in, &bad, &opts, &err) && strstr(err.message, "at least 48"),
+          "tile 47: %s", err.message);
+    opts.tiling = NSR_TILE_WHOLE, opts.tile_size = 64;
+    CHECK(nsr_model_infer_tiled(m, &in, &bad, &opts, &err) && strstr(err.message, "auto tiling only"),
+          "tile size with whole: %s", err.message);
+    for (int k = 0; k < 3; k++) nsr_image_free(&out[k]);
     nsr_image_free(&in);
     nsr_model_free(m);
 }
@@ -357,9 +450,9 @@ static void test_hard_selection(void) {
     nsr_model *m = tiny_model(2, 2, 4);
     nsr_image in, soft, hard, small, a, b;
     nsr_error err;
-    nsr_infer_options h = {NSR_SELECT_HARD, NSR_TILE_REFERENCE, NULL, NULL};
+    nsr_infer_options h = {NSR_SELECT_HARD, NSR_TILE_REFERENCE, NULL, NULL, 0};
     REQUIRE(m && !picture(&in, 200, 200, 3) && !picture(&small, 50, 60, 3), "setup");
-    CHECK(!nsr_model_infer_tiled(m, &in, &soft, NULL, &err), "%s", err.message);
+    CHECK(!nsr_model_infer_tiled(m, &in, &soft, &reference, &err), "%s", err.message);
     CHECK(!nsr_model_infer_tiled(m, &in, &hard, &h, &err), "%s", err.message);
     CHECK(!same_image(&soft, &hard), "hard selection changed nothing");
     CHECK(!nsr_model_infer_tiled(m, &small, &a, &h, &err), "%s", err.message);
@@ -429,11 +522,11 @@ static void test_restorer_tasks(void) {
     nsr_image gt, out;
     nsr_error err;
     nsr_metrics met;
-    nsr_infer_options hard = {NSR_SELECT_HARD, NSR_TILE_WHOLE, NULL, NULL};
+    nsr_infer_options hard = {NSR_SELECT_HARD, NSR_TILE_WHOLE, NULL, NULL, 0};
     REQUIRE(x2 && x1 && !picture(&gt, 40, 30, 3), "setup");
     REQUIRE(!nsr_model_restorer_create(&r2, x2, "m2.nsr", NULL, &err) &&
             !nsr_model_restorer_create(&r1, x1, "m1.nsr", &hard, &err), "%s", err.message);
-    CHECK(!strcmp(r2->name, "m2.nsr (reference tiles, soft selection)"), "name %s", r2->name);
+    CHECK(!strcmp(r2->name, "m2.nsr (auto tiles, soft selection)"), "name %s", r2->name);
     CHECK(!strcmp(r1->name, "m1.nsr (whole image, hard selection)"), "name %s", r1->name);
     nsr_task sr2 = {.kind = NSR_TASK_SR, .scale = 2}, sr3 = {.kind = NSR_TASK_SR, .scale = 3};
     nsr_task noise = {.kind = NSR_TASK_DENOISE, .scale = 1, .noise_sigma = 25}, jpeg = {.kind = NSR_TASK_JPEG, .scale = 1, .jpeg_quality = 20};
@@ -460,6 +553,7 @@ static void test_names(void) {
     nsr_tiling t;
     CHECK(!nsr_tiling_parse("whole", &t) && t == NSR_TILE_WHOLE && !strcmp(nsr_tiling_name(t), "whole"), "whole");
     CHECK(!nsr_tiling_parse("reference", &t) && t == NSR_TILE_REFERENCE && !strcmp(nsr_tiling_name(t), "reference"), "reference");
+    CHECK(!nsr_tiling_parse("auto", &t) && t == NSR_TILE_AUTO && !strcmp(nsr_tiling_name(t), "auto"), "auto");
     CHECK(nsr_tiling_parse("tiles", &t), "unknown name accepted");
 }
 
@@ -469,6 +563,9 @@ int main(void) {
     RUN(test_tiled_close_to_whole);
     RUN(test_tiled_any_thread_count);
     RUN(test_memory_bounded);
+    RUN(test_auto_small_is_whole);
+    RUN(test_auto_matches_whole);
+    RUN(test_auto_threads_progress_errors);
     RUN(test_hard_selection);
     RUN(test_restore_grey_alpha_icc);
     RUN(test_restorer_tasks);

@@ -73,11 +73,13 @@ void imgio_store_row(nsr_image *img, const uint8_t *row, int count, int bytes_pe
     }
 }
 
-/* Round to nearest and clamp; NaN becomes 0. */
+/* Round to nearest, half away from zero, and clamp; NaN becomes 0. In double, as nsr_level8
+ * (which this is for max = 255, so that a written 8-bit file holds the levels the metrics
+ * measured): v * max + 0.5 in float rounds some samples just under a half level up. */
 static unsigned quantize(float v, unsigned max) {
-    if (!(v > 0)) return 0;
-    if (v >= 1) return max;
-    return (unsigned)(v * (float)max + 0.5f);
+    const double s = (double)v * max;
+    if (!(s > 0)) return 0;
+    return s >= max ? max : (unsigned)(s + 0.5);
 }
 
 void imgio_load_row(const nsr_image *img, int y, uint8_t *row, int bytes_per_sample,

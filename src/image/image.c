@@ -73,8 +73,5 @@ int nsr_image_modcrop(nsr_image *img, int m, nsr_error *err) {
 
 void nsr_image_quantize8(nsr_image *img) {
     size_t n = (size_t)img->width * img->height * img->channels;
-    for (size_t i = 0; i < n; i++) {
-        float v = roundf(img->data[i] * 255.0f);
-        img->data[i] = (v < 0 ? 0 : v > 255 ? 255 : v) / 255.0f;
-    }
+    for (size_t i = 0; i < n; i++) img->data[i] = nsr_level8(img->data[i]) / 255.0f;
 }

@@ -227,15 +227,30 @@ typedef struct eng_workspace {
 
 int eng_workspace_create(eng_workspace *ws, const nsr_model *model, int n, int h, int w,
                          int train, nsr_error *err);
+/* The floats eng_workspace_create would allocate (SIZE_MAX when that overflows): what a tiler
+ * weighs its tile size by. */
+size_t eng_workspace_floats(const nsr_model *model, int n, int h, int w, int train);
 void eng_workspace_free(eng_workspace *ws);
 
 /* Forward of the whole network (NSR.md section 3) on x (n, C, h, w) in 0..1; the output is
  * ws->out (n, C, h*s, w*s). hard: hard selection (inference only). */
 void eng_forward(const nsr_model *model, eng_workspace *ws, const float *x, int hard);
 /* The first part of eng_forward, without the skip branch: ws->body (n, Cs^2, h, w) =
- * tail(blocks(head(x - 0.5))), ws->x0 = x - 0.5. Tiled inference (src/run/tiling.c) runs this on
- * tiles and the skip branch on the whole image. */
+ * tail(blocks(head(x - 0.5))), ws->x0 = x - 0.5. The reference's tiling (src/run/tiling.c)
+ * runs this on tiles and eng_forward_finish on bands of the whole image. */
 void eng_forward_body(const nsr_model *model, eng_workspace *ws, const float *x, int hard);
+/* The rest of eng_forward, given the body: body (n, Cs^2, h, w) += the skip branch of x0
+ * (n, C, h, w) = input - 0.5 (its 5x5 conv with the weight-normed kernels wn, computed into
+ * skip, body's size, when s > 1; x0 itself when s = 1, and skip is not used), then
+ * out (n, C, h s, w s) = pixel shuffle(body) + 0.5. */
+void eng_forward_finish(const nsr_model *model, const float *wn, const float *x0, float *skip,
+                        float *body, float *out, int n, int h, int w);
+/* wn (nparams, laid out like the parameters) = every conv's weight-normed kernels. */
+void eng_weightnorm(const nsr_model *model, float *wn);
+/* How far an output pixel's inputs reach (in LR pixels, each way) through the convolutions:
+ * the sum of the body's kernel radii, or the skip branch's when larger. The NSR selection's
+ * spatial mean reaches the whole sample, which no radius covers. */
+int eng_receptive_radius(const nsr_model *model);
 /* Backward of the last forward (soft selection, train workspace) from dout (n, C, h*s, w*s):
  * grads (nparams, laid out like the parameters) += d/dparams. */
 void eng_backward(const nsr_model *model, eng_workspace *ws, const float *dout, float *grads);

@@ -220,10 +220,12 @@ static size_t mul_sat(size_t a, size_t b) {
     return __builtin_mul_overflow(a, b, &r) ? SIZE_MAX : r;
 }
 
-int eng_workspace_create(eng_workspace *ws, const nsr_model *m, int n, int h, int w, int train,
-                         nsr_error *err) {
-    memset(ws, 0, sizeof *ws);
-    if (n < 1 || h < 1 || w < 1) return nsr_fail(err, "invalid batch %d of %dx%d", n, w, h);
+/* Lays out the buffers of a workspace for a batch of n of h x w: ws's sizes and dimensions,
+ * sizes[i] the floats of the i-th buffer of WS_BUFFERS' order; returns the total (SIZE_MAX
+ * when it overflows). */
+#define WS_BUFFERS 21
+static size_t plan_workspace(eng_workspace *ws, size_t sizes[WS_BUFFERS], const nsr_model *m,
+                             int n, int h, int w, int train) {
     const nsr_arch *a = &m->arch;
     const int B = a->blocks, s = a->scale, nsr = a->groups > 1;
     const int fixed_size = nsr && a->regime == NSR_REGIME_FIXED_SIZE;
@@ -239,8 +241,8 @@ int eng_workspace_create(eng_workspace *ws, const nsr_model *m, int n, int h, in
     /* both block convs mix (F*wm) x F x 3 x 3 kernels per sample */
     const size_t mixw = nsr ? mul_sat(ws->pool_sz, F * 9) : 0, mixb = ws->pool_sz;
     const size_t C = (size_t)a->channels, body = mul_sat(npix, C * s2);
-    /* every buffer, in the order they are pointed into the block below */
-    const size_t sizes[] = {
+    /* every buffer, in the order they are pointed into the block */
+    const size_t plan[WS_BUFFERS] = {
         mul_sat(npix, C),                                /* x0 */
         mul_sat(ws->feat_sz, train ? (size_t)B + 1 : 2), /* feat */
         mul_sat(ws->hid_sz, train ? (size_t)B : 1),      /* hidden */
@@ -260,20 +262,37 @@ int eng_workspace_create(eng_workspace *ws, const nsr_model *m, int n, int h, in
         train ? ws->gamma_sz : 0,                        /* dgamma */
         train ? body : 0,                                /* dbody */
     };
-    float **ptrs[] = {&ws->x0, &ws->feat, &ws->hidden, &ws->scaled, &ws->gamma, &ws->soft, &ws->pooled, &ws->wn,
-                      &ws->skip, &ws->body, &ws->out, &ws->mix.wmix, &ws->mix.bmix,
-                      &ws->mix.dwmix, &ws->mix.dbmix, &ws->dfeat, &ws->dhidden, &ws->dmid,
-                      &ws->dwn, &ws->dgamma, &ws->dbody};
-    const int nbuf = (int)(sizeof sizes / sizeof sizes[0]);
     size_t total = 0;
-    for (int i = 0; i < nbuf; i++)
+    for (int i = 0; i < WS_BUFFERS; i++) {
+        sizes[i] = plan[i];
         total = sizes[i] > SIZE_MAX / sizeof(float) - total ? SIZE_MAX : total + sizes[i];
+    }
+    return total;
+}
+
+size_t eng_workspace_floats(const nsr_model *m, int n, int h, int w, int train) {
+    eng_workspace ws;
+    size_t sizes[WS_BUFFERS];
+    return plan_workspace(&ws, sizes, m, n, h, w, train);
+}
+
+int eng_workspace_create(eng_workspace *ws, const nsr_model *m, int n, int h, int w, int train,
+                         nsr_error *err) {
+    memset(ws, 0, sizeof *ws);
+    if (n < 1 || h < 1 || w < 1) return nsr_fail(err, "invalid batch %d of %dx%d", n, w, h);
+    size_t sizes[WS_BUFFERS];
+    const size_t total = plan_workspace(ws, sizes, m, n, h, w, train);
+    float **ptrs[WS_BUFFERS] = {&ws->x0, &ws->feat, &ws->hidden, &ws->scaled, &ws->gamma,
+                                &ws->soft, &ws->pooled, &ws->wn, &ws->skip, &ws->body, &ws->out,
+                                &ws->mix.wmix, &ws->mix.bmix, &ws->mix.dwmix, &ws->mix.dbmix,
+                                &ws->dfeat, &ws->dhidden, &ws->dmid, &ws->dwn, &ws->dgamma,
+                                &ws->dbody};
     float *block = total < SIZE_MAX / sizeof(float) ? calloc(total, sizeof(float)) : NULL;
     ws->mem = block;
     if (!block)
         return nsr_fail(err, "out of memory for the activations of a batch of %d of %dx%d", n,
                         w, h);
-    for (int i = 0; i < nbuf; i++) {
+    for (int i = 0; i < WS_BUFFERS; i++) {
         *ptrs[i] = sizes[i] ? block : NULL;
         block += sizes[i];
     }
@@ -424,15 +443,27 @@ static void fixed_block_backward(const nsr_model *m, eng_workspace *ws, int b, f
     memset(ws->dgamma, 0, ws->gamma_sz * sizeof(float));
 }
 
+void eng_weightnorm(const nsr_model *m, float *wn) {
+    for (int ci = 0; ci < m->nconv; ci++) {
+        const eng_conv *c = &m->conv[ci];
+        nn_weightnorm_forward(wn + c->v, m->params + c->v, m->params + c->g,
+                              c->groups * c->cout, c->cin * c->ksize * c->ksize);
+    }
+}
+
+int eng_receptive_radius(const nsr_model *m) {
+    const int B = m->arch.blocks;
+    int body = 0; /* head, blocks and tail run one after another: their radii add up */
+    for (int ci = ENG_HEAD; ci <= ENG_TAIL(B); ci++) body += m->conv[ci].ksize / 2;
+    const int skip = m->arch.scale > 1 ? m->conv[ENG_SKIP(B)].ksize / 2 : 0;
+    return body > skip ? body : skip;
+}
+
 void eng_forward_body(const nsr_model *m, eng_workspace *ws, const float *x, int hard) {
     const int B = m->arch.blocks;
     const size_t in_sz = (size_t)ws->n * m->arch.channels * ws->h * ws->w;
     nn_add_scalar(ws->x0, x, -0.5f, in_sz);
-    for (int ci = 0; ci < m->nconv && !ws->wn_ready; ci++) {
-        const eng_conv *c = &m->conv[ci];
-        nn_weightnorm_forward(ws->wn + c->v, m->params + c->v, m->params + c->g,
-                              c->groups * c->cout, c->cin * c->ksize * c->ksize);
-    }
+    if (!ws->wn_ready) eng_weightnorm(m, ws->wn);
     ws->wn_ready = !ws->train;
     conv_forward(m, ws, ENG_HEAD, feat_at(ws, 0), ws->x0, hard, NULL);
     for (int b = 0; b < B; b++) {
@@ -450,18 +481,25 @@ void eng_forward_body(const nsr_model *m, eng_workspace *ws, const float *x, int
     conv_forward(m, ws, ENG_TAIL(B), ws->body, feat_at(ws, B), hard, NULL);
 }
 
-void eng_forward(const nsr_model *m, eng_workspace *ws, const float *x, int hard) {
-    const int B = m->arch.blocks, s = m->arch.scale, n = ws->n, h = ws->h, w = ws->w;
+void eng_forward_finish(const nsr_model *m, const float *wn, const float *x0, float *skip,
+                        float *body, float *out, int n, int h, int w) {
+    const int s = m->arch.scale;
     const size_t body_sz = (size_t)n * m->arch.channels * s * s * h * w;
-    eng_forward_body(m, ws, x, hard);
     if (s > 1) {
-        conv_forward(m, ws, ENG_SKIP(B), ws->skip, ws->x0, hard, NULL);
-        nn_add_inplace(ws->body, ws->skip, body_sz);
+        const eng_conv *c = &m->conv[ENG_SKIP(m->arch.blocks)];
+        nn_conv2d_forward(skip, x0, wn + c->v, 0, m->params + c->b, 0, n, c->cin, c->cout, h, w,
+                          c->ksize, NULL);
+        nn_add_inplace(body, skip, body_sz);
     } else {
-        nn_add_inplace(ws->body, ws->x0, body_sz);
+        nn_add_inplace(body, x0, body_sz);
     }
-    nn_pixel_shuffle_forward(ws->out, ws->body, n, m->arch.channels, h, w, s);
-    nn_add_scalar(ws->out, ws->out, 0.5f, body_sz);
+    nn_pixel_shuffle_forward(out, body, n, m->arch.channels, h, w, s);
+    nn_add_scalar(out, out, 0.5f, body_sz);
+}
+
+void eng_forward(const nsr_model *m, eng_workspace *ws, const float *x, int hard) {
+    eng_forward_body(m, ws, x, hard);
+    eng_forward_finish(m, ws->wn, ws->x0, ws->skip, ws->body, ws->out, ws->n, ws->h, ws->w);
 }
 
 void eng_backward(const nsr_model *m, eng_workspace *ws, const float *dout, float *G) {

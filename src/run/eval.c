@@ -59,6 +59,24 @@ uint64_t nsr_seed_from_name(const char *name) {
     return h;
 }
 
+/* The degraded input under a protocol: as nsr_task_degrade, except for super-resolution under
+ * pt_ir, whose LR is made as the reference code makes it (NSR.md section 7): MATLAB's bicubic
+ * in floating point and one rounding to 8 bit at the end, not the rounding after each pass of
+ * MATLAB's uint8 path. */
+static int degrade(nsr_image *input, nsr_image *gt, const nsr_task *task, nsr_y_convention y,
+                   uint64_t seed, nsr_error *err) {
+    if (task->kind != NSR_TASK_SR || y != NSR_Y_PT_IR)
+        return nsr_task_degrade(input, gt, task, seed, err);
+    memset(input, 0, sizeof *input);
+    const int s = task->scale;
+    if (nsr_image_modcrop(gt, s, err) ||
+        nsr_resize_bicubic(input, gt, gt->width / s, gt->height / s, 1.0 / s, 1.0 / s, 0, err))
+        return -1;
+    nsr_image_quantize8(input);
+    input->bit_depth = 8;
+    return 0;
+}
+
 int nsr_eval_image(const nsr_image *ground_truth, const nsr_task *task,
                    const nsr_restorer *restorer, nsr_y_convention y, uint64_t seed,
                    nsr_metrics *metrics, nsr_error *err) {
@@ -67,7 +85,7 @@ int nsr_eval_image(const nsr_image *ground_truth, const nsr_task *task,
     memset(&output, 0, sizeof output);
     if (nsr_image_copy(&gt, ground_truth, err)) return -1;
     int rc = -1;
-    if (nsr_task_degrade(&input, &gt, task, seed, err)) goto done;
+    if (degrade(&input, &gt, task, y, seed, err)) goto done;
     if (restorer->restore(restorer->ctx, task, &input, &output, err)) goto done;
     if (output.width != gt.width || output.height != gt.height || output.channels != gt.channels) {
         nsr_fail(err, "%s produced %dx%dx%d for a %dx%dx%d ground truth", restorer->name,

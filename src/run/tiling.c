@@ -1,5 +1,9 @@
-/* tiling.c - running a network on real images: the reference's tiled inference (NSR.md section
- * 5), and the model restorer that wraps it for any image (grey, alpha, ICC, bit depth) and task.
+/* tiling.c - running the network on an image in tiles: the reference's tiled inference (NSR.md
+ * section 5, --tile reference), and the default, auto tiling (--tile auto), which reproduces
+ * the whole image in bounded memory (within 0.0004 dB in tiles of 128 on Set5, Set14 and
+ * Kodak24 x2; RESULTS.md).
+ *
+ * ---------------- reference tiles
  *
  * NSR.md section 5: "if the LR input is at least 192 x 192, the body runs on 48x48 tiles
  * (reflect-pad 4, stride 32, keep the inner 40x40, average overlaps; border strips weigh 0.3);
@@ -36,13 +40,46 @@
  *    the pixel shuffle. Then, as in the whole-image network, the skip branch of the whole image is
  *    added, the channels are shuffled into the s-times larger image and 0.5 is added back.
  *    (Shuffling only moves values, so the accumulator is kept in the output image's layout from
- *    the start, and the skip branch is added band by band.)
+ *    the start, and the skip branch is added band by band, by the engine's own end of the
+ *    forward, eng_forward_finish.)
  *
  * Memory: per thread, a batch of up to TILE_BATCH tiles (48 x 48 each, whatever the image size)
  * and a workspace for it, a few MB each (the batches run in parallel, one per thread); the output
  * image (3s^2 floats per LR pixel), which is also the accumulator, the weight sum (1) and a band
- * of the skip branch's input and output (SKIP_BAND rows); never a whole-image activation. The
- * tiles are independent samples, so the batch size changes how fast, not what, is computed. */
+ * of the skip branch's input and output (FINISH_BAND rows); never a whole-image activation. The
+ * tiles are independent samples, so the batch size changes how fast, not what, is computed.
+ *
+ * ---------------- auto tiles
+ *
+ * The reference's tiles differ from what the network learned in two ways: reflect padding at
+ * the image edge where training saw zero padding (a frame of artefacts about 4 pixels wide),
+ * and 48x48 tiles that keep only their centres (2.5 times the work). Auto tiling cuts the
+ * image into large tiles that are plain crops of it, each run through the whole network
+ * (eng_forward) as one sample, exactly as the whole image would be:
+ *
+ *  - Zero padding only at the image's edge: a tile at the edge gets the convolutions' zero
+ *    padding there, as the whole image and the training patches do; an interior tile edge
+ *    sees zeros too, but only the outputs within the receptive radius r of it
+ *    (eng_receptive_radius: 10 for B = 4) can feel them, and those get no weight.
+ *  - Overlap: neighbouring tiles overlap by 2r + AUTO_BLEND LR pixels at least; across the
+ *    part of it valid in both (AUTO_BLEND or more), their outputs are cross-faded with linear
+ *    weights summing to 1. The outputs are not equal there (every tile pools its own
+ *    selection, NSR.md section 2, as each training patch did), so a hard cut would be a seam;
+ *    the fade spreads the difference over 2 AUTO_BLEND HR pixels or more.
+ *  - Layout: along each axis, n = ceil((len - overlap) / (tile - overlap)) tiles, all of one
+ *    size (one workspace), the smallest that n tiles overlapping by the minimum cover len with
+ *    (ceil((len + (n - 1) overlap) / n) <= the tile size), spread evenly from edge to edge. One
+ *    tile in both axes is the whole image, run as such (nsr_model_infer): bit for bit --tile
+ *    whole.
+ *  - Tile size: -t, else the largest multiple of 16 up to AUTO_TILE_MAX whose workspace fits
+ *    AUTO_BUDGET; at least 2 overlaps. A large tile keeps the overlap's extra work small (16%
+ *    at 512 for B = 4) and its selection close to the whole image's; the layers spread each
+ *    tile over all threads, as for a whole image.
+ *  - Memory: the output image, one tile's workspace (<= AUTO_BUDGET) and its input crop.
+ *  - Order: tiles one after another, each added into the output with its weights; the sums'
+ *    order is fixed, and a tile's output does not depend on the thread count, so neither does
+ *    the image. */
+#include <math.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,28 +129,28 @@ static int reflect(int q, int n) {
     return r < 0 ? -r : r >= n ? 2 * (n - 1) - r : r;
 }
 
-/* dst (3, P, P) = the tile at (ty, tx) of the padded rgb (3, h, w). */
-static void cut_tile(float *dst, const float *rgb, int h, int w, int ty, int tx) {
-    for (int c = 0; c < 3; c++)
+/* dst (C, P, P) = the tile at (ty, tx) of the padded image x (C, h, w). */
+static void cut_tile(float *dst, const float *x, int C, int h, int w, int ty, int tx) {
+    for (int c = 0; c < C; c++)
         for (int y = 0; y < TILE; y++) {
-            const float *row = rgb + ((size_t)c * h + reflect(ty + y, h)) * w;
+            const float *row = x + ((size_t)c * h + reflect(ty + y, h)) * w;
             float *out = dst + ((size_t)c * TILE + y) * TILE;
             for (int x = 0; x < TILE; x++) out[x] = row[reflect(tx + x, w)];
         }
 }
 
-/* The kept K x K of body (3s^2, P, P), times the tile's weight, added straight into out, the
- * (3, h s, w s) output image, where the pixel shuffle puts it (channel (c s + i) s + j, pixel
+/* The kept K x K of body (Cs^2, P, P), times the tile's weight, added straight into out, the
+ * (C, h s, w s) output image, where the pixel shuffle puts it (channel (c s + i) s + j, pixel
  * (y, x) goes to colour c, pixel (y s + i, x s + j)): accumulating in the output's own layout
  * spares a second image-sized buffer. wsum (h, w) += weight there. Serial: a few thousand
  * additions against the body's millions of multiply-adds per tile. */
-static void add_tile(float *out, float *wsum, const float *body, int s, int h, int w,
+static void add_tile(float *out, float *wsum, const float *body, int C, int s, int h, int w,
                      const tile *t) {
     const size_t out_w = (size_t)w * s, out_plane = out_w * h * s;
     for (int y = 0; y < TILE_KEEP; y++) {
         float *ws = wsum + (size_t)(t->y + y) * w + t->x;
         for (int x = 0; x < TILE_KEEP; x++) ws[x] += t->weight;
-        for (int c = 0; c < 3; c++)
+        for (int c = 0; c < C; c++)
             for (int i = 0; i < s; i++) {
                 float *dst = out + c * out_plane + ((size_t)(t->y + y) * s + i) * out_w +
                              (size_t)t->x * s;
@@ -127,7 +164,7 @@ static void add_tile(float *out, float *wsum, const float *body, int s, int h, i
 
 /* A thread's part of run_tiles: its batch of tiles and the workspace its body runs in. */
 typedef struct tile_worker {
-    float *batch; /* (n, 3, P, P) */
+    float *batch; /* (n, C, P, P) */
     eng_workspace ws;
 } tile_worker;
 
@@ -157,10 +194,10 @@ static int batch_tiles(int count, int first, int size) {
  * the additions into out keep their order, so the output is the same bits on any number of
  * threads. The adding is serial, but small against the bodies (see add_tile). Every allocation,
  * and so every error, is in the serial part. */
-static int run_tiles(const nsr_model *m, const float *rgb, int h, int w, int hard, float *out,
+static int run_tiles(const nsr_model *m, const float *x, int h, int w, int hard, float *out,
                      float *wsum, const nsr_infer_options *opts, nsr_error *err) {
-    const int s = m->arch.scale, threads = omp_get_max_threads();
-    const size_t tile_in = (size_t)3 * TILE * TILE, tile_out = (size_t)3 * s * s * TILE * TILE;
+    const int s = m->arch.scale, C = m->arch.channels, threads = omp_get_max_threads();
+    const size_t tile_in = (size_t)C * TILE * TILE, tile_out = (size_t)C * s * s * TILE * TILE;
     int count;
     tile *tiles = list_tiles(h, w, &count);
     if (!tiles) return nsr_fail(err, "out of memory for the tiles");
@@ -193,12 +230,12 @@ static int run_tiles(const nsr_model *m, const float *rgb, int h, int w, int har
              * thread until the region ends. */
             omp_set_num_threads(1);
             for (int j = 0; j < n; j++)
-                cut_tile(wk[k].batch + j * tile_in, rgb, h, w, tiles[b0 + j].y, tiles[b0 + j].x);
+                cut_tile(wk[k].batch + j * tile_in, x, C, h, w, tiles[b0 + j].y, tiles[b0 + j].x);
             if (n) eng_forward_body(m, &wk[k].ws, wk[k].batch, hard);
         }
         for (int t = first; t < end; t++)
-            add_tile(out, wsum, wk[(t - first) / size].ws.body + (t - first) % size * tile_out, s,
-                     h, w, &tiles[t]);
+            add_tile(out, wsum, wk[(t - first) / size].ws.body + (t - first) % size * tile_out, C,
+                     s, h, w, &tiles[t]);
         if (opts->progress) opts->progress(opts->progress_ctx, (double)end / count);
     }
     rc = 0;
@@ -212,74 +249,72 @@ done:
     return rc;
 }
 
-#define SKIP_BAND 64 /* LR rows of the skip branch computed at a time */
+#define FINISH_BAND 64 /* LR rows finished at a time */
 
-/* out (3, h s, w s), holding the weighted sum of the tiles, becomes the image: per pixel
- * (sum / weight + skip) + 0.5, the same operations in the same order as averaging, adding the
- * whole-image skip branch (the 5x5 conv of rgb - 0.5, or rgb - 0.5 itself when s = 1; NSR.md
- * section 3), shuffling and adding 0.5 back would do. The skip branch is computed SKIP_BAND rows
- * at a time, each band's input with K/2 rows of the image above and below it (zero padding only
- * at the image's own edges), so its buffers stay a few MiB whatever the image size. */
-static int finish_tiled(const nsr_model *m, const float *rgb, int h, int w, float *out,
-                        const float *wsum, nsr_error *err) {
-    const int s = m->arch.scale;
-    const eng_conv *c = &m->conv[ENG_SKIP(m->arch.blocks)];
-    const int halo = s > 1 ? c->ksize / 2 : 0;
+/* out (C, h s, w s), holding the weighted sum of the tiles' bodies, becomes the image: the body
+ * is that sum / the weight sum ("average overlaps"), and eng_forward_finish adds the whole
+ * image's skip branch, shuffles and adds 0.5. FINISH_BAND rows at a time, so its buffers stay a
+ * few MiB whatever the image size: each band's input has the receptive radius's rows of the
+ * image above and below it (so zero padding only at the image's own edges); the outputs of
+ * those halo rows are not kept, and their body is left 0. A band's body is read from out before
+ * its rows of the image are written back, so out is both accumulator and image. */
+static int finish_reference(const nsr_model *m, const float *x, int h, int w, float *out,
+                            const float *wsum, nsr_error *err) {
+    const int s = m->arch.scale, C = m->arch.channels, halo = eng_receptive_radius(m);
     const size_t out_w = (size_t)w * s, out_plane = out_w * h * s;
-    const size_t in_rows = (size_t)SKIP_BAND + 2 * halo;
-    float *x0 = malloc((size_t)3 * in_rows * w * sizeof(float));
-    float *wn = s > 1 ? malloc((size_t)c->cout * c->cin * c->ksize * c->ksize * sizeof(float)) : NULL;
-    float *skip = s > 1 ? malloc((size_t)3 * s * s * in_rows * w * sizeof(float)) : x0;
+    const size_t band = (size_t)(FINISH_BAND + 2 * halo) * w, body_sz = (size_t)C * s * s * band;
+    float *wn = malloc(nsr_model_param_count(m) * sizeof(float));
+    float *x0 = malloc(C * band * sizeof(float));
+    float *buf = malloc(3 * body_sz * sizeof(float)); /* skip, body, output of a band */
     int rc = 0;
-    if (!x0 || (s > 1 && (!wn || !skip))) {
+    if (!wn || !x0 || !buf) {
         rc = nsr_fail(err, "out of memory for the skip branch of a %dx%d image", w, h);
         goto done;
     }
-    if (s > 1)
-        nn_weightnorm_forward(wn, m->params + c->v, m->params + c->g, c->cout,
-                              c->cin * c->ksize * c->ksize);
-    for (int y0 = 0; y0 < h; y0 += SKIP_BAND) {
-        const int y1 = y0 + SKIP_BAND < h ? y0 + SKIP_BAND : h;
+    float *skip = buf, *body = buf + body_sz, *band_out = buf + 2 * body_sz;
+    eng_weightnorm(m, wn);
+    for (int y0 = 0; y0 < h; y0 += FINISH_BAND) {
+        const int y1 = y0 + FINISH_BAND < h ? y0 + FINISH_BAND : h;
         const int top = y0 - halo > 0 ? y0 - halo : 0, bottom = y1 + halo < h ? y1 + halo : h;
         const int rows = bottom - top;
-        for (int ch = 0; ch < 3; ch++)
-            nn_add_scalar(x0 + (size_t)ch * rows * w, rgb + ((size_t)ch * h + top) * w, -0.5f,
+        for (int ch = 0; ch < C; ch++)
+            nn_add_scalar(x0 + (size_t)ch * rows * w, x + ((size_t)ch * h + top) * w, -0.5f,
                           (size_t)rows * w);
-        if (s > 1)
-            nn_conv2d_forward(skip, x0, wn, 0, m->params + c->b, 0, 1, c->cin, c->cout, rows, w,
-                              c->ksize, NULL);
-        /* skip holds (3 s^2, rows, w) from image row top: pixel (y, x) of channel (ch s + i) s
-         * + j lands on out's colour ch, pixel (y s + i, x s + j) */
+        /* body (C s^2, rows, w) from image row top: channel (ch s + i) s + j, pixel (y, x) is
+         * out's colour ch, pixel (y s + i, x s + j) */
+        memset(body, 0, (size_t)C * s * s * rows * w * sizeof(float));
         for (int y = y0; y < y1; y++)
-            for (int ch = 0; ch < 3; ch++)
+            for (int ch = 0; ch < C; ch++)
                 for (int i = 0; i < s; i++) {
-                    float *dst = out + ch * out_plane + ((size_t)y * s + i) * out_w;
+                    const float *src = out + ch * out_plane + ((size_t)y * s + i) * out_w;
                     const float *ws = wsum + (size_t)y * w;
                     for (int j = 0; j < s; j++) {
-                        const float *sk = skip + (((size_t)(ch * s + i) * s + j) * rows + (y - top)) * w;
-                        for (int x = 0; x < w; x++) {
-                            float *o = dst + (size_t)x * s + j;
-                            *o = (*o / ws[x] + sk[x]) + 0.5f;
-                        }
+                        float *dst = body + (((size_t)(ch * s + i) * s + j) * rows + (y - top)) * w;
+                        for (int x = 0; x < w; x++) dst[x] = src[(size_t)x * s + j] / ws[x];
                     }
                 }
+        eng_forward_finish(m, wn, x0, skip, body, band_out, 1, rows, w);
+        for (int ch = 0; ch < C; ch++)
+            memcpy(out + ch * out_plane + (size_t)y0 * s * out_w,
+                   band_out + ((size_t)ch * rows + (y0 - top)) * s * out_w,
+                   (size_t)(y1 - y0) * s * out_w * sizeof(float));
     }
 done:
-    if (skip != x0) free(skip);
+    free(buf);
     free(x0);
     free(wn);
     return rc;
 }
 
-static int infer_tiled(const nsr_model *m, const nsr_image *in, nsr_image *out,
+static int infer_reference(const nsr_model *m, const nsr_image *in, nsr_image *out,
                        const nsr_infer_options *opts, nsr_error *err) {
     const int h = in->height, w = in->width, s = m->arch.scale;
     float *wsum = calloc((size_t)h * w, sizeof(float));
     if (!wsum) return nsr_fail(err, "out of memory for the tiled output of a %dx%d image", w, h);
-    if (nsr_image_create(out, w * s, h * s, 3, 0, err) ||
+    if (nsr_image_create(out, w * s, h * s, m->arch.channels, 0, err) ||
         run_tiles(m, in->data, h, w, opts->selection == NSR_SELECT_HARD, out->data, wsum, opts,
                   err) ||
-        finish_tiled(m, in->data, h, w, out->data, wsum, err)) {
+        finish_reference(m, in->data, h, w, out->data, wsum, err)) {
         nsr_image_free(out);
         free(wsum);
         return -1;
@@ -289,149 +324,185 @@ static int infer_tiled(const nsr_model *m, const nsr_image *in, nsr_image *out,
     return 0;
 }
 
+/* ---------------------------------------------------------------- auto tiles */
+
+#define AUTO_BLEND 16                   /* LR pixels of cross-fade, at least */
+#define AUTO_TILE_MAX 512               /* LR pixels: a tile's side, at most */
+#define AUTO_BUDGET ((size_t)256 << 20) /* bytes of a tile's activations, at most */
+
+/* The tiles along one axis: n of them, size LR pixels long each, from start[i]; weight
+ * (n, size s) is each tile's share of the output along this axis, per HR pixel. */
+typedef struct tile_axis {
+    int n, size;
+    int *start;
+    float *weight;
+} tile_axis;
+
+static void axis_free(tile_axis *a) {
+    free(a->start);
+    free(a->weight);
+}
+
+/* Lays out the tiles of an axis of len LR pixels (see the top of the file) and weighs them:
+ * tile i's HR pixel Y gets up(Y) * down(Y), each a linear ramp across the zone where the tile
+ * overlaps a neighbour and both are valid (r LR pixels or more in from both tiles' inner
+ * edges), 1 past the zone on the tile's side and 0 before it. The pixel's centre (Y + 0.5)
+ * places it on the ramp, so every valid pixel weighs more than 0 and two neighbours' ramps add
+ * up to 1; dividing by the sum over the tiles makes that so also where three tiles meet (when
+ * the tiles are crowded on a short axis). */
+static int plan_axis(tile_axis *a, int len, int tile, int overlap, int r, int s) {
+    a->n = len <= tile ? 1 : (len - overlap + (tile - overlap) - 1) / (tile - overlap);
+    /* the shortest tiles that n of them cover len with the overlap: n tiles of the full size
+     * would overlap by more, which is work for nothing */
+    a->size = a->n == 1 ? len : (len + (a->n - 1) * overlap + a->n - 1) / a->n;
+    a->start = malloc((size_t)a->n * sizeof *a->start);
+    a->weight = malloc((size_t)a->n * a->size * s * sizeof *a->weight);
+    double *sum = calloc((size_t)len * s, sizeof *sum);
+    if (!a->start || !a->weight || !sum) {
+        free(sum);
+        return -1;
+    }
+    for (int i = 0; i < a->n; i++)
+        a->start[i] = a->n == 1 ? 0 : (int)((long long)i * (len - a->size) / (a->n - 1));
+    for (int i = 0; i < a->n; i++)
+        for (int k = 0; k < a->size * s; k++) {
+            const double y = (double)a->start[i] * s + k + 0.5;
+            double wt = 1;
+            if (i > 0) { /* the zone shared with the tile before */
+                const double z0 = (double)(a->start[i] + r) * s;
+                const double z1 = (double)(a->start[i - 1] + a->size - r) * s;
+                wt *= fmin(fmax((y - z0) / (z1 - z0), 0), 1);
+            }
+            if (i < a->n - 1) { /* and with the tile after */
+                const double z0 = (double)(a->start[i + 1] + r) * s;
+                const double z1 = (double)(a->start[i] + a->size - r) * s;
+                wt *= fmin(fmax((z1 - y) / (z1 - z0), 0), 1);
+            }
+            a->weight[(size_t)i * a->size * s + k] = (float)wt;
+            sum[(size_t)a->start[i] * s + k] += wt;
+        }
+    for (int i = 0; i < a->n; i++)
+        for (int k = 0; k < a->size * s; k++)
+            a->weight[(size_t)i * a->size * s + k] /= (float)sum[(size_t)a->start[i] * s + k];
+    free(sum);
+    return 0;
+}
+
+/* The tile size of auto tiling for this model: the largest multiple of 16 up to AUTO_TILE_MAX
+ * whose workspace fits AUTO_BUDGET, but not below least. */
+static int auto_tile_size(const nsr_model *m, int least) {
+    int t = AUTO_TILE_MAX;
+    while (t - 16 >= least && eng_workspace_floats(m, 1, t, t, 0) > AUTO_BUDGET / sizeof(float))
+        t -= 16;
+    return t;
+}
+
+/* out (C, H, W) += a tile's output (C, th, tw) placed at (y0, x0), weighed by wy (th) times
+ * wx (tw). Each output value is one thread's, so the sums do not depend on the threads. */
+static void blend_tile(float *out, int C, int H, int W, const float *t, int th, int tw, int y0,
+                       int x0, const float *wy, const float *wx) {
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int c = 0; c < C; c++)
+        for (int y = 0; y < th; y++) {
+            float *dst = out + ((size_t)c * H + y0 + y) * W + x0;
+            const float *src = t + ((size_t)c * th + y) * tw;
+            for (int x = 0; x < tw; x++) dst[x] += wy[y] * wx[x] * src[x];
+        }
+}
+
+static int infer_auto(const nsr_model *m, const nsr_image *in, nsr_image *out,
+                      const nsr_infer_options *opts, nsr_error *err) {
+    const int h = in->height, w = in->width, s = m->arch.scale, C = m->arch.channels;
+    const int r = eng_receptive_radius(m), overlap = 2 * r + AUTO_BLEND;
+    const int tile = opts->tile_size ? opts->tile_size : auto_tile_size(m, 2 * overlap);
+    if (tile < 2 * overlap)
+        return nsr_fail(err, "tile size %d is too small for this network: at least %d (twice "
+                        "the overlap of %d that its receptive field needs)", tile, 2 * overlap,
+                        overlap);
+    tile_axis ay = {0}, ax = {0};
+    eng_workspace ws = {0};
+    float *crop = NULL;
+    int rc = -1;
+    if (plan_axis(&ay, h, tile, overlap, r, s) || plan_axis(&ax, w, tile, overlap, r, s)) {
+        nsr_fail(err, "out of memory for the tiles of a %dx%d image", w, h);
+        goto done;
+    }
+    if (ay.n == 1 && ax.n == 1) { /* one tile: the whole image */
+        rc = nsr_model_infer(m, in, out, opts->selection, err);
+        goto done;
+    }
+    const int th = ay.size, tw = ax.size;
+    crop = malloc((size_t)C * th * tw * sizeof *crop);
+    if (!crop) {
+        nsr_fail(err, "out of memory for a %dx%d tile", tw, th);
+        goto done;
+    }
+    if (eng_workspace_create(&ws, m, 1, th, tw, 0, err) ||
+        nsr_image_create(out, w * s, h * s, C, 0, err))
+        goto done;
+    for (int i = 0; i < ay.n; i++)
+        for (int j = 0; j < ax.n; j++) {
+            for (int c = 0; c < C; c++)
+                for (int y = 0; y < th; y++)
+                    memcpy(crop + ((size_t)c * th + y) * tw,
+                           in->data + ((size_t)c * h + ay.start[i] + y) * w + ax.start[j],
+                           (size_t)tw * sizeof *crop);
+            eng_forward(m, &ws, crop, opts->selection == NSR_SELECT_HARD);
+            blend_tile(out->data, C, h * s, w * s, ws.out, th * s, tw * s, ay.start[i] * s,
+                       ax.start[j] * s, ay.weight + (size_t)i * th * s,
+                       ax.weight + (size_t)j * tw * s);
+            if (opts->progress)
+                opts->progress(opts->progress_ctx, (double)(i * ax.n + j + 1) / (ay.n * ax.n));
+        }
+    out->bit_depth = in->bit_depth;
+    rc = 0;
+done:
+    if (rc) nsr_image_free(out);
+    eng_workspace_free(&ws);
+    free(crop);
+    axis_free(&ay);
+    axis_free(&ax);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- the modes */
+
 int nsr_model_infer_tiled(const nsr_model *m, const nsr_image *in, nsr_image *out,
                           const nsr_infer_options *opts, nsr_error *err) {
-    const nsr_infer_options defaults = {NSR_SELECT_SOFT, NSR_TILE_REFERENCE, NULL, NULL};
+    const nsr_infer_options defaults = {NSR_SELECT_SOFT, NSR_TILE_AUTO, NULL, NULL, 0};
     if (!opts) opts = &defaults;
     memset(out, 0, sizeof *out);
-    if (opts->tiling != NSR_TILE_REFERENCE && opts->tiling != NSR_TILE_WHOLE)
+    if (opts->tiling != NSR_TILE_AUTO && opts->tiling != NSR_TILE_REFERENCE &&
+        opts->tiling != NSR_TILE_WHOLE)
         return nsr_fail(err, "unknown tiling mode %d", (int)opts->tiling);
-    if (opts->tiling == NSR_TILE_WHOLE || in->width < TILE_MIN || in->height < TILE_MIN || in->channels != 3)
+    if (opts->tile_size < 0 || (opts->tile_size && opts->tiling != NSR_TILE_AUTO))
+        return nsr_fail(err, "a tile size (%d) is for auto tiling only", opts->tile_size);
+    if (in->channels != m->arch.channels)
+        return nsr_fail(err, "the network takes %s images, not %d channel(s)",
+                        m->arch.channels == 1 ? "grey" : "RGB", in->channels);
+    if (opts->tiling == NSR_TILE_WHOLE ||
+        (opts->tiling == NSR_TILE_REFERENCE && (in->width < TILE_MIN || in->height < TILE_MIN)))
         return nsr_model_infer(m, in, out, opts->selection, err);
     if (opts->selection != NSR_SELECT_SOFT && opts->selection != NSR_SELECT_HARD)
         return nsr_fail(err, "unknown selection mode %d", (int)opts->selection);
     const int s = m->arch.scale;
     if (in->width > INT32_MAX / s || in->height > INT32_MAX / s)
         return nsr_fail(err, "image %dx%d too large for scale %d", in->width, in->height, s);
-    return infer_tiled(m, in, out, opts, err);
+    return opts->tiling == NSR_TILE_AUTO ? infer_auto(m, in, out, opts, err)
+                                         : infer_reference(m, in, out, opts, err);
 }
 
+static const char *const tiling_names[] = {"auto", "reference", "whole"}; /* by nsr_tiling */
+
 const char *nsr_tiling_name(nsr_tiling tiling) {
-    return tiling == NSR_TILE_WHOLE ? "whole" : "reference";
+    return tiling >= NSR_TILE_AUTO && tiling <= NSR_TILE_WHOLE ? tiling_names[tiling] : "unknown";
 }
 
 int nsr_tiling_parse(const char *name, nsr_tiling *tiling) {
-    if (!strcmp(name, "reference")) *tiling = NSR_TILE_REFERENCE;
-    else if (!strcmp(name, "whole")) *tiling = NSR_TILE_WHOLE;
-    else return -1;
-    return 0;
-}
-
-/* ---------------------------------------------------------------- any image, any task */
-
-int nsr_model_restore(const nsr_model *m, const nsr_image *in, nsr_image *out,
-                      const nsr_infer_options *opts, nsr_error *err) {
-    const int s = m->arch.scale;
-    nsr_image rgb = {0}, net = {0};
-    memset(out, 0, sizeof *out);
-    if ((in->channels != 1 && in->channels != 3) || !in->data)
-        return nsr_fail(err, "cannot restore an image of %d channels", in->channels);
-    const nsr_image *x = in;
-    if (in->channels == 1) { /* the network sees RGB: grey replicated to the three planes */
-        if (nsr_image_create(&rgb, in->width, in->height, 3, 0, err)) return -1;
-        for (int c = 0; c < 3; c++)
-            memcpy(nsr_image_plane(&rgb, c), in->data, (size_t)in->width * in->height * sizeof(float));
-        rgb.bit_depth = in->bit_depth;
-        x = &rgb;
-    }
-    int rc = nsr_model_infer_tiled(m, x, &net, opts, err);
-    nsr_image_free(&rgb);
-    if (rc) return -1;
-    const size_t plane = (size_t)net.width * net.height;
-    if (in->channels == 1) {
-        /* back to grey: the mean of the three planes (equal for a network that keeps grey
-         * grey; otherwise the plain average, with no colour weighting to prefer) */
-        if (nsr_image_create(out, net.width, net.height, 1, 0, err)) goto fail;
-        for (size_t i = 0; i < plane; i++)
-            out->data[i] = (net.data[i] + net.data[plane + i] + net.data[2 * plane + i]) / 3.0f;
-        nsr_image_free(&net);
-    } else {
-        *out = net;
-        net = (nsr_image){0};
-    }
-    out->bit_depth = in->bit_depth;
-    if (in->alpha) {
-        /* alpha is not the network's business: MATLAB bicubic in float, as a grey image */
-        if (s == 1) {
-            out->alpha = malloc(plane * sizeof(float));
-            if (!out->alpha) {
-                nsr_fail(err, "out of memory for the alpha plane");
-                goto fail;
-            }
-            memcpy(out->alpha, in->alpha, plane * sizeof(float));
-        } else {
-            const nsr_image alpha_in = {.width = in->width, .height = in->height, .channels = 1,
-                                        .bit_depth = in->bit_depth, .data = in->alpha};
-            nsr_image alpha_out;
-            if (nsr_resize_bicubic(&alpha_out, &alpha_in, out->width, out->height, s, s, 0, err))
-                goto fail;
-            out->alpha = alpha_out.data; /* taken over from alpha_out, which is not freed */
+    for (int t = NSR_TILE_AUTO; t <= NSR_TILE_WHOLE; t++)
+        if (!strcmp(name, tiling_names[t])) {
+            *tiling = (nsr_tiling)t;
+            return 0;
         }
-    }
-    if (in->icc_size) {
-        out->icc = malloc(in->icc_size);
-        if (!out->icc) {
-            nsr_fail(err, "out of memory for the ICC profile");
-            goto fail;
-        }
-        memcpy(out->icc, in->icc, in->icc_size);
-        out->icc_size = in->icc_size;
-    }
-    return 0;
-fail:
-    nsr_image_free(&net);
-    nsr_image_free(out);
     return -1;
-}
-
-/* The restorer: a model, its options and its name in one allocation. */
-typedef struct model_restorer {
-    nsr_restorer base;
-    const nsr_model *model;
-    nsr_infer_options opts;
-    char label[96]; /* names the model in messages */
-    char name[160]; /* label and mode, for result tables */
-} model_restorer;
-
-int nsr_model_check_task(const nsr_model *m, const nsr_task *task, const char *label,
-                         nsr_error *err) {
-    const int s = m->arch.scale;
-    char what[64];
-    if (!label) label = "the model";
-    if (s == 1 && task->kind == NSR_TASK_SR)
-        return nsr_fail(err, "%s restores at the same size (denoising, JPEG); it cannot do %s",
-                        label, nsr_task_describe(task, what, sizeof what));
-    if (s > 1 && (task->kind != NSR_TASK_SR || task->scale != s))
-        return nsr_fail(err, "%s is a x%d super-resolution network; it cannot do %s", label, s,
-                        nsr_task_describe(task, what, sizeof what));
-    return 0;
-}
-
-static int restore_model(void *ctx, const nsr_task *task, const nsr_image *in, nsr_image *out,
-                         nsr_error *err) {
-    const model_restorer *r = ctx;
-    memset(out, 0, sizeof *out);
-    if (nsr_model_check_task(r->model, task, r->label, err)) return -1;
-    return nsr_model_restore(r->model, in, out, &r->opts, err);
-}
-
-int nsr_model_restorer_create(nsr_restorer **out, const nsr_model *m, const char *label,
-                              const nsr_infer_options *opts, nsr_error *err) {
-    const nsr_infer_options defaults = {NSR_SELECT_SOFT, NSR_TILE_REFERENCE, NULL, NULL};
-    model_restorer *r = calloc(1, sizeof *r);
-    *out = NULL;
-    if (!r) return nsr_fail(err, "out of memory");
-    r->model = m;
-    r->opts = opts ? *opts : defaults;
-    snprintf(r->label, sizeof r->label, "%s", label ? label : "the model");
-    snprintf(r->name, sizeof r->name, "%s (%s, %s selection)", r->label,
-             r->opts.tiling == NSR_TILE_WHOLE ? "whole image" : "reference tiles",
-             r->opts.selection == NSR_SELECT_HARD ? "hard" : "soft");
-    r->base = (nsr_restorer){r->name, r, restore_model};
-    *out = &r->base;
-    return 0;
-}
-
-void nsr_model_restorer_free(nsr_restorer *r) {
-    free(r); /* base is the first member: r is the allocation */
 }
