@@ -351,8 +351,13 @@ static int load_validation(trainer *t, nsr_error *err) {
     if (nsr_list_images(&t->val_list, t->o.val_dir, err)) return -1;
     t->val = calloc(t->val_list.count, sizeof *t->val);
     if (!t->val) return nsr_fail(err, "out of memory");
-    for (size_t i = 0; i < t->val_list.count; i++)
+    for (size_t i = 0; i < t->val_list.count; i++) {
+        nsr_error why;
+        /* a grey network is validated on the images' MATLAB Y, as it is trained */
         if (nsr_image_read(&t->val[i], t->val_list.paths[i], NULL, err)) return -1;
+        if (t->model->arch.channels == 1 && tr_image_to_channels(&t->val[i], 1, &why))
+            return nsr_fail(err, "%s: %s", t->val_list.paths[i], why.message);
+    }
     return 0;
 }
 
