@@ -21,8 +21,8 @@ static void try_network(const nsr_model_file *f) {
     const nsr_arch *a = nsr_model_arch(m);
     if (nsr_model_param_count(m) <= MAX_RUN_PARAMS && a->scale <= 4) {
         nsr_image in, out;
-        FUZZ_ASSERT(nsr_image_create(&in, 5, 3, 3, 0, &err) == 0, "%s", err.message);
-        for (size_t i = 0; i < 3 * 5 * 3; i++) in.data[i] = (float)(i % 7) / 6.0f;
+        FUZZ_ASSERT(nsr_image_create(&in, 5, 3, a->channels, 0, &err) == 0, "%s", err.message);
+        for (size_t i = 0; i < (size_t)a->channels * 5 * 3; i++) in.data[i] = (float)(i % 7) / 6.0f;
         FUZZ_ASSERT(nsr_model_infer(m, &in, &out, NSR_SELECT_SOFT, &err) == 0, "infer: %s", err.message);
         FUZZ_ASSERT(out.width == 5 * a->scale && out.height == 3 * a->scale, "%dx%d out",
                     out.width, out.height);

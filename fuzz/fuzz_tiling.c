@@ -43,7 +43,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         FUZZ_ASSERT(ti->y >= 0 && ti->x >= 0 && ti->y + TILE_KEEP <= h && ti->x + TILE_KEEP <= w,
                     "tile %d at (%d, %d) leaves the %dx%d image", t, ti->y, ti->x, w, h);
         FUZZ_ASSERT(ti->weight == 1.0f || ti->weight == STRIP_WEIGHT, "weight %g", ti->weight);
-        add_tile(out, wsum, body, s, h, w, ti);
+        add_tile(out, wsum, body, 3, s, h, w, ti);
         for (int y = 0; y < TILE_KEEP; y++)
             for (int x = 0; x < TILE_KEEP; x++) expect[(size_t)(ti->y + y) * w + ti->x + x] += ti->weight;
     }
