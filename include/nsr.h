@@ -440,6 +440,9 @@ NSR_API int nsr_model_create(nsr_model **model, const nsr_arch *arch, uint64_t s
 NSR_API void nsr_model_free(nsr_model *model);
 NSR_API const nsr_arch *nsr_model_arch(const nsr_model *model);
 NSR_API size_t nsr_model_param_count(const nsr_model *model);
+/* 1 when the model's training ended with hard selection (nsr train --hard-from: its
+ * "select.trained_hard"), so that NSR_SELECT_HARD keeps its quality; 0 otherwise. */
+NSR_API int nsr_model_trained_hard(const nsr_model *model);
 /* Runs the network on a whole RGB image (one sample, any size): out is created with
  * (width * s) x (height * s) and in's bit depth, no alpha. The output is not clamped. */
 NSR_API int nsr_model_infer(const nsr_model *model, const nsr_image *in, nsr_image *out,

@@ -147,3 +147,19 @@ expect_error "eval: bad --tile" "$NSR" eval --data "$WORK/set" --scale 2 --model
 "$NSR" upscale -m "$WORK/x2.nsr" -s 3 -i "$WORK/small.png" -o "$WORK/e.png" 2>"$WORK/err"
 if grep -q "x2.nsr is a x2 super-resolution network; it cannot do x3 super-resolution" "$WORK/err"; then pass "scale mismatch message"
 else fail "scale mismatch message" "$(cat "$WORK/err")"; fi
+
+# --hard says so when the model was not trained for it (and when it has no groups), and is
+# quiet for a model that ended its training hard
+mkdir "$WORK/hdata" && cp "$WORK/small.png" "$WORK/hdata/a.png"
+"$NSR" new --blocks 1 --features 4 --wm 1 --groups 1 --scale 2 -o "$WORK/plain.nsr" 2>/dev/null
+"$NSR" train --data "$WORK/hdata" --run "$WORK/hrun" --scale 2 --blocks 1 --features 4 --wm 1 --groups 2 \
+    --cardinals 2 --patch 8 --batch 2 --iterations 2 --hard-from 0 --val-every 0 >/dev/null 2>&1
+for m in x2 plain hrun/model; do
+    "$NSR" upscale -m "$WORK/$m.nsr" --hard -i "$WORK/small.png" -o "$WORK/h.png" --overwrite 2>"$WORK/h_$(basename $m).err"
+done
+if grep -q "not trained for hard selection" "$WORK/h_x2.err"; then pass "--hard: soft-trained model noted"
+else fail "--hard: soft-trained model noted" "$(cat "$WORK/h_x2.err")"; fi
+if grep -q "plain network" "$WORK/h_plain.err"; then pass "--hard: plain network noted"
+else fail "--hard: plain network noted" "$(cat "$WORK/h_plain.err")"; fi
+if [ -s "$WORK/h_model.err" ]; then fail "--hard: hard-trained model quiet" "$(cat "$WORK/h_model.err")"
+else pass "--hard: hard-trained model quiet"; fi

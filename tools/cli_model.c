@@ -39,6 +39,13 @@ int cli_model_open(cli_model *cm, const char *spec, const nsr_infer_options *opt
         return cli_error("%s", err.message);
     }
     cm->restorer = cm->owned;
+    /* hard selection is the model's to allow: the reference's softmax training does not make
+     * the softmax peaked, and its argmax can lose most of the quality */
+    if (opts->selection == NSR_SELECT_HARD && nsr_model_arch(cm->model)->groups == 1)
+        cli_note("%s is a plain network (no sparsity groups): --hard changes nothing", label);
+    else if (opts->selection == NSR_SELECT_HARD && !nsr_model_trained_hard(cm->model))
+        cli_note("%s was not trained for hard selection (nsr train --hard-from): expect it to "
+                 "restore worse than without --hard", label);
     return 0;
 }
 

@@ -203,6 +203,9 @@ void nsr_model_free(nsr_model *m) {
 
 const nsr_arch *nsr_model_arch(const nsr_model *m) { return &m->arch; }
 size_t nsr_model_param_count(const nsr_model *m) { return m->nparams; }
+
+int nsr_model_trained_hard(const nsr_model *m) { return m->trained_hard; }
+
 int eng_model_num_tensors(const nsr_model *m) { return m->ntensor; }
 const eng_tensor *eng_model_tensor(const nsr_model *m, int i) { return &m->tensor[i]; }
 
