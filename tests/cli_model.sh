@@ -163,3 +163,10 @@ if grep -q "plain network" "$WORK/h_plain.err"; then pass "--hard: plain network
 else fail "--hard: plain network noted" "$(cat "$WORK/h_plain.err")"; fi
 if [ -s "$WORK/h_model.err" ]; then fail "--hard: hard-trained model quiet" "$(cat "$WORK/h_model.err")"
 else pass "--hard: hard-trained model quiet"; fi
+
+# eval --grey measures the ground truths' MATLAB Y (colour images become grey before degrading)
+"$NSR" eval --data "$WORK/set" --jpeg 20 --json >"$WORK/colour.json" 2>/dev/null
+"$NSR" eval --data "$WORK/set" --jpeg 20 --grey --json >"$WORK/grey.json" 2>/dev/null
+if [ -s "$WORK/grey.json" ] && ! cmp -s "$WORK/colour.json" "$WORK/grey.json" &&
+   tail -n 1 "$WORK/grey.json" | grep -q '"psnr_b"'; then pass "eval --grey"
+else fail "eval --grey" "$(tail -n 1 "$WORK/grey.json")"; fi

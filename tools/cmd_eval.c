@@ -7,7 +7,7 @@
 #include "cli_model.h"
 #include "commands.h"
 
-enum { DATA, SCALE, NOISE, JPEG, MODEL, TILE, TILE_SIZE, HARD, PROTOCOL, SEED, LIMIT, JSON, THREADS };
+enum { DATA, SCALE, NOISE, JPEG, MODEL, TILE, TILE_SIZE, HARD, PROTOCOL, GREY, SEED, LIMIT, JSON, THREADS };
 static const opt_spec specs[] = {
     [DATA] = {.long_name = "data", .kind = OPT_STRING, .arg = "DIR", .help = "the ground-truth images"},
     [SCALE] = {.short_name = 's', .long_name = "scale", .kind = OPT_INT, .min = 2, .max = 8, .arg = "S",
@@ -32,6 +32,10 @@ static const opt_spec specs[] = {
     [PROTOCOL] = {.long_name = "protocol", .kind = OPT_STRING, .arg = "P",
                   .help = "Y convention: pt_ir (the NSR reference: luma weights on the difference,\n"
                           "default) or matlab (rgb2ycbcr rounded to 8 bit, as most published tables)"},
+    [GREY] = {.long_name = "grey",
+              .help = "measure on grey images: each ground truth becomes its MATLAB Y (rgb2ycbcr,\n"
+                      "rounded to 8 bit) before it is degraded, as the grey denoising and JPEG\n"
+                      "tables are made (grey models need it)"},
     [SEED] = {.long_name = "seed", .kind = OPT_INT, .min = 0, .max = 2147483647L, .arg = "N",
               .help = "added to every image's noise seed (default 0)"},
     [LIMIT] = {.long_name = "limit", .kind = OPT_INT, .min = 1, .max = 1000000, .range = "a positive count",
@@ -94,6 +98,18 @@ static int run(const opt_args *a) {
             cli_error("%s (left out)", err.message);
             failed++;
             continue;
+        }
+        if (v[GREY].count && gt.channels == 3) {
+            nsr_image y_img;
+            if (nsr_image_luma(&y_img, &gt, &err)) {
+                nsr_image_free(&gt);
+                cli_progress_done();
+                cli_error("%s: %s (left out)", path, err.message);
+                failed++;
+                continue;
+            }
+            nsr_image_free(&gt);
+            gt = y_img;
         }
         int w = gt.width - gt.width % task.scale, h = gt.height - gt.height % task.scale;
         int rc = nsr_eval_image(&gt, &task, restorer, y, nsr_seed_from_name(path) + (uint64_t)v[SEED].i, &m, &err);
