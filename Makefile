@@ -124,6 +124,22 @@ $(FUZZ_BUILD)/libnsr.a: $(FUZZ_OBJ)
 	rm -f $@ && ar rcs $@ $^
 $(FUZZ_BUILD)/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz.h $(FUZZ_BUILD)/libnsr.a $(HEADERS)
 	$(FUZZ_CC) $(CPPFLAGS) -Ifuzz $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_BUILD)/libnsr.a $(LDLIBS)
+# fuzz_cli runs the real cmd_NAME entry points on the tools' objects built the same way (nsr.c
+# left out: libFuzzer has the main; no oneDNN, no MPI), with opt_main wrapped by the linker so
+# that only the parse runs (fuzz/fuzz_cli.c says why).
+FUZZ_TOOL_OBJ := $(filter-out $(FUZZ_BUILD)/tools/nsr.o,$(TOOL_SRC:tools/%.c=$(FUZZ_BUILD)/tools/%.o)) \
+                 $(BENCH_SRC:bench/%.c=$(FUZZ_BUILD)/bench/%.o)
+$(FUZZ_BUILD)/tools/%.o: tools/%.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+$(FUZZ_BUILD)/bench/%.o: bench/%.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+$(FUZZ_BUILD)/libtools.a: $(FUZZ_TOOL_OBJ)
+	rm -f $@ && ar rcs $@ $^
+$(FUZZ_BUILD)/fuzz_cli: fuzz/fuzz_cli.c fuzz/fuzz.h $(FUZZ_BUILD)/libtools.a $(FUZZ_BUILD)/libnsr.a $(HEADERS)
+	$(FUZZ_CC) $(CPPFLAGS) -Ifuzz $(FUZZ_CFLAGS) -fsanitize=fuzzer -Wl,--wrap=opt_main -o $@ $< \
+	    $(FUZZ_BUILD)/libtools.a $(FUZZ_BUILD)/libnsr.a $(LDLIBS)
 # Skips (and says so) where clang cannot build a fuzzer, so that CI runs it wherever it can.
 fuzz-run:
 	@if echo 'int LLVMFuzzerTestOneInput(const char *d, long n) { return d && n; }' | \

@@ -8,9 +8,12 @@ image/  PNGs written here byte by byte (every colour type and bit depth, palette
         from some of them by `nsr convert` (baseline grey and colour, lossy and lossless WebP).
 model/  tiny networks from `nsr new` (x2, x1, plain, shared selection).
 tiling/ image sizes and scales for fuzz_tiling (2 + 2 + 1 bytes: height, width, scale).
+cli/    command lines for fuzz_cli: one byte, the command's index in tools/commands.h, then the
+        words between newlines (one seed separates them with NUL bytes instead).
 Nothing is copied from image collections: every picture is a pattern computed here.
 """
 import os
+import re
 import struct
 import subprocess
 import sys
@@ -65,6 +68,28 @@ def nsr(*args):
     subprocess.run([NSR, *args], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+# Command lines per command: a typical one, each form of option (-x V, -xV, --name V,
+# --name=V, flags, "--", "-"), help, and usage errors (unknown option, bad value, given twice).
+CLI = {
+    "convert": [["in.png", "out.webp", "-q", "90", "--depth=16"], ["-q90", "-f", "jpg", "--", "-in", "-"],
+                ["in.png", "out.png", "--overwrite", "--max-pixels", "100"], ["--depth", "12", "a", "b"]],
+    "resize": [["in.png", "out.png", "-s", "0.5"], ["--size", "64x48", "--float", "a", "b"], ["-s", "x", "a"]],
+    "metrics": [["a.png", "b.png", "--shave", "4", "--json"], ["--protocol", "bogus", "a", "b"], ["a", "b", "c"]],
+    "degrade": [["in.png", "out.png", "--noise", "25", "--seed", "7"], ["--jpeg", "10", "a", "b"], ["--seed", "-1"]],
+    "upscale": [["-i", "in.png", "-o", "out.png", "-m", "x2.nsr", "--tile", "auto"], ["-i", "a", "-i", "b"],
+                ["--hard", "-s", "3", "-j", "2", "stray"]],
+    "eval": [["--data", "d1", "--data", "d2", "-s", "2", "-m", "x2.nsr", "--limit", "3"],
+             ["--protocol=nope", "--data"], ["-n", "15", "--jpeg", "20", "--seed", "3"]],
+    "new": [["--blocks", "1", "--features", "4", "--scale", "2", "-o", "m.nsr"], ["--seed=5", "--shared", "-o", "m"],
+            ["--groups", "0"], ["-h"]],
+    "info": [["model.nsr", "--tensors", "--json"], ["a", "b"], ["--help"]],
+    "train": [["--data", "d", "--run", "r", "--scale", "2", "--iterations", "10", "--lr", "1e-3"],
+              ["--resume", "r", "-j", "2", "--print-every", "5"], ["--noise", "0:50", "--temperature", "1:0.1"],
+              ["--lr", "nan"], ["-j", "1", "-j", "2"]],
+    "bench": [["--quick", "--json", "--reps", "3"], ["--no-reference", "-j0"], ["--reps=0"], ["--quick=1"]],
+}
+
+
 def main():
     images = {
         "grey1.png": png(9, 5, 0, 1), "grey2.png": png(9, 5, 0, 2), "grey4.png": png(9, 5, 0, 4),
@@ -100,6 +125,12 @@ def main():
                 write("model", name, f.read())
     for h, w, s in [(192, 192, 0), (193, 255, 1), (223, 224, 1), (255, 256, 0), (240, 200, 1)]:
         write("tiling", "%dx%d_x%d" % (w, h, s + 1), struct.pack("<HHB", h - 192, w - 192, s))
+    with open(os.path.join(ROOT, "tools", "commands.h")) as f:
+        commands = re.findall(r"^NSR_COMMAND\((\w+),", f.read(), re.M)
+    for index, name in enumerate(commands):
+        for n, words in enumerate(CLI.get(name, [["--help"]])):
+            write("cli", "%s_%d" % (name, n), bytes([index]) + "\n".join(words).encode())
+    write("cli", "convert_nul", bytes([commands.index("convert")]) + b"in.png\0out.jpg\0-q\0 5")
 
 
 if __name__ == "__main__":
