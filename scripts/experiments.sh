@@ -47,7 +47,10 @@ name=$variant-s$seed
 run=results/runs/$name
 model=results/models/$name.nsr
 mkdir -p results/runs results/models
-if [ -f "$run/model.nsr" ]; then
+if [ -f "$model" ] && [ ! -f "$run/model.nsr" ]; then
+    # a committed model of the row: evaluated again as it is (delete it to train anew)
+    run=
+elif [ -f "$run/model.nsr" ]; then
     :
 elif [ -f "$run/checkpoint.nsr" ]; then
     $NSR train --resume "$run" $threads
@@ -56,10 +59,10 @@ else
         --scale 2 --blocks 4 --features 32 --wm 2 $net --seed "$seed" \
         --iterations "$ITERATIONS" --val-every 1000 --checkpoint-every 500 --print-every 250 $threads
 fi
-cp "$run/model.nsr" "$model"
+[ -z "$run" ] || cp "$run/model.nsr" "$model"
 
 params=$($NSR info "$model" | sed -n "s/^ *parameters *\([0-9,]*\).*/\1/p" | tr -d ,)
-iterations=$(tail -n 1 "$run/log.csv" | cut -d, -f1)
+iterations=$($NSR info "$model" | sed -n "s/^ *train.iteration  *\([0-9]*\).*/\1/p")
 rows=$(mktemp)
 for set in Set5 Set14 BSD100 Urban100; do
     for inference in soft hard; do
