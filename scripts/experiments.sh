@@ -14,6 +14,8 @@
 #   plain               k = 1: the plain WDSR network
 #   nsr-kK-dD           NSR at fixed FLOPs, K groups, D cardinals, a selection per conv
 #   nsr-kK-dD-shared    the same with one selection per block, shared by its two convs
+#   nsr-kK-dD-fixed     the fixed-model-size network: a block's hidden channels in K groups
+#                       (combines with the training suffixes below: nsr-k4-d16-fixed-anneal)
 #   nsr-kK-dD-anneal    trained for hard selection: softmax temperature 1 -> 0.1 over the first
 #                       half, hard forward (straight through) from 2/3 of the run on
 #   nsr-kK-dD-ste       trained hard (straight through the T = 1 softmax) from the start
@@ -35,6 +37,7 @@ nsr-k*-d*)
     d=${variant#nsr-k*-d}; d=${d%%-*}
     net="--groups $k --cardinals $d"
     case $variant in *-shared*) net="$net --shared" ;; esac
+    case $variant in *-fixed*) net="$net --regime fixed-size" ;; esac
     case $variant in
     *-anneal) net="$net --temperature 1:0.1 --anneal 0.5 --hard-from 0.6667" ;;
     *-ste) net="$net --hard-from 0" ;;
