@@ -20,6 +20,7 @@ typedef struct bench_opts {
     int reps;         /* timed rounds per case */
     int threads;      /* threads nsr (and its references) run on */
     int no_reference; /* skip oneDNN and PyTorch (reported as unavailable) */
+    const nsr_train_comm *comm; /* the ranks when started by mpirun (size 0 or NULL: alone) */
 } bench_opts;
 
 /* ---------------------------------------------------------------- timing (report.c) */
@@ -143,6 +144,9 @@ typedef struct bench_net {
 /* Its architecture (the model is drawn from seed 1). */
 const nsr_arch *bench_net_arch(const bench_opts *o);
 int bench_net_create(bench_net *net, const bench_opts *o);
+/* The same network with a training batch of this rank's share: patches rank * batch / ranks on
+ * (ranks dividing the batch); bench_net_create is rank 0 of 1. */
+int bench_net_create_shard(bench_net *net, const bench_opts *o, int rank, int ranks);
 void bench_net_free(bench_net *net);
 /* One tiled inference of the image (output made and freed). */
 void bench_net_infer(void *net);
@@ -165,5 +169,6 @@ int bench_conv(const bench_opts *o);     /* conv.c */
 int bench_rebuttal(const bench_opts *o); /* conv.c */
 int bench_model(const bench_opts *o);    /* model.c */
 int bench_scaling(const bench_opts *o);  /* scaling.c */
+int bench_ranks(const bench_opts *o);    /* ranks.c */
 
 #endif

@@ -19,12 +19,16 @@ const nsr_arch *bench_net_arch(const bench_opts *o) {
     return o->quick ? &quick : &full;
 }
 
-int bench_net_create(bench_net *net, const bench_opts *o) {
-    const int side = o->quick ? 192 : 256, batch = o->quick ? 2 : 16, patch = o->quick ? 16 : 48;
+int bench_net_create(bench_net *net, const bench_opts *o) { return bench_net_create_shard(net, o, 0, 1); }
+
+int bench_net_create_shard(bench_net *net, const bench_opts *o, int rank, int ranks) {
+    const int side = o->quick ? 192 : 256, patch = o->quick ? 16 : 48;
+    const int global_batch = o->quick ? 2 : 16, batch = global_batch / ranks, first = rank * batch;
     const int s = 2, hr = patch * s;
     const size_t in_sz = (size_t)batch * 3 * patch * patch, out_sz = in_sz * s * s;
     nsr_error err;
     memset(net, 0, sizeof *net);
+    if (global_batch % ranks) return bench_error("%d ranks do not divide the batch of %d", ranks, global_batch);
     net->infer = (nsr_infer_options){NSR_SELECT_SOFT, NSR_TILE_REFERENCE, NULL, NULL, 0};
     if (nsr_model_create(&net->model, bench_net_arch(o), 1, &err) ||
         nsr_render_test_image(&net->image, side, side, &err) ||
@@ -38,7 +42,7 @@ int bench_net_create(bench_net *net, const bench_opts *o) {
     /* patches of the test picture at scattered places; the target repeats each pixel s x s
      * (the values only need to be image-like: this is about time) */
     for (int n = 0; n < batch; n++) {
-        const int oy = (n * 37) % (side - patch), ox = (n * 71) % (side - patch);
+        const int oy = ((first + n) * 37) % (side - patch), ox = ((first + n) * 71) % (side - patch);
         for (int c = 0; c < 3; c++)
             for (int y = 0; y < hr; y++)
                 for (int x = 0; x < hr; x++) {

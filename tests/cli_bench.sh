@@ -49,7 +49,7 @@ grep -q '"reference": "FMA peak' "$WORK/conv.json" && pass "bench conv: FMA peak
 # everything, without the external references: they are marked unavailable
 if "$NSR" bench all --quick --json --no-reference -j 2 >"$WORK/all.json" 2>"$WORK/all.err"; then pass "bench all --quick --no-reference"
 else fail "bench all --quick --no-reference" "exit $?: $(tail -n 1 "$WORK/all.err")"; fi
-check_json "bench all: JSON objects" "$WORK/all.json" "conv rebuttal model scaling"
+check_json "bench all: JSON objects" "$WORK/all.json" "conv rebuttal model scaling ranks"
 n=$(grep -c '"unavailable": "skipped (--no-reference)"' "$WORK/all.json")
 [ "$n" -eq 4 ] && pass "bench all: oneDNN and PyTorch rows unavailable" ||
     fail "bench all: oneDNN and PyTorch rows unavailable" "$n rows say so, expected 4"

@@ -64,3 +64,17 @@ rc=$?
 if [ $rc -ne 0 ] && grep -q 'rank 1 was started with other options' "$WORK/mism.err"; then pass mismatched_options
 else fail mismatched_options "exit $rc: $(head -c 300 "$WORK/mism.err")"; fi
 expect_ok other_thread_counts $MPIRUN -np 1 "$NSR" train $RUN --run "$WORK/j" -j 1 : -np 1 "$NSR" train $RUN --run "$WORK/j" -j 2
+
+# nsr bench ranks: alone it starts itself on 2 ranks and reports both steps' parts; under
+# mpirun rank 0 alone reports that rank count; the other benchmarks are refused there
+"$NSR" bench ranks --quick --json -j 2 >"$WORK/ranks.json" 2>"$WORK/ranks.err"
+if grep -q '"case": "step B1 F8 k2 d2, 2 ranks".*"ranks": 2, "threads_per_rank": 1, "compute_ms": .*"one_ranks": 1, "one_threads_per_rank": 2' "$WORK/ranks.json"
+then pass bench_ranks_alone; else fail bench_ranks_alone "$(head -c 300 "$WORK/ranks.json" "$WORK/ranks.err")"; fi
+$MPIRUN -np 2 "$NSR" bench ranks --quick --json -j 1 >"$WORK/ranks2.json" 2>"$WORK/ranks2.err"
+if [ "$(grep -c '"ranks": 2, "threads_per_rank": 1' "$WORK/ranks2.json")" -eq 1 ] &&
+    [ "$(grep -c '"bench"' "$WORK/ranks2.json")" -eq 1 ]
+then pass bench_ranks_under_mpirun; else fail bench_ranks_under_mpirun "$(head -c 300 "$WORK/ranks2.json" "$WORK/ranks2.err")"; fi
+$MPIRUN -np 2 "$NSR" bench conv --quick >"$WORK/conv.out" 2>"$WORK/conv.err"
+rc=$?
+if [ $rc -ne 0 ] && grep -q "under mpirun only 'nsr bench ranks' runs" "$WORK/conv.err"; then pass bench_conv_under_mpirun_refused
+else fail bench_conv_under_mpirun_refused "exit $rc: $(head -c 300 "$WORK/conv.err")"; fi

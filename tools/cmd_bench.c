@@ -8,6 +8,7 @@
 #include "../bench/bench.h"
 #include "cli.h"
 #include "commands.h"
+#include "ranks.h"
 
 enum { JSON, REPS, QUICK, NO_REFERENCE, THREADS };
 static const opt_spec specs[] = {
@@ -23,14 +24,28 @@ static const struct {
     const char *name;
     int (*run)(const bench_opts *o);
 } benches[] = {
-    {"conv", bench_conv}, {"rebuttal", bench_rebuttal}, {"model", bench_model}, {"scaling", bench_scaling},
+    {"conv", bench_conv}, {"rebuttal", bench_rebuttal}, {"model", bench_model},
+    {"scaling", bench_scaling}, {"ranks", bench_ranks},
 };
 
 static int run(const opt_args *a) {
     const opt_value *v = a->v;
-    if (!a->npos) return cli_usage_error("bench", "which benchmark? conv, rebuttal, model, scaling or all");
+    if (!a->npos) return cli_usage_error("bench", "which benchmark? conv, rebuttal, model, scaling, ranks or all");
     const char *name = a->pos[0];
-    bench_opts o = {.json = v[JSON].count, .quick = v[QUICK].count, .no_reference = v[NO_REFERENCE].count};
+    nsr_train_comm comm;
+    nsr_error err;
+    if (ranks_start(&comm, a->argc, a->argv, &err)) {
+        ranks_fail(&comm, err.message);
+        ranks_stop();
+        return 1;
+    }
+    if (comm.size && strcmp(name, "ranks")) {
+        if (comm.rank == 0) cli_usage_error("bench", "under mpirun only 'nsr bench ranks' runs");
+        ranks_stop();
+        return 2;
+    }
+    bench_opts o = {.json = v[JSON].count, .quick = v[QUICK].count, .no_reference = v[NO_REFERENCE].count,
+                    .comm = comm.size ? &comm : NULL};
     cli_set_threads(&v[THREADS]);
     o.threads = omp_get_max_threads();
     o.reps = v[REPS].count ? (int)v[REPS].i : o.quick ? 1 : 5;
@@ -40,8 +55,9 @@ static int run(const opt_args *a) {
         found = 1;
         if (benches[i].run(&o)) rc = 1;
     }
+    ranks_stop();
     if (!found)
-        return cli_usage_error("bench", "unknown benchmark '%s' (conv, rebuttal, model, scaling, all)", name);
+        return cli_usage_error("bench", "unknown benchmark '%s' (conv, rebuttal, model, scaling, ranks, all)", name);
     return rc;
 }
 
@@ -59,6 +75,9 @@ static const opt_command command = {
     "  model      EDSR+NSR x2 against PyTorch with the same weights: tiled inference of a\n"
     "             256x256 image, one training step on 16 patches of 48x48\n"
     "  scaling    1 thread against all; peak memory of upscaling 4096x4096 with tiles\n"
+    "  ranks      a training step of the model's network in its parts (compute, wait,\n"
+    "             gradient exchange, update): 1 rank on all threads against 2 ranks under\n"
+    "             mpirun with half the threads each (under mpirun: that rank count alone)\n"
     "  all        all of the above\n"
     "\n",
     "PyTorch runs as a child: $NSR_BENCH_PYTHON (default /usr/bin/python3) with\n"

@@ -61,6 +61,6 @@ double eng_trainer_loss_and_grad(eng_trainer *t, const float *x, const float *ta
     return eng_loss_and_grad(t->model, &t->ws, x, target, t->dout, t->grads);
 }
 
-const float *eng_trainer_grads(const eng_trainer *t) { return t->grads; }
+float *eng_trainer_grads(eng_trainer *t) { return t->grads; }
 
 void eng_trainer_step(eng_trainer *t, float lr) { nn_adam_step(&t->adam, t->model->params, t->grads, lr); }

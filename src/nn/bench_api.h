@@ -28,8 +28,9 @@ void eng_trainer_free(eng_trainer *t);
 /* Zeroes the gradients, runs forward, the L1 loss against target (n, 3, h*s, w*s) and backward
  * on x (n, 3, h, w); returns the loss. */
 double eng_trainer_loss_and_grad(eng_trainer *t, const float *x, const float *target);
-/* The gradients of the last eng_trainer_loss_and_grad, laid out like the parameters. */
-const float *eng_trainer_grads(const eng_trainer *t);
+/* The gradients of the last eng_trainer_loss_and_grad, laid out like the parameters; the caller
+ * may change them before eng_trainer_step (the ranks benchmark sums them over the ranks). */
+float *eng_trainer_grads(eng_trainer *t);
 /* One Adam step with learning rate lr from those gradients. */
 void eng_trainer_step(eng_trainer *t, float lr);
 
