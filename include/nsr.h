@@ -536,7 +536,14 @@ NSR_API void nsr_model_restorer_free(nsr_restorer *r);
  * the end, model.nsr (the model with its task and provenance, for inference). */
 typedef struct nsr_train_options {
     nsr_arch arch;                /* a new network, initialised from seed (unused with init_path) */
-    const char *init_path;        /* NULL, or a model file to start from */
+    const char *init_path;        /* NULL, or a model file to start from. For a task of another
+                                   * scale than its own (a denoising or JPEG task: scale 1), or
+                                   * other init_channels, the run starts from a network of that
+                                   * shape whose layers whose parameters all have the same
+                                   * names and shapes (the blocks; the head too when the planes
+                                   * stay) are the model's, the others (tail, skip) drawn from seed */
+    int init_channels;            /* with init_path: 0 keeps the model's image planes, 1 or 3
+                                   * changes them (a grey network from a colour one's body) */
     nsr_task task;                /* SR at the network's scale (scale 0: whatever it is), the
                                    * LR made once per image (nsr_task_degrade); denoising or
                                    * JPEG at scale 1, drawn afresh for every patch (JPEG: the

@@ -97,3 +97,11 @@ steps "$WORK/cut/log.csv" >"$WORK/cut.steps"
 steps "$WORK/whole/log.csv" | head -n $((n + 1)) >"$WORK/whole.steps"
 check resumed_log_identical cmp -s "$WORK/cut.steps" "$WORK/whole.steps"
 check compared_rows test "$n" -gt 50
+
+# --init with a task of another scale, or --channels: the blocks carried over, a new tail
+"$NSR" new -o "$WORK/x2.nsr" --blocks 1 --features 8 --wm 1 --groups 2 --cardinals 2 2>/dev/null
+INIT_RUN="--data $WORK/data --init $WORK/x2.nsr --patch 8 --batch 2 --iterations 2 --val-every 0"
+expect_ok init_new_scale "$NSR" train $INIT_RUN --run "$WORK/x3" --scale 3
+expect_out init_new_scale_model "x3 super-resolution, RGB" "$NSR" info "$WORK/x3/model.nsr"
+expect_ok init_grey_denoiser "$NSR" train $INIT_RUN --run "$WORK/grey" --noise 0:50 --channels 1
+expect_out init_grey_denoiser_model "same size.*grey" "$NSR" info "$WORK/grey/model.nsr"

@@ -686,6 +686,58 @@ static void test_init_from_model(void) {
     CHECK(r.params == nsr_arch_param_count(&arch), "%zu parameters, not the init model's", r.params);
 }
 
+/* --init with a task of another scale, or other image planes: the blocks (and the head when the
+ * planes stay) are the init model's, the tail is new. A learning rate of 1e-30 leaves the
+ * carried parameters as they were, to within what Adam's first step can add to zeros. */
+static void test_init_with_new_tail(void) {
+    const char *dir = folder("newtail");
+    char path[256];
+    snprintf(path, sizeof path, "%s/x2.nsr", dir);
+    nsr_model *start;
+    nsr_error err;
+    REQUIRE(nsr_model_create(&start, &tiny_arch, 3, &err) == 0 && nsr_model_save(start, path, &err) == 0,
+            "%s", err.message);
+    const struct {
+        const char *run;
+        nsr_task task;
+        int channels;
+    } cases[] = {{"newtail/x3", {.kind = NSR_TASK_SR, .scale = 3}, 0},
+                 {"newtail/grey", {.kind = NSR_TASK_DENOISE, .scale = 1, .noise_sigma = 25}, 1}};
+    for (int c = 0; c < 2; c++) {
+        nsr_train_options o = tiny_options(folder(cases[c].run));
+        o.init_path = path;
+        o.task = cases[c].task;
+        o.init_channels = cases[c].channels;
+        o.iterations = 1;
+        o.lr = 1e-30;
+        record r = {0};
+        REQUIRE(nsr_train(&o, recorder, &r, &err) == 0, "%s: %s", cases[c].run, err.message);
+        char model_path[256];
+        snprintf(model_path, sizeof model_path, "%s/model.nsr", o.run_dir);
+        nsr_model *m;
+        REQUIRE(nsr_model_load(&m, model_path, &err) == 0, "%s", err.message);
+        CHECK(m->arch.scale == (c ? 1 : 3) && m->arch.channels == (c ? 1 : 3), "%s: x%d, %d planes",
+              cases[c].run, m->arch.scale, m->arch.channels);
+        int carried = 0, fresh = 0;
+        for (int i = 0; i < eng_model_num_tensors(m); i++) {
+            const eng_tensor *t = eng_model_tensor(m, i), *s = eng_model_find_tensor(start, t->name);
+            const int body = !strncmp(t->name, "blocks.", 7), head = !strncmp(t->name, "head.", 5);
+            if (!(body || (head && !c))) {
+                fresh++;
+                continue;
+            }
+            double worst = 0;
+            for (size_t k = 0; k < t->size; k++)
+                worst = fmax(worst, fabs(m->params[t->offset + k] - start->params[s->offset + k]));
+            CHECK(worst < 1e-20, "%s: %s moved by %g", cases[c].run, t->name, worst);
+            carried++;
+        }
+        CHECK(carried > 0 && fresh > 0, "%s: %d tensors carried, %d new", cases[c].run, carried, fresh);
+        nsr_model_free(m);
+    }
+    nsr_model_free(start);
+}
+
 static void test_stop_while_loading(void) {
     const char *run = folder("early");
     nsr_train_options o = tiny_options(run);
@@ -766,6 +818,7 @@ int main(void) {
     RUN(test_non_finite_loss_stops);
     RUN(test_denoise_and_jpeg_runs);
     RUN(test_init_from_model);
+    RUN(test_init_with_new_tail);
     RUN(test_stop_while_loading);
     RUN(test_errors);
     nftw(root, remove_entry, 16, FTW_DEPTH | FTW_PHYS);

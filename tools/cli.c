@@ -104,6 +104,17 @@ int cli_arch_apply(const opt_value *v, int with_scale, nsr_arch *arch) {
     return given;
 }
 
+int cli_arch_given(const opt_value *v, int with_scale, const char *name) {
+    int n = 0;
+    for (size_t i = 0; i < nsr_arch_field_count(); i++) {
+        const nsr_arch_field *f = nsr_arch_field_at(i);
+        if (!arch_field_used(f, with_scale)) continue;
+        if (!strcmp(f->name, name)) return v[n].count > 0;
+        n++;
+    }
+    return 0;
+}
+
 int cli_parse_format(const char *name, nsr_format *out) {
     static const struct { const char *name; nsr_format format; } formats[] = {
         {"png", NSR_FORMAT_PNG}, {"jpeg", NSR_FORMAT_JPEG}, {"jpg", NSR_FORMAT_JPEG}, {"webp", NSR_FORMAT_WEBP},

@@ -50,6 +50,8 @@ int cli_parse_double(const char *s, double lo, double hi, double *out);
 opt_spec *cli_arch_specs(const opt_spec *fixed, int nfixed, int with_scale, const char *section, int *n);
 /* Sets the fields given by those options (their values v) in arch; returns how many were given. */
 int cli_arch_apply(const opt_value *v, int with_scale, nsr_arch *arch);
+/* Whether the architecture field of this name (its nsr_arch member) was given. */
+int cli_arch_given(const opt_value *v, int with_scale, const char *name);
 
 /* Sets the thread count from -j (not given or 0: all cores). */
 void cli_set_threads(const opt_value *j);

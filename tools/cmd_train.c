@@ -18,9 +18,11 @@ enum {
 #define COUNT (1000000000000L) /* the most iterations of a run */
 static const opt_spec fixed[FIXED] = {
     [INIT] = {.long_name = "init", .kind = OPT_STRING, .arg = "M.nsr",
-              .help = "start from this model instead (none of the options above)"},
+              .help = "start from this model instead (none of the options above but --channels).\n"
+                      "A task of another scale, or other --channels, keeps its blocks (and\n"
+                      "its head when the planes stay) and draws a new tail from --seed"},
     [SCALE] = {.short_name = 's', .long_name = "scale", .kind = OPT_INT, .min = 2, .max = 8, .arg = "S",
-               .help = "x S super-resolution, 2..8 (with --init: the model's scale)", .section = "task (one of):"},
+               .help = "x S super-resolution, 2..8 (with --init: default the model's scale)", .section = "task (one of):"},
     [NOISE] = {.short_name = 'n', .long_name = "noise", .kind = OPT_STRING, .arg = "SIGMA",
                .help = "Gaussian denoising, SIGMA 0..255 (on the 0-255 scale); LO:HI for a\n"
                        "blind model: each patch's sigma drawn uniformly from LO..HI"},
@@ -208,6 +210,8 @@ static int parse_args(const opt_args *a, train_args *t) {
     const opt_value *v = a->v, *f = v + a->cmd->nspecs - FIXED;
     nsr_train_options *o = &t->o;
     const int arch_given = cli_arch_apply(v, 0, &o->arch);
+    const int channels_given = cli_arch_given(v, 0, "channels");
+    if (channels_given) o->init_channels = o->arch.channels;
     int others = 0; /* options --resume refuses */
     for (int i = 0; i < a->cmd->nspecs; i++)
         if (v[i].count && v + i != f + THREADS && v + i != f + PRINT_EVERY && v + i != f + RESUME) others = 1;
@@ -254,9 +258,9 @@ static int parse_args(const opt_args *a, train_args *t) {
     else if (!t->resume && !o->run_dir) usage = "--run DIR is required";
     else if (!t->resume && tasks > 1) usage = "give only one of --scale, --noise, --jpeg";
     else if (!t->resume && !tasks && !o->init_path) usage = "give one of --scale, --noise, --jpeg";
-    else if (o->init_path && arch_given)
+    else if (o->init_path && arch_given > channels_given)
         usage = "--init takes its model's architecture: no --blocks, --features, --wm, --groups, --cardinals, "
-                "--shared, --regime, --channels";
+                "--shared, --regime (--channels and the task may change its planes and scale)";
     if (usage) return cli_usage_error("train", "%s", usage);
     cli_set_threads(&f[THREADS]);
     if (o->init_path && !tasks) o->task.scale = 0; /* super-resolution at the model's scale */

@@ -579,14 +579,59 @@ static void remove_run(trainer *t, int folder_existed) {
     if (!folder_existed) rmdir(t->o.run_dir);
 }
 
+/* Whether the tensor's layer ("blocks.3.conv1" of "blocks.3.conv1.v") has every tensor in
+ * from, of the same shape: a layer is carried over whole or not at all (the gain g of a
+ * weight-normalised conv means nothing with another direction v). */
+static int layer_in(const nsr_model *to, const nsr_model *from, const char *name) {
+    const char *dot = strrchr(name, '.');
+    const size_t prefix = dot ? (size_t)(dot - name) + 1 : strlen(name);
+    for (int i = 0; i < eng_model_num_tensors(to); i++) {
+        const eng_tensor *t = eng_model_tensor(to, i);
+        if (strncmp(t->name, name, prefix) || strchr(t->name + prefix, '.')) continue;
+        const eng_tensor *f = eng_model_find_tensor(from, t->name);
+        if (!f || f->ndim != t->ndim || memcmp(f->shape, t->shape, sizeof t->shape)) return 0;
+    }
+    return 1;
+}
+
+/* The network a run starts from (nsr_train_options.init_path says how a model of another
+ * scale or other image planes is carried over): the body learned for one task is a good start
+ * for another, while a tail of another shape has nothing to take over. */
+static int start_model(trainer *t, nsr_error *err) {
+    const nsr_train_options *o = &t->o;
+    if (!o->init_path) return nsr_model_create(&t->model, &o->arch, o->seed, err);
+    if (o->init_channels && o->init_channels != 1 && o->init_channels != 3)
+        return nsr_fail(err, "image planes %d: a network takes 1 (grey) or 3 (RGB)", o->init_channels);
+    nsr_model *init;
+    if (nsr_model_load(&init, o->init_path, err)) return -1;
+    nsr_arch arch = init->arch;
+    if (o->task.kind != NSR_TASK_SR) arch.scale = 1;
+    else if (o->task.scale) arch.scale = o->task.scale;
+    if (o->init_channels) arch.channels = o->init_channels;
+    if (arch.scale == init->arch.scale && arch.channels == init->arch.channels) {
+        t->model = init;
+        return 0;
+    }
+    if (nsr_model_create(&t->model, &arch, o->seed, err)) {
+        nsr_model_free(init);
+        return -1;
+    }
+    for (int i = 0; i < eng_model_num_tensors(t->model); i++) {
+        const eng_tensor *to = eng_model_tensor(t->model, i), *from = eng_model_find_tensor(init, to->name);
+        if (layer_in(t->model, init, to->name))
+            memcpy(t->model->params + to->offset, init->params + from->offset, to->size * sizeof *t->model->params);
+    }
+    t->model->select_temperature = init->select_temperature;
+    nsr_model_free(init);
+    return 0;
+}
+
 int nsr_train(const nsr_train_options *opts, nsr_train_callback cb, void *ctx, nsr_error *err) {
     trainer t;
     trainer_init(&t, cb, ctx);
     t.o = *opts;
     int rc = -1;
-    if (opts->init_path ? nsr_model_load(&t.model, opts->init_path, err)
-                        : nsr_model_create(&t.model, &opts->arch, opts->seed, err))
-        goto done;
+    if (start_model(&t, err)) goto done;
     if (t.o.task.kind == NSR_TASK_SR && t.o.task.scale == 0) t.o.task.scale = t.model->arch.scale;
     if (check_options(&t.o, t.model->arch.scale, err) || set_paths(&t, err)) goto done;
     if (writes(&t) && (file_exists(t.checkpoint_path) || file_exists(t.model_path))) {
