@@ -552,7 +552,8 @@ typedef struct nsr_train_options {
                                    * replicated to RGB, alpha dropped) */
     int data_dir_count;
     const char *val_dir;          /* NULL, or held-out images: mean Y-PSNR (pt_ir) by nsr_eval_image
-                                   * with the whole-image soft-selection network */
+                                   * with the whole-image soft-selection network (a blind task:
+                                   * at the middle of its range, JPEG quality rounded down) */
     const char *run_dir;          /* created when missing; must not hold a run already */
     int patch;                    /* LR patch side, 48; images under patch + 4 (LR) are skipped */
     int batch;                    /* 16 */

@@ -667,6 +667,49 @@ static void test_denoise_and_jpeg_runs(void) {
     }
 }
 
+/* A blind model is validated at the middle of its range: the logged value is the mean over the
+ * validation images of nsr_eval_image at that one level (noise 10:30 -> 20, JPEG 20:61 -> 40). */
+static void test_blind_validation_level(void) {
+    const nsr_task blind[2] = {{.kind = NSR_TASK_DENOISE, .scale = 1, .noise_sigma = 10, .noise_sigma_max = 30},
+                               {.kind = NSR_TASK_JPEG, .scale = 1, .jpeg_quality = 20, .jpeg_quality_max = 61}};
+    const nsr_task middle[2] = {{.kind = NSR_TASK_DENOISE, .scale = 1, .noise_sigma = 20},
+                                {.kind = NSR_TASK_JPEG, .scale = 1, .jpeg_quality = 40}};
+    const char *names[2] = {"blindval-noise", "blindval-jpeg"};
+    for (int i = 0; i < 2; i++) {
+        nsr_train_options o = tiny_options(folder(names[i]));
+        o.arch.scale = 1;
+        o.task = blind[i];
+        o.iterations = 2;
+        o.val_dir = val_dir();
+        o.val_every = 0;
+        record r = {0};
+        nsr_error err;
+        REQUIRE(nsr_train(&o, recorder, &r, &err) == 0, "%s: %s", names[i], err.message);
+        nsr_model *m = load_model(o.run_dir, "model.nsr");
+        REQUIRE(m != NULL, "%s: no model", names[i]);
+        nsr_restorer *network;
+        const nsr_infer_options whole = {.selection = NSR_SELECT_SOFT, .tiling = NSR_TILE_WHOLE};
+        nsr_path_list list;
+        REQUIRE(nsr_model_restorer_create(&network, m, "test", &whole, &err) == 0 &&
+                    nsr_list_images(&list, val_dir(), &err) == 0, "%s", err.message);
+        double sum = 0;
+        for (size_t k = 0; k < list.count; k++) {
+            nsr_image gt;
+            nsr_metrics metrics;
+            REQUIRE(nsr_image_read(&gt, list.paths[k], NULL, &err) == 0 &&
+                        nsr_eval_image(&gt, &middle[i], network, NSR_Y_PT_IR, nsr_seed_from_name(list.paths[k]),
+                                       &metrics, &err) == 0, "%s", err.message);
+            sum += metrics.psnr_y;
+            nsr_image_free(&gt);
+        }
+        const double logged = r.val[r.steps - 1], expected = sum / (double)list.count;
+        CHECK(fabs(logged - expected) < 1e-9, "%s: validation %.6f, at the middle level %.6f", names[i], logged, expected);
+        nsr_path_list_free(&list);
+        nsr_model_restorer_free(network);
+        nsr_model_free(m);
+    }
+}
+
 static void test_init_from_model(void) {
     const char *dir = folder("init");
     char path[256];
@@ -817,6 +860,7 @@ int main(void) {
     RUN(test_shards);
     RUN(test_non_finite_loss_stops);
     RUN(test_denoise_and_jpeg_runs);
+    RUN(test_blind_validation_level);
     RUN(test_init_from_model);
     RUN(test_init_with_new_tail);
     RUN(test_stop_while_loading);

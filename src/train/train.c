@@ -362,9 +362,16 @@ static int load_validation(trainer *t, nsr_error *err) {
 }
 
 /* Mean Y-PSNR (pt_ir) over the validation images, by the evaluation protocol, with the
- * network run on the whole image with soft selection (as trained; grey goes through as RGB). */
+ * network run on the whole image with soft selection (as trained; grey goes through as RGB).
+ * A blind model (a range of levels) is validated at the middle of its range: one fixed level,
+ * so that the curve is comparable along the run, and neither end of the range. */
 static int validate(const trainer *t, double *psnr, nsr_error *err) {
     const nsr_infer_options opts = {.selection = NSR_SELECT_SOFT, .tiling = NSR_TILE_WHOLE};
+    nsr_task task = t->o.task;
+    if (task.kind == NSR_TASK_DENOISE && task.noise_sigma_max > task.noise_sigma)
+        task.noise_sigma = 0.5 * (task.noise_sigma + task.noise_sigma_max), task.noise_sigma_max = 0;
+    if (task.kind == NSR_TASK_JPEG && task.jpeg_quality_max > task.jpeg_quality)
+        task.jpeg_quality = (task.jpeg_quality + task.jpeg_quality_max) / 2, task.jpeg_quality_max = 0;
     nsr_restorer *network;
     if (nsr_model_restorer_create(&network, t->model, "network in training", &opts, err)) return -1;
     double sum = 0;
@@ -373,7 +380,7 @@ static int validate(const trainer *t, double *psnr, nsr_error *err) {
         const char *path = t->val_list.paths[i];
         nsr_metrics m;
         nsr_error why;
-        rc = nsr_eval_image(&t->val[i], &t->o.task, network, NSR_Y_PT_IR,
+        rc = nsr_eval_image(&t->val[i], &task, network, NSR_Y_PT_IR,
                             nsr_seed_from_name(path), &m, &why);
         if (rc) nsr_fail(err, "validation on %s: %s", path, why.message);
         else sum += m.psnr_y;
