@@ -7,8 +7,15 @@
 #
 # The run goes to results/runs/VARIANT-sSEED (kept out of git), the model to
 # results/models/VARIANT-sSEED.nsr, and the rows to results/experiments.jsonl, replacing the
-# rows of the same variant and seed. Environment: NSR (the program, default ./build/nsr),
-# DATA (default ../shared/data), THREADS (default: all cores), ITERATIONS.
+# rows of the same variant, seed and task. Environment: NSR (the program, default
+# ./build/nsr), DATA (default ../shared/data), THREADS (default: all cores), ITERATIONS, TASK.
+#
+# TASK (default sr2) asks whether the claims carry to the restoration tasks, at one level each:
+#   sr2       x2 super-resolution, evaluated as above
+#   noise25   colour denoising at sigma 25, evaluated on CBSD68 (PSNR on RGB and on Y)
+#   jpeg20    grey JPEG artifact removal at quality 20 (--channels 1), evaluated on LIVE1 and
+#             Classic5 as the grey JPEG tables are made (nsr eval --grey; PSNR and PSNR-B)
+# A row of another task carries "task", and its run and model the task's name (plain-noise25-s1).
 #
 # Variants (the network: B4 F32 wm2, like the bundled model, unless the name says otherwise):
 #   plain               k = 1: the plain WDSR network
@@ -46,7 +53,20 @@ nsr-k*-d*)
 *) echo "experiments.sh: unknown variant '$variant'" >&2; exit 2 ;;
 esac
 
-name=$variant-s$seed
+TASK=${TASK:-sr2}
+case $TASK in
+sr2) task="--scale 2"; sets="Set5 Set14 BSD100 Urban100"; eval_task="--scale 2 --protocol matlab"
+     name=$variant-s$seed; key="\"variant\": \"$variant\", \"seed\": $seed, \"iterations\"" ;;
+noise25) task="--noise 25"; sets="CBSD68"; eval_task="--noise 25" ;;
+jpeg20) task="--jpeg 20 --channels 1"; sets="LIVE1 Classic5"; eval_task="--jpeg 20 --grey" ;;
+*) echo "experiments.sh: unknown TASK '$TASK' (sr2, noise25, jpeg20)" >&2; exit 2 ;;
+esac
+task_field=
+if [ "$TASK" != sr2 ]; then
+    name=$variant-$TASK-s$seed
+    key="\"variant\": \"$variant\", \"seed\": $seed, \"task\": \"$TASK\""
+    task_field=" \"task\": \"$TASK\","
+fi
 run=results/runs/$name
 model=results/models/$name.nsr
 mkdir -p results/runs results/models
@@ -59,29 +79,32 @@ elif [ -f "$run/checkpoint.nsr" ]; then
     $NSR train --resume "$run" $threads
 else
     $NSR train --data "$DATA/T91" --data "$DATA/BSD200" --val "$DATA/Set5" --run "$run" \
-        --scale 2 --blocks 4 --features 32 --wm 2 $net --seed "$seed" \
+        $task --blocks 4 --features 32 --wm 2 $net --seed "$seed" \
         --iterations "$ITERATIONS" --val-every 1000 --checkpoint-every 500 --print-every 250 $threads
 fi
 [ -z "$run" ] || cp "$run/model.nsr" "$model"
 
 params=$($NSR info "$model" | sed -n "s/^ *parameters *\([0-9,]*\).*/\1/p" | tr -d ,)
 iterations=$($NSR info "$model" | sed -n "s/^ *train.iteration  *\([0-9]*\).*/\1/p")
+scale=$($NSR info "$model" --json | sed -n 's/^{[^{]*"scale": \([0-9]*\),.*/\1/p')
 rows=$(mktemp)
-for set in Set5 Set14 BSD100 Urban100; do
+for set in $sets; do
     for inference in soft hard; do
         flag=; [ $inference = hard ] && flag=--hard
         if [ $variant = plain ]; then [ $inference = hard ] && continue; fi
-        $NSR eval --model "$model" --data "$DATA/$set" --scale 2 --protocol matlab --tile whole \
-            $flag $threads --json | tail -n 1 |
-        sed -n 's/.*"psnr_y": \([-0-9.e]*\), "ssim_y": \([-0-9.e]*\).*/\1 \2/p' | {
-            read -r psnr ssim
-            printf '{"variant": "%s", "seed": %s, "iterations": %s, "params": %s, "scale": 2, "set": "%s", "inference": "%s", "protocol": "matlab", "psnr_y": %s, "ssim_y": %s, "model": "%s"}\n' \
-                "$variant" "$seed" "$iterations" "$params" "$set" "$inference" "$psnr" "$ssim" "$model"
-        } >>"$rows"
+        # shellcheck disable=SC2086 # the options are words
+        summary=$($NSR eval --model "$model" --data "$DATA/$set" $eval_task --tile whole $flag $threads --json |
+            tail -n 1)
+        protocol=$(echo "$summary" | sed -n 's/.*"protocol": "\([a-z_]*\)".*/\1/p')
+        # the summary's measures as they are: psnr_y, ssim_y, and psnr_rgb / psnr_b where given
+        measures=$(echo "$summary" | sed -n 's/.*\("psnr_y": .*[0-9]\)}$/\1/p')
+        printf '{"variant": "%s", "seed": %s,%s "iterations": %s, "params": %s, "scale": %s, "set": "%s", "inference": "%s", "protocol": "%s", %s, "model": "%s"}\n' \
+            "$variant" "$seed" "$task_field" "$iterations" "$params" "$scale" \
+            "$set" "$inference" "$protocol" "$measures" "$model" >>"$rows"
     done
 done
 touch results/experiments.jsonl
-grep -v "\"variant\": \"$variant\", \"seed\": $seed," results/experiments.jsonl >"$rows.old" || true
+grep -v "$key" results/experiments.jsonl >"$rows.old" || true
 cat "$rows.old" "$rows" >results/experiments.jsonl
 rm -f "$rows" "$rows.old"
 echo "experiments.sh: $name done"

@@ -1,13 +1,22 @@
 #!/usr/bin/env python3
-"""scripts/experiments_table.py [results/experiments.jsonl]: the experiments' table for RESULTS.md
-(Markdown on stdout), from the rows scripts/experiments.sh writes: one line per (variant,
-inference), Y-PSNR on each set as the mean over the seeds measured, ± their sample standard
-deviation when there are several, and SSIM (the mean)."""
+"""scripts/experiments_table.py [results/experiments.jsonl]: the experiments' tables for
+RESULTS.md (Markdown on stdout), from the rows scripts/experiments.sh writes: one table per task,
+one line per (variant, inference), each measure as the mean over the seeds measured, ± their
+sample standard deviation when there are several, SSIM on Y beside it (the mean)."""
 import json
 import sys
 from collections import OrderedDict
 
-SETS = ["Set5", "Set14", "BSD100", "Urban100"]
+# per task: the columns, (set, measure, title)
+COLUMNS = {
+    "sr2": [(s, "psnr_y", s) for s in ("Set5", "Set14", "BSD100", "Urban100")],
+    "noise25": [("CBSD68", "psnr_rgb", "CBSD68 RGB"), ("CBSD68", "psnr_y", "CBSD68 Y")],
+    "jpeg20": [("LIVE1", "psnr_y", "LIVE1"), ("LIVE1", "psnr_b", "LIVE1 PSNR-B"),
+               ("Classic5", "psnr_y", "Classic5"), ("Classic5", "psnr_b", "Classic5 PSNR-B")],
+}
+TITLES = {"sr2": "x2 super-resolution (Y-PSNR dB / SSIM)",
+          "noise25": "colour denoising, sigma 25 (PSNR dB / SSIM on Y)",
+          "jpeg20": "grey JPEG, quality 20 (PSNR dB / SSIM)"}
 
 
 def main():
@@ -18,30 +27,36 @@ def main():
             if not line.strip():
                 continue
             row = json.loads(line)
-            key = (row["variant"], row["inference"])
-            groups.setdefault(key, {"params": row["params"], "iterations": row["iterations"], "sets": {}})
-            groups[key]["sets"].setdefault(row["set"], []).append((row["seed"], row["psnr_y"], row["ssim_y"]))
-    print("| variant | inference | seeds | params | " + " | ".join(SETS) + " |")
-    print("|---|---|---|---|" + "---|" * len(SETS))
-    for (variant, inference), g in sorted(groups.items(), key=lambda kv: (order(kv[0][0]), kv[0][1] != "soft")):
-        seeds = sorted({s for rows in g["sets"].values() for s, _, _ in rows})
-        cells = []
-        for name in SETS:
-            rows = g["sets"].get(name, [])
-            if not rows:
-                cells.append("")
-                continue
-            psnr = [p for _, p, _ in rows]
-            ssim = [s for _, _, s in rows]
-            mean = sum(psnr) / len(psnr)
-            cell = "%.3f" % mean
-            if len(psnr) > 1:
-                var = sum((p - mean) ** 2 for p in psnr) / (len(psnr) - 1)
-                cell += " ± %.3f" % var ** 0.5
-            cell += " / %.4f" % (sum(ssim) / len(ssim))
-            cells.append(cell)
-        print("| %s | %s | %s | %s | %s |" % (variant, inference, ",".join(map(str, seeds)),
-                                              "{:,}".format(g["params"]), " | ".join(cells)))
+            key = (row.get("task", "sr2"), row["variant"], row["inference"])
+            g = groups.setdefault(key, {"params": row["params"], "rows": []})
+            g["rows"].append(row)
+    for task in COLUMNS:
+        keys = sorted((k for k in groups if k[0] == task), key=lambda k: (order(k[1]), k[2] != "soft"))
+        if not keys:
+            continue
+        print("\n%s:\n" % TITLES[task])
+        print("| variant | inference | seeds | params | " + " | ".join(t for _, _, t in COLUMNS[task]) + " |")
+        print("|---|---|---|---|" + "---|" * len(COLUMNS[task]))
+        for key in keys:
+            g = groups[key]
+            seeds = sorted({r["seed"] for r in g["rows"]})
+            cells = [cell([r for r in g["rows"] if r["set"] == s], measure)
+                     for s, measure, _ in COLUMNS[task]]
+            print("| %s | %s | %s | %s | %s |" % (key[1], key[2], ",".join(map(str, seeds)),
+                                                  "{:,}".format(g["params"]), " | ".join(cells)))
+
+
+def cell(rows, measure):
+    values = [r[measure] for r in rows if measure in r]
+    if not values:
+        return ""
+    mean = sum(values) / len(values)
+    text = "%.3f" % mean
+    if len(values) > 1:
+        text += " ± %.3f" % (sum((v - mean) ** 2 for v in values) / (len(values) - 1)) ** 0.5
+    if measure == "psnr_y":
+        text += " / %.4f" % (sum(r["ssim_y"] for r in rows) / len(rows))
+    return text
 
 
 def order(variant):
