@@ -54,13 +54,22 @@ typedef struct nsr_image {
     float *alpha;        /* height * width, 0..1, or NULL when the image has no alpha */
     uint8_t *icc;        /* ICC profile bytes carried from input to output, or NULL */
     size_t icc_size;
+    uint8_t *exif;       /* EXIF carried from input to output, or NULL: the TIFF structure from
+                          * its byte-order mark ("II" or "MM") on, without JPEG's "Exif\0\0";
+                          * its orientation already applied to the pixels (the tag says 1) */
+    size_t exif_size;
+    double dpi_x, dpi_y; /* resolution in pixels per inch; 0 when the file does not say */
 } nsr_image;
 
 /* Allocates an image with zeroed planes (alpha only when with_alpha). */
 NSR_API int nsr_image_create(nsr_image *img, int width, int height, int channels, int with_alpha,
                              nsr_error *err);
 NSR_API void nsr_image_free(nsr_image *img);
+/* A deep copy: pixels, alpha and metadata. */
 NSR_API int nsr_image_copy(nsr_image *dst, const nsr_image *src, nsr_error *err);
+/* Replaces dst's metadata with copies of src's ICC profile and EXIF, and src's resolution scaled
+ * by dst's size over src's (the physical size stays: a x2 upscale of a 72 dpi image has 144). */
+NSR_API int nsr_image_copy_metadata(nsr_image *dst, const nsr_image *src, nsr_error *err);
 /* Pointer to colour plane c. */
 static inline float *nsr_image_plane(const nsr_image *img, int c) {
     return img->data + (size_t)c * img->width * img->height;
@@ -99,8 +108,11 @@ NSR_API const char *nsr_format_name(nsr_format format);
 NSR_API nsr_format nsr_format_from_path(const char *path);
 
 /* Reads PNG, JPEG or WebP (detected from content). opts may be NULL. Grey stays one plane,
- * except that WebP, which has no grey, always gives three; alpha and the ICC profile come along;
- * 16-bit PNG gives bit_depth 16; JPEG EXIF orientation is applied. Errors name the file. */
+ * except that WebP, which has no grey, always gives three; alpha, the ICC profile and EXIF
+ * (PNG eXIf, JPEG APP1, WebP EXIF) come along; 16-bit PNG gives bit_depth 16. The EXIF
+ * orientation is applied to the pixels (all eight), and the EXIF kept says 1. The resolution
+ * comes from PNG's pHYs or JPEG's JFIF header when they give one in absolute units, else from
+ * the EXIF. img is created (freed on failure). Errors name the file. */
 NSR_API int nsr_image_read(nsr_image *img, const char *path, const nsr_read_options *opts,
                            nsr_error *err);
 NSR_API int nsr_image_read_memory(nsr_image *img, const uint8_t *bytes, size_t size,
@@ -110,7 +122,10 @@ NSR_API int nsr_image_write(const nsr_image *img, const char *path, const nsr_wr
                             nsr_error *err);
 /* Encodes into a malloc'd buffer (*out, *out_size); the caller frees it. Samples are rounded to
  * the nearest level and clamped; JPEG drops alpha (colour is kept, not composited) and uses
- * 4:2:0 chroma for colour; WebP holds at most 16383x16383. */
+ * 4:2:0 chroma for colour; WebP holds at most 16383x16383. The ICC profile and EXIF are
+ * written by every format; the EXIF is made true for the pixels (orientation 1, PixelX/
+ * YDimension their size, X/YResolution the image's resolution when it has one). The resolution
+ * goes in PNG's pHYs, JPEG's JFIF header, and for WebP only into an EXIF the image has. */
 NSR_API int nsr_image_encode(const nsr_image *img, nsr_format format, const nsr_write_options *opts,
                              uint8_t **out, size_t *out_size, nsr_error *err);
 
