@@ -49,6 +49,13 @@ static void write_bytes(png_structp png, png_bytep src, size_t n) {
     if (imgio_buf_append(job->out, src, n)) png_error(png, "out of memory");
 }
 
+/* pHYs holds whole pixels per metre, so 72 dpi is written as 2835 (72.009 dpi): the whole dpi
+ * that gives per_metre back is taken for what was meant. */
+static double dpi_of(png_uint_32 per_metre) {
+    double dpi = per_metre * 0.0254, whole = round(dpi);
+    return round(whole / 0.0254) == per_metre ? whole : dpi;
+}
+
 static int decode_job(png_job *job, nsr_image *img, uint64_t max_pixels) {
     png_structp png = job->png;
     png_infop info = job->info;
@@ -92,8 +99,8 @@ static int decode_job(png_job *job, nsr_image *img, uint64_t max_pixels) {
     int unit;
     if (png_get_pHYs(png, info, &res_x, &res_y, &unit) && unit == PNG_RESOLUTION_METER && res_x &&
         res_y) {
-        img->dpi_x = res_x * 0.0254;
-        img->dpi_y = res_y * 0.0254;
+        img->dpi_x = dpi_of(res_x);
+        img->dpi_y = dpi_of(res_y);
     } else {
         imgio_exif_resolution(img->exif, img->exif_size, &img->dpi_x, &img->dpi_y);
     }
