@@ -580,6 +580,29 @@ static void test_exif_and_dpi_written(void) {
             }
 }
 
+/* EXIF of more than a JPEG segment holds (65527 bytes) is an error for JPEG, as a too-large ICC
+ * profile is; PNG and WebP keep it whole. */
+static void test_exif_too_large_for_jpeg(void) {
+    enum { SIZE = 70000 };
+    nsr_image img, back;
+    nsr_error err;
+    REQUIRE(make_smooth(&img, 8, 8, 3) == 0, "create");
+    REQUIRE((img.exif = calloc(SIZE, 1)) != NULL, "calloc");
+    img.exif_size = SIZE;
+    make_full_exif(img.exif, 1, 1, 72, 72, 2, 8, 8);
+    uint8_t *bytes = NULL;
+    size_t size;
+    CHECK(nsr_image_encode(&img, NSR_FORMAT_JPEG, NULL, &bytes, &size, &err) == -1 &&
+              strstr(err.message, "EXIF too large for JPEG") && !bytes,
+          "JPEG: %s", err.message);
+    for (int f = 0; f < 3; f += 2) {
+        REQUIRE(round_trip(&img, all_formats[f], NULL, &back, &err) == 0, "%s", err.message);
+        CHECK(back.exif_size == SIZE, "%s: %zu bytes of EXIF back", nsr_format_name(all_formats[f]), back.exif_size);
+        nsr_image_free(&back);
+    }
+    nsr_image_free(&img);
+}
+
 /* A resolution in the EXIF alone is read (the image files of most cameras); JFIF's aspect-only
  * density (unit 0, libjpeg's default) and PNG's pHYs without a unit are no resolution. */
 static void test_dpi_sources(void) {
@@ -767,6 +790,7 @@ int main(void) {
     RUN(test_exif_orientation);
     RUN(test_exif_and_dpi_written);
     RUN(test_dpi_sources);
+    RUN(test_exif_too_large_for_jpeg);
     RUN(test_metadata_carried);
     RUN(test_icc);
     RUN(test_max_pixels);
