@@ -603,8 +603,9 @@ static void test_exif_too_large_for_jpeg(void) {
     nsr_image_free(&img);
 }
 
-/* A resolution in the EXIF alone is read (the image files of most cameras); JFIF's aspect-only
- * density (unit 0, libjpeg's default) and PNG's pHYs without a unit are no resolution. */
+/* A resolution in the EXIF alone is read (the image files of most cameras); a file without one
+ * (libjpeg's JFIF default is unit 0, an aspect ratio) has none; a tiny one is written as the
+ * least the format holds. */
 static void test_dpi_sources(void) {
     nsr_image img, back;
     nsr_error err;
@@ -625,6 +626,14 @@ static void test_dpi_sources(void) {
               nsr_format_name(all_formats[f]), back.dpi_x, back.dpi_y);
         nsr_image_free(&back);
         free(file);
+    }
+    /* A resolution under what the format can write stays a resolution: 1 per metre, 1 dpi. */
+    img.dpi_x = img.dpi_y = 0.01;
+    for (int f = 0; f < 2; f++) {
+        REQUIRE(round_trip(&img, all_formats[f], NULL, &back, &err) == 0, "%s", err.message);
+        CHECK(back.dpi_x > 0 && back.dpi_x <= 1 && back.dpi_y == back.dpi_x, "%s: 0.01 dpi came back as %g x %g",
+              nsr_format_name(all_formats[f]), back.dpi_x, back.dpi_y);
+        nsr_image_free(&back);
     }
     nsr_image_free(&img);
 }

@@ -214,8 +214,8 @@ static int encode_job(jpeg_job *job, struct jpeg_compress_struct *cinfo, const n
     jpeg_set_quality(cinfo, quality, TRUE);
     if (img->dpi_x > 0 && img->dpi_y > 0) {
         cinfo->density_unit = 1; /* dots per inch */
-        cinfo->X_density = (UINT16)fmin(round(img->dpi_x), 65535);
-        cinfo->Y_density = (UINT16)fmin(round(img->dpi_y), 65535);
+        cinfo->X_density = (UINT16)fmin(fmax(round(img->dpi_x), 1), 65535);
+        cinfo->Y_density = (UINT16)fmin(fmax(round(img->dpi_y), 1), 65535);
     }
     jpeg_start_compress(cinfo, TRUE);
     if (job->exif_size) {

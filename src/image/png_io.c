@@ -141,6 +141,11 @@ int imgio_png_decode(nsr_image *img, const uint8_t *bytes, size_t size, uint64_t
     return rc;
 }
 
+/* A positive resolution as pHYs holds it: at least 1 per metre, at most 2^31 - 1. */
+static png_uint_32 per_metre(double dpi) {
+    return (png_uint_32)fmin(fmax(round(dpi / 0.0254), 1), PNG_UINT_31_MAX);
+}
+
 static int encode_job(png_job *job, const nsr_image *img, int bit_depth) {
     png_structp png = job->png;
     png_infop info = job->info;
@@ -160,9 +165,7 @@ static int encode_job(png_job *job, const nsr_image *img, int bit_depth) {
                      (png_uint_32)img->icc_size);
     }
     if (img->dpi_x > 0 && img->dpi_y > 0)
-        png_set_pHYs(png, info, (png_uint_32)fmin(round(img->dpi_x / 0.0254), PNG_UINT_31_MAX),
-                     (png_uint_32)fmin(round(img->dpi_y / 0.0254), PNG_UINT_31_MAX),
-                     PNG_RESOLUTION_METER);
+        png_set_pHYs(png, info, per_metre(img->dpi_x), per_metre(img->dpi_y), PNG_RESOLUTION_METER);
     if (job->exif) {
         if (img->exif_size > PNG_UINT_31_MAX) png_error(png, "EXIF too large");
         png_set_eXIf_1(png, info, (png_uint_32)img->exif_size, job->exif);
