@@ -1,8 +1,9 @@
 # nsr - build, test, install.
-#   make                 library (build/libnsr.a, build/libnsr.so) and program (build/nsr)
+#   make                 library (build/libnsr.a, build/libnsr.so), program (build/nsr) and
+#                        examples (examples/*.c -> build/examples/)
 #   make test            builds and runs every test; ends with "N passed, N failed"
 #   make test SANITIZE=1 the same under AddressSanitizer + UndefinedBehaviorSanitizer (build-san/)
-#   make install PREFIX=/usr/local
+#   make install PREFIX=/usr/local   program, library, header, pkg-config file, man page, models
 #   BUILD=dir puts objects and programs in dir instead of build/ (or build-san/)
 #   make fuzz            libFuzzer harnesses (fuzz/fuzz_*.c; clang) in build-fuzz/
 #   make fuzz-run        each harness for FUZZ_SECONDS (30) on its seed corpus (README: Fuzzing)
@@ -28,10 +29,12 @@ LIB_SRC  := $(sort $(foreach l,$(LAYERS),$(wildcard src/$(l)/*.c)))
 TOOL_SRC := $(sort $(wildcard tools/*.c))
 BENCH_SRC := $(sort $(wildcard bench/*.c))
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
+EXAMPLE_SRC := $(sort $(wildcard examples/*.c))
 LIB_OBJ  := $(LIB_SRC:src/%.c=$(BUILD)/src/%.o)
 TOOL_OBJ := $(TOOL_SRC:tools/%.c=$(BUILD)/tools/%.o)
 BENCH_OBJ := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%.o)
 TESTS    := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+EXAMPLES := $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%)
 HEADERS  := include/nsr.h $(wildcard src/*/*.h) $(wildcard tools/*.h) $(wildcard bench/*.h) $(wildcard tests/*.h)
 
 # `nsr bench` compares with oneDNN when its header and library are there (Debian: libdnnl-dev);
@@ -56,7 +59,7 @@ MPI_LIBS     := $(shell pkg-config --libs ompi-c)
 endif
 
 .PHONY: all test install clean fuzz fuzz-run FORCE
-all: $(BUILD)/libnsr.a $(BUILD)/libnsr.so $(BUILD)/nsr
+all: $(BUILD)/libnsr.a $(BUILD)/libnsr.so $(BUILD)/nsr $(EXAMPLES)
 
 # The library's objects hide every symbol that include/nsr.h does not mark NSR_API: libnsr.so
 # exports the nsr_* API only, and the engine's internals stay free to change.
@@ -84,7 +87,10 @@ $(BUILD)/nsr: $(TOOL_OBJ) $(BENCH_OBJ) $(BUILD)/libnsr.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(BENCH_LIBS) $(MPI_LIBS)
 $(BUILD)/tests/%: tests/%.c $(BUILD)/libnsr.a $(HEADERS) | $(BUILD)/tests
 	$(CC) $(CPPFLAGS) -Itests $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libnsr.a $(LDLIBS)
-$(BUILD)/tools $(BUILD)/bench $(BUILD)/tests:
+# The examples see the public header only, as a program of its own would.
+$(BUILD)/examples/%: examples/%.c $(BUILD)/libnsr.a include/nsr.h | $(BUILD)/examples
+	$(CC) -Iinclude $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libnsr.a $(LDLIBS)
+$(BUILD)/tools $(BUILD)/bench $(BUILD)/tests $(BUILD)/examples:
 	mkdir -p $@
 
 # Every test binary and tests/cli_*.sh prints "PASS name" / "FAIL name: why" / "SKIP name: why";
@@ -99,6 +105,8 @@ install: all
 	install -m 755 $(BUILD)/libnsr.so $(DESTDIR)$(PREFIX)/lib/libnsr.so.0
 	ln -sf libnsr.so.0 $(DESTDIR)$(PREFIX)/lib/libnsr.so
 	install -m 644 include/nsr.h $(DESTDIR)$(PREFIX)/include/nsr.h
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 644 docs/nsr.1 $(DESTDIR)$(PREFIX)/share/man/man1/nsr.1
 	install -d $(DESTDIR)$(PREFIX)/share/nsr/models
 	$(if $(wildcard models/*.nsr),install -m 644 $(wildcard models/*.nsr) $(DESTDIR)$(PREFIX)/share/nsr/models/)
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(shell sed -n 's/.*NSR_VERSION_STRING "\(.*\)"/\1/p' include/nsr.h)|' \

@@ -9,6 +9,29 @@
  *  - No global state (but for the temporary files of atomic writes in progress, which a signal
  *    handler can reach only so: nsr_remove_temp_files_in_flight); every allocation has a
  *    matching free.
+ *
+ * Ownership (every call follows these rules; the comments below say where one does more):
+ *  - A call that makes something (nsr_image_create, nsr_image_read, nsr_resize_bicubic,
+ *    nsr_model_load, nsr_model_restorer_create, ...) fills the caller's struct or pointer; the
+ *    caller owns the result and releases it with the matching free: nsr_image_free,
+ *    nsr_model_free, nsr_model_file_free, nsr_model_restorer_free, nsr_path_list_free, or free()
+ *    for byte buffers (nsr_image_encode, nsr_read_file, nsr_model_file_encode). On failure the
+ *    output is left empty (a zeroed image, a NULL pointer), so freeing it then is harmless, and
+ *    every free accepts an empty image or NULL. An output image is overwritten, not freed
+ *    first: free an image before making a new one in it.
+ *  - Pointer arguments are read (or, when not const, written) during the call only and not
+ *    kept, unless the call says so (nsr_model_restorer_create keeps the model).
+ *  - nsr_error is the caller's, one per call in flight; its message is set only on failure.
+ *
+ * Threads:
+ *  - Calls on different objects may run on any number of threads at once, and so may calls that
+ *    only read an object (const): one loaded nsr_model can restore images on several threads
+ *    at once (each call makes its own working memory), one nsr_image can be encoded twice at
+ *    once. A call that changes an object (a non-const image, model or model file) needs it to
+ *    itself for the call.
+ *  - Calls parallelise inside with OpenMP on the calling thread's omp_get_max_threads()
+ *    threads (set by omp_set_num_threads or OMP_NUM_THREADS); callbacks (progress, training
+ *    events, the communicator's sum) run on the calling thread, one at a time.
  */
 #ifndef NSR_H
 #define NSR_H
@@ -37,7 +60,7 @@ typedef struct nsr_error {
 } nsr_error;
 
 /* Formats message into err (if err is non-NULL) and returns -1, so callers can write
- * `return nsr_fail(err, "...", ...);`. */
+ * `return nsr_fail(err, "...", ...);`. Touches nothing but err. */
 NSR_API int nsr_fail(nsr_error *err, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 2, 3)))
@@ -54,13 +77,23 @@ typedef struct nsr_image {
     float *alpha;        /* height * width, 0..1, or NULL when the image has no alpha */
     uint8_t *icc;        /* ICC profile bytes carried from input to output, or NULL */
     size_t icc_size;
+    uint8_t *exif;       /* EXIF carried from input to output, or NULL: the TIFF structure from
+                          * its byte-order mark ("II" or "MM") on, without JPEG's "Exif\0\0";
+                          * its orientation already applied to the pixels (the tag says 1) */
+    size_t exif_size;
+    double dpi_x, dpi_y; /* resolution in pixels per inch; 0 when the file does not say */
 } nsr_image;
 
-/* Allocates an image with zeroed planes (alpha only when with_alpha). */
+/* Allocates an image with zeroed planes (alpha only when with_alpha); free it with
+ * nsr_image_free, which frees every plane and the metadata and leaves the image zeroed. */
 NSR_API int nsr_image_create(nsr_image *img, int width, int height, int channels, int with_alpha,
                              nsr_error *err);
 NSR_API void nsr_image_free(nsr_image *img);
+/* A deep copy: pixels, alpha and metadata. */
 NSR_API int nsr_image_copy(nsr_image *dst, const nsr_image *src, nsr_error *err);
+/* Replaces dst's metadata with copies of src's ICC profile and EXIF, and src's resolution scaled
+ * by dst's size over src's (the physical size stays: a x2 upscale of a 72 dpi image has 144). */
+NSR_API int nsr_image_copy_metadata(nsr_image *dst, const nsr_image *src, nsr_error *err);
 /* Pointer to colour plane c. */
 static inline float *nsr_image_plane(const nsr_image *img, int c) {
     return img->data + (size_t)c * img->width * img->height;
@@ -99,18 +132,25 @@ NSR_API const char *nsr_format_name(nsr_format format);
 NSR_API nsr_format nsr_format_from_path(const char *path);
 
 /* Reads PNG, JPEG or WebP (detected from content). opts may be NULL. Grey stays one plane,
- * except that WebP, which has no grey, always gives three; alpha and the ICC profile come along;
- * 16-bit PNG gives bit_depth 16; JPEG EXIF orientation is applied. Errors name the file. */
+ * except that WebP, which has no grey, always gives three; alpha, the ICC profile and EXIF
+ * (PNG eXIf, JPEG APP1, WebP EXIF) come along; 16-bit PNG gives bit_depth 16. The EXIF
+ * orientation is applied to the pixels (all eight), and the EXIF kept says 1. The resolution
+ * comes from PNG's pHYs or JPEG's JFIF header when they give one in absolute units, else from
+ * the EXIF. img is created (freed on failure). Errors name the file. */
 NSR_API int nsr_image_read(nsr_image *img, const char *path, const nsr_read_options *opts,
                            nsr_error *err);
 NSR_API int nsr_image_read_memory(nsr_image *img, const uint8_t *bytes, size_t size,
                                   const nsr_read_options *opts, nsr_error *err);
-/* Writes atomically: to a temporary file in the same folder, then renamed over path. */
+/* Writes atomically: to a temporary file in the same folder, then renamed over path. Two
+ * threads writing the same path at once leave one of the two files whole. */
 NSR_API int nsr_image_write(const nsr_image *img, const char *path, const nsr_write_options *opts,
                             nsr_error *err);
 /* Encodes into a malloc'd buffer (*out, *out_size); the caller frees it. Samples are rounded to
  * the nearest level and clamped; JPEG drops alpha (colour is kept, not composited) and uses
- * 4:2:0 chroma for colour; WebP holds at most 16383x16383. */
+ * 4:2:0 chroma for colour; WebP holds at most 16383x16383. The ICC profile and EXIF are
+ * written by every format; the EXIF is made true for the pixels (orientation 1, PixelX/
+ * YDimension their size, X/YResolution the image's resolution when it has one). The resolution
+ * goes in PNG's pHYs, JPEG's JFIF header, and for WebP only into an EXIF the image has. */
 NSR_API int nsr_image_encode(const nsr_image *img, nsr_format format, const nsr_write_options *opts,
                              uint8_t **out, size_t *out_size, nsr_error *err);
 
@@ -124,7 +164,8 @@ NSR_API int nsr_write_file_atomic(const char *path, const void *bytes, size_t si
  * a process of another PID namespace, sharing the folder, would be taken for stale.) */
 NSR_API int nsr_remove_stale_temp_files(const char *dir, const char *name, nsr_error *err);
 /* Removes the temporary files of the atomic writes in progress in this process; for a handler
- * of a signal that ends the process (async-signal-safe: unlink only). */
+ * of a signal that ends the process (async-signal-safe: unlink only; the one call meant to run
+ * while other threads are inside the library). */
 NSR_API void nsr_remove_temp_files_in_flight(void);
 /* Reads a whole file into a malloc'd buffer. */
 NSR_API int nsr_read_file(const char *path, uint8_t **bytes, size_t *size, nsr_error *err);
@@ -140,7 +181,7 @@ typedef struct nsr_path_list {
 } nsr_path_list;
 
 /* Lists the PNG, JPEG and WebP files of a folder (by extension, not recursive), sorted by name.
- * An empty folder is an error. */
+ * An empty folder is an error. The list and its paths are malloc'd: nsr_path_list_free. */
 NSR_API int nsr_list_images(nsr_path_list *list, const char *dir, nsr_error *err);
 NSR_API void nsr_path_list_free(nsr_path_list *list);
 
@@ -260,7 +301,8 @@ NSR_API int nsr_task_degrade(nsr_image *input, nsr_image *gt, const nsr_task *ta
                              nsr_error *err);
 
 /* Anything that restores an image: bicubic, a network, a future backend. restore creates out,
- * which must have the ground truth's size and channels. */
+ * which must have the ground truth's size and channels (the caller frees it). restore may run
+ * on several threads at once when ctx is only read (so for the bicubic and model restorers). */
 typedef struct nsr_restorer {
     const char *name;
     void *ctx;
@@ -269,7 +311,7 @@ typedef struct nsr_restorer {
 } nsr_restorer;
 
 /* The baseline: MATLAB-compatible bicubic upscaling (uint8 semantics); identity for
- * denoising and JPEG. */
+ * denoising and JPEG. A constant: never freed. */
 NSR_API extern const nsr_restorer nsr_bicubic_restorer;
 
 /* The per-image seed for noise: a hash of the file's base name, so that an image gets the same
@@ -315,7 +357,8 @@ typedef struct nsr_model_tensor {
     const float *data;
 } nsr_model_tensor;
 
-/* An empty container; NULL when out of memory. */
+/* An empty container; NULL when out of memory. Free with nsr_model_file_free. The setters and
+ * adders below change f: one thread at a time; the getters only read it. */
 NSR_API nsr_model_file *nsr_model_file_new(void);
 NSR_API void nsr_model_file_free(nsr_model_file *f);
 
@@ -337,7 +380,8 @@ NSR_API int nsr_model_file_encode(const nsr_model_file *f, uint8_t **out, size_t
 /* Encodes, then writes atomically (nsr_write_file_atomic). */
 NSR_API int nsr_model_file_save(const nsr_model_file *f, const char *path, nsr_error *err);
 /* Reads and validates every field (docs/model-format.md lists the checks); on failure *f is NULL
- * and err says what is wrong, prefixed with the path (or label). The bytes are not kept. */
+ * and err says what is wrong, prefixed with the path (or label). The bytes are not kept: the
+ * caller's buffer may be freed after the call; *f is the caller's (nsr_model_file_free). */
 NSR_API int nsr_model_file_load(nsr_model_file **f, const char *path, nsr_error *err);
 NSR_API int nsr_model_file_load_memory(nsr_model_file **f, const uint8_t *bytes, size_t size,
                                        const char *label, nsr_error *err);
@@ -434,7 +478,9 @@ NSR_API void nsr_arch_defaults(nsr_arch *arch);
 NSR_API int nsr_arch_check(const nsr_arch *arch, nsr_error *err);
 /* Number of parameters (V, g and bias of every conv, and the side layers) of a valid arch. */
 NSR_API size_t nsr_arch_param_count(const nsr_arch *arch);
-/* A model with the reference initialisation drawn from seed. */
+/* A model with the reference initialisation drawn from seed; free with nsr_model_free. A model
+ * is never changed by inference (nsr_model_infer*, nsr_model_restore, restorers take it const),
+ * so one model serves any number of threads at once; nsr_train changes only its own copy. */
 NSR_API int nsr_model_create(nsr_model **model, const nsr_arch *arch, uint64_t seed,
                              nsr_error *err);
 NSR_API void nsr_model_free(nsr_model *model);
@@ -461,6 +507,7 @@ NSR_API int nsr_model_infer(const nsr_model *model, const nsr_image *in, nsr_ima
  * messages do not name the file; load's are prefixed with the path. */
 NSR_API int nsr_model_to_file(const nsr_model *m, nsr_model_file *f, nsr_error *err);
 NSR_API int nsr_model_from_file(nsr_model **m, const nsr_model_file *f, nsr_error *err);
+/* load: *m is the caller's (nsr_model_free); NULL on failure. */
 NSR_API int nsr_model_save(const nsr_model *m, const char *path, nsr_error *err);
 NSR_API int nsr_model_load(nsr_model **m, const char *path, nsr_error *err);
 
@@ -492,7 +539,8 @@ NSR_API int nsr_tiling_parse(const char *name, nsr_tiling *tiling);
 typedef struct nsr_infer_options {
     nsr_selection selection;
     nsr_tiling tiling;
-    /* With tiles: called after every few tiles with the fraction done (0..1]; may be NULL. */
+    /* With tiles: called after every few tiles with the fraction done (0..1], on the calling
+     * thread; may be NULL. */
     void (*progress)(void *ctx, double fraction);
     void *progress_ctx;
     /* NSR_TILE_AUTO: a tile's side in LR pixels (0: chosen from the network's size; at least
@@ -518,7 +566,10 @@ NSR_API int nsr_model_check_task(const nsr_model *m, const nsr_task *task, const
 /* A restorer (for nsr_eval_image) running m by nsr_model_restore. It fits the tasks of the
  * model's scale (nsr_model_check_task); any other task fails with a line naming the model by
  * label ("nsr_x2.nsr is a x2 super-resolution network; it cannot do x3 super-resolution"). Its
- * name is "label (tiling, selection)". m must outlive it; opts is copied (NULL: the defaults). */
+ * name is "label (tiling, selection)". It keeps m, which must outlive it; opts and label are
+ * copied (NULL: the defaults). Free it with nsr_model_restorer_free (before freeing m). Its
+ * restore only reads the restorer and m: several threads may use one at once, each calling the
+ * progress callback of opts (which must then be safe for that). */
 NSR_API int nsr_model_restorer_create(nsr_restorer **r, const nsr_model *m, const char *label,
                                       const nsr_infer_options *opts, nsr_error *err);
 NSR_API void nsr_model_restorer_free(nsr_restorer *r);
@@ -623,14 +674,17 @@ typedef struct nsr_train_progress {
     size_t params;
 } nsr_train_progress;
 
-/* Called for every event; returning non-zero stops the run: after a step, a checkpoint is
- * written and training returns NSR_TRAIN_STOPPED. */
+/* Called for every event, on the thread that called nsr_train; returning non-zero stops the
+ * run: after a step, a checkpoint is written and training returns NSR_TRAIN_STOPPED. */
 typedef int (*nsr_train_callback)(void *ctx, const nsr_train_progress *progress);
 
 #define NSR_TRAIN_STOPPED 1
 
-/* Trains a new run. The checkpoint of iteration 0 is written first, so a run folder that holds
- * anything can be resumed; a failure to load the data removes the run again. Returns 0 when all
+/* Trains a new run. Besides OpenMP's threads it runs one thread of its own, which makes the
+ * next batches while a step runs, and ends it before returning; the run folder is the run's
+ * alone (two runs in one folder at once are not supported). The checkpoint of iteration 0 is
+ * written first, so a run folder that holds anything can be resumed; a failure to load the
+ * data removes the run again. Returns 0 when all
  * iterations are done (model.nsr written), NSR_TRAIN_STOPPED when the callback asked to stop
  * (also while loading: the run resumes from iteration 0), -1 on failure. A loss that is not
  * finite fails without updating the network or overwriting the last checkpoint. cb may be NULL. */

@@ -51,8 +51,8 @@ expect_ok depth8 "$NSR" convert "$WORK/d16.png" "$WORK/d8.png" --depth 8
 check depth8_same cmp -s "$WORK/d8.png" "$WORK/direct.png"
 expect_ok format_option "$NSR" convert "$WORK/in.png" "$WORK/out.dat" --format webp
 check format_option_written is_webp "$WORK/out.dat"
-expect_ok format_jpg "$NSR" convert -f JPG "$WORK/in.png" "$WORK/out.png"
-check format_jpg_written is_jpeg "$WORK/out.png"
+expect_ok format_jpg "$NSR" convert -f JPG "$WORK/in.png" "$WORK/out.jpeg"
+check format_jpg_written is_jpeg "$WORK/out.jpeg"
 expect_ok help "$NSR" convert --help
 
 # The input is never overwritten unless asked, whatever name it is given.

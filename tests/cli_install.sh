@@ -1,11 +1,14 @@
-# `make install PREFIX=...` installs the program, library, header and pkg-config file, and a
-# program built with `pkg-config --cflags --libs nsr` against the installed copy runs.
+# `make install PREFIX=...` installs the program, library, header, pkg-config file and man page;
+# a program built with `pkg-config --cflags --libs nsr` against the installed copy runs, and so
+# does examples/upscale.c (as `make` built it, and built against the installed copy); the
+# installed man page renders without warnings (where man or groff is there).
 . tests/clilib.sh
 build=$(dirname "$NSR")
 prefix="$WORK/prefix"
 if make -s install SANITIZE="${NSR_SANITIZE:-}" BUILD="$build" PREFIX="$prefix" >"$WORK/log" 2>&1; then pass install_runs
 else fail install_runs "$(tail -n 1 "$WORK/log")"; exit 0; fi
-for f in bin/nsr lib/libnsr.a lib/libnsr.so include/nsr.h lib/pkgconfig/nsr.pc; do
+for f in bin/nsr lib/libnsr.a lib/libnsr.so include/nsr.h lib/pkgconfig/nsr.pc share/man/man1/nsr.1 \
+    share/nsr/models/nsr_x2.nsr; do
     if [ -e "$prefix/$f" ]; then pass "installed_$f"; else fail "installed_$f" "missing"; fi
 done
 # The library exports its API only, and the header defines no macro outside NSR_. (Under
@@ -36,3 +39,35 @@ else fail pkg_config_link "$(head -c 300 "$WORK/log")"; fi
 if [ "$("$prefix/bin/nsr" --version)" = "nsr $(sed -n 's/.*NSR_VERSION_STRING "\(.*\)"/\1/p' include/nsr.h)" ]; then
     pass installed_program_runs
 else fail installed_program_runs "wrong --version"; fi
+
+# examples/upscale.c: built by make, and through pkg-config against the installed library; both
+# upscale a 24x16 image x2 with the installed model.
+"$prefix/bin/nsr" upscale -m bicubic -o "$WORK/picture.png" 2>/dev/null &&
+    "$prefix/bin/nsr" resize "$WORK/picture.png" "$WORK/small.png" --size 24x16
+model="$prefix/share/nsr/models/nsr_x2.nsr"
+if out=$("$build/examples/upscale" "$model" "$WORK/small.png" "$WORK/made.png" 2>&1) &&
+    [ "$out" = "24x16 -> 48x32" ] && [ "$(png_head "$WORK/made.png")" = "48 32 8 2" ]; then
+    pass example_built_by_make
+else fail example_built_by_make "$out"; fi
+if cc -o "$WORK/upscale" examples/upscale.c $flags >"$WORK/log" 2>&1 &&
+    out=$(LD_LIBRARY_PATH="$prefix/lib" "$WORK/upscale" "$model" "$WORK/small.png" "$WORK/linked.png" 2>&1) &&
+    [ "$out" = "24x16 -> 48x32" ]; then
+    pass example_pkg_config
+else fail example_pkg_config "$(head -c 300 "$WORK/log") $out"; fi
+expect_same example_same_result "$WORK/made.png" "$WORK/linked.png"
+expect_error example_error_line env LD_LIBRARY_PATH="$prefix/lib" "$WORK/upscale" "$model" "$WORK/missing.png" "$WORK/x.png"
+
+# The man page renders without a warning: man -l where man is there, else groff.
+page="$prefix/share/man/man1/nsr.1"
+if command -v man >/dev/null 2>&1; then
+    warnings=$(MANWIDTH=80 man --warnings -l "$page" 2>&1 >/dev/null)
+    rendered=$(MANWIDTH=80 man -l "$page" 2>/dev/null)
+elif command -v groff >/dev/null 2>&1; then
+    warnings=$(groff -man -Tutf8 -ww -z "$page" 2>&1)
+    rendered=$(groff -man -Tutf8 "$page" 2>/dev/null)
+else
+    echo "SKIP man_page_renders: neither man nor groff is installed"
+    exit 0
+fi
+if [ -z "$warnings" ] && echo "$rendered" | grep -q "EXIT STATUS"; then pass man_page_renders
+else fail man_page_renders "$(echo "$warnings" | head -n 3)"; fi

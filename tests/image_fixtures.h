@@ -170,6 +170,44 @@ static inline void insert_app1(membuf *out, const uint8_t *jpeg, size_t size, co
     membuf_add(out, jpeg + 2, size - 2);
 }
 
+/* A fuller EXIF, as cameras write it (TIFF structure, no "Exif\0\0"): IFD0 with Orientation,
+ * XResolution and YResolution (x_res/1 and y_res/1 in unit: 2 inch, 3 cm), ResolutionUnit and
+ * the Exif IFD's pointer; the Exif IFD with PixelXDimension (SHORT) and PixelYDimension (LONG).
+ * FULL_EXIF_SIZE bytes. */
+enum { FULL_EXIF_SIZE = 120 };
+static inline void make_full_exif(uint8_t *t, int big, int orientation, uint32_t x_res, uint32_t y_res,
+                                  int unit, unsigned width, unsigned height) {
+    static const struct { unsigned tag, type; } ifd0[5] = {
+        {0x0112, 3}, {0x011a, 5}, {0x011b, 5}, {0x0128, 3}, {0x8769, 4}};
+    const uint32_t ifd0_values[5] = {(uint32_t)orientation, 74, 82, (uint32_t)unit, 90};
+    memset(t, 0, FULL_EXIF_SIZE);
+    memcpy(t, big ? "MM" : "II", 2);
+    put16(t + 2, 42, big);
+    put32(t + 4, 8, big);
+    put16(t + 8, 5, big);
+    for (int i = 0; i < 5; i++) {
+        uint8_t *e = t + 10 + 12 * i;
+        put16(e, ifd0[i].tag, big);
+        put16(e + 2, ifd0[i].type, big);
+        put32(e + 4, 1, big);
+        if (ifd0[i].type == 3) put16(e + 8, ifd0_values[i], big);
+        else put32(e + 8, ifd0_values[i], big);
+    }
+    put32(t + 74, x_res, big); /* the rationals */
+    put32(t + 78, 1, big);
+    put32(t + 82, y_res, big);
+    put32(t + 86, 1, big);
+    put16(t + 90, 2, big);     /* the Exif IFD */
+    put16(t + 92, 0xa002, big);
+    put16(t + 94, 3, big);
+    put32(t + 96, 1, big);
+    put16(t + 100, width, big);
+    put16(t + 104, 0xa003, big);
+    put16(t + 106, 4, big);
+    put32(t + 108, 1, big);
+    put32(t + 112, height, big);
+}
+
 /* A minimal ICC profile that libpng accepts: a v2 header for colour space space ("RGB " or
  * "GRAY"), no tags, then filler up to size bytes (a multiple of 4). */
 static inline uint8_t *make_icc(size_t size, const char *space) {

@@ -2,6 +2,8 @@
  * format, inputs written with libpng/libjpeg directly (palette, tRNS, low bit depths, interlace,
  * progressive, CMYK), ICC profiles, EXIF orientation, the pixel limit, and the shared data. */
 #include <unistd.h>
+#include <webp/mux.h>
+#include <zlib.h>
 
 #include "check.h"
 #include "image_fixtures.h"
@@ -438,47 +440,231 @@ static void stored_pixel(int o, int w, int h, int x, int y, int *sx, int *sy) {
     }
 }
 
+/* file (of format f) with EXIF (a TIFF structure of n bytes) added as the format keeps it: JPEG's
+ * APP1 after SOI, PNG's eXIf after IHDR, WebP's EXIF chunk (by libwebp's mux). */
+static void add_exif(membuf *out, nsr_format f, const uint8_t *file, size_t size, const uint8_t *exif, size_t n) {
+    if (f == NSR_FORMAT_JPEG) {
+        uint8_t *payload = malloc(n + 6);
+        if (!payload) abort();
+        memcpy(payload, "Exif\0\0", 6);
+        memcpy(payload + 6, exif, n);
+        insert_app1(out, file, size, payload, n + 6);
+        free(payload);
+    } else if (f == NSR_FORMAT_PNG) {
+        const size_t after_ihdr = 8 + 4 + 4 + 13 + 4;
+        uint8_t head[8], crc[4];
+        put32(head, (uint32_t)n, 1);
+        memcpy(head + 4, "eXIf", 4);
+        uLong c = crc32(crc32(0, head + 4, 4), exif, (uInt)n);
+        put32(crc, (uint32_t)c, 1);
+        membuf_add(out, file, after_ihdr);
+        membuf_add(out, head, 8);
+        membuf_add(out, exif, n);
+        membuf_add(out, crc, 4);
+        membuf_add(out, file + after_ihdr, size - after_ihdr);
+    } else {
+        WebPData image = {file, size}, chunk = {exif, n}, assembled;
+        WebPDataInit(&assembled);
+        WebPMux *mux = WebPMuxCreate(&image, 0);
+        if (!mux || WebPMuxSetChunk(mux, "EXIF", &chunk, 0) != WEBP_MUX_OK ||
+            WebPMuxAssemble(mux, &assembled) != WEBP_MUX_OK)
+            abort();
+        membuf_add(out, assembled.bytes, assembled.size);
+        WebPMuxDelete(mux);
+        WebPDataClear(&assembled);
+    }
+}
+
+static const nsr_format all_formats[3] = {NSR_FORMAT_PNG, NSR_FORMAT_JPEG, NSR_FORMAT_WEBP};
+
+/* All eight orientations, little- and big-endian, applied by every reader; spoiled EXIF is
+ * ignored (orientation 1), and the EXIF read says 1 once the pixels are upright. */
 static void test_exif_orientation(void) {
     enum { W = 9, H = 5 };
     nsr_image src, plain;
     nsr_error err;
     REQUIRE(make_image(&src, W, H, 3, 0, 8) == 0, "create");
-    uint8_t *jpeg;
-    size_t size;
-    REQUIRE(nsr_image_encode(&src, NSR_FORMAT_JPEG, NULL, &jpeg, &size, &err) == 0, "%s", err.message);
-    REQUIRE(nsr_image_read_memory(&plain, jpeg, size, NULL, &err) == 0, "%s", err.message);
     int checked = 0;
-    for (int big = 0; big <= 1; big++)
-        for (int o = 1; o <= 8; o++)
-            for (int flaw = 0; flaw < EXIF_FLAWS; flaw++) {
-                uint8_t exif[64];
-                size_t n = make_exif(exif, big, o, flaw);
-                membuf m = {0};
-                insert_app1(&m, jpeg, size, exif, n);
-                nsr_image img;
-                int rc = decode_membuf(&m, &img, &err);
-                CHECK(rc == 0, "orientation %d flaw %d: %s", o, flaw, err.message);
-                if (rc) continue;
-                int applied = flaw ? 1 : o, transposed = applied >= 5;
-                if (img.width != (transposed ? H : W) || img.height != (transposed ? W : H)) {
-                    CHECK(0, "orientation %d (%s, flaw %d): %dx%d", o, big ? "MM" : "II", flaw, img.width, img.height);
-                } else {
-                    for (int c = 0; c < 3; c++)
-                        for (int y = 0; y < img.height; y++)
-                            for (int x = 0; x < img.width; x++) {
-                                int sx, sy;
-                                stored_pixel(applied, W, H, x, y, &sx, &sy);
-                                CHECK(nsr_image_plane(&img, c)[y * img.width + x] == nsr_image_plane(&plain, c)[sy * W + sx],
-                                      "orientation %d (%s, flaw %d): pixel (%d,%d)", o, big ? "MM" : "II", flaw, x, y);
-                            }
-                    checked++;
+    for (int f = 0; f < 3; f++) {
+        const char *name = nsr_format_name(all_formats[f]);
+        uint8_t *file;
+        size_t size;
+        REQUIRE(nsr_image_encode(&src, all_formats[f], NULL, &file, &size, &err) == 0, "%s", err.message);
+        REQUIRE(nsr_image_read_memory(&plain, file, size, NULL, &err) == 0, "%s", err.message);
+        for (int big = 0; big <= 1; big++)
+            for (int o = 1; o <= 8; o++)
+                for (int flaw = 0; flaw < EXIF_FLAWS; flaw++) {
+                    uint8_t exif[64];
+                    size_t n = make_exif(exif, big, o, flaw);
+                    membuf m = {0};
+                    add_exif(&m, all_formats[f], file, size, exif + 6, n - 6);
+                    nsr_image img;
+                    int rc = decode_membuf(&m, &img, &err);
+                    CHECK(rc == 0, "%s orientation %d flaw %d: %s", name, o, flaw, err.message);
+                    if (rc) continue;
+                    int applied = flaw ? 1 : o, transposed = applied >= 5;
+                    if (img.width != (transposed ? H : W) || img.height != (transposed ? W : H)) {
+                        CHECK(0, "%s orientation %d (%s, flaw %d): %dx%d", name, o, big ? "MM" : "II", flaw,
+                              img.width, img.height);
+                    } else {
+                        for (int c = 0; c < 3; c++)
+                            for (int y = 0; y < img.height; y++)
+                                for (int x = 0; x < img.width; x++) {
+                                    int sx, sy;
+                                    stored_pixel(applied, W, H, x, y, &sx, &sy);
+                                    CHECK(nsr_image_plane(&img, c)[y * img.width + x] ==
+                                              nsr_image_plane(&plain, c)[sy * W + sx],
+                                          "%s orientation %d (%s, flaw %d): pixel (%d,%d)", name, o,
+                                          big ? "MM" : "II", flaw, x, y);
+                                }
+                        checked++;
+                    }
+                    if (!flaw) {
+                        uint8_t upright[64];
+                        make_exif(upright, big, 1, 0);
+                        CHECK(img.exif_size == n - 6 && !memcmp(img.exif, upright + 6, n - 6),
+                              "%s orientation %d: the EXIF read is not the file's with orientation 1", name, o);
+                    }
+                    nsr_image_free(&img);
                 }
+        free(file);
+        nsr_image_free(&plain);
+    }
+    CHECK(checked == 3 * 2 * 8 * EXIF_FLAWS, "%d checked", checked);
+    nsr_image_free(&src);
+}
+
+/* EXIF and the resolution written by every format and read back: the EXIF made true for the
+ * pixels (orientation 1, their size, the image's resolution in the EXIF's own unit); the
+ * resolution from pHYs (PNG, to its 1/metre precision), JFIF (JPEG, whole dpi) or the EXIF
+ * (WebP). Without EXIF, WebP has nowhere to keep a resolution. */
+static void test_exif_and_dpi_written(void) {
+    for (int f = 0; f < 3; f++)
+        for (int big = 0; big <= 1; big++)
+            for (int with_exif = 0; with_exif <= 1; with_exif++) {
+                const char *name = nsr_format_name(all_formats[f]);
+                const int unit = big ? 3 : 2; /* cm, inch */
+                nsr_image img, back;
+                nsr_error err;
+                REQUIRE(make_smooth(&img, 12, 7, 3) == 0, "create");
+                img.dpi_x = 254;
+                img.dpi_y = 508;
+                if (with_exif) {
+                    img.exif = malloc(FULL_EXIF_SIZE);
+                    REQUIRE(img.exif, "malloc");
+                    img.exif_size = FULL_EXIF_SIZE;
+                    make_full_exif(img.exif, big, 6, 72, 72, unit, 3000, 4000);
+                }
+                REQUIRE(round_trip(&img, all_formats[f], NULL, &back, &err) == 0, "%s", err.message);
+                CHECK(back.width == 12 && back.height == 7, "%s: written turned (%dx%d)", name, back.width,
+                      back.height);
+                if (with_exif) {
+                    uint8_t expected[FULL_EXIF_SIZE];
+                    make_full_exif(expected, big, 1, unit == 3 ? 100 : 254, unit == 3 ? 200 : 508, unit, 12, 7);
+                    CHECK(back.exif_size == FULL_EXIF_SIZE && !memcmp(back.exif, expected, FULL_EXIF_SIZE),
+                          "%s %s: the EXIF written is not the image's made true (%zu bytes)", name,
+                          big ? "MM" : "II", back.exif_size);
+                } else {
+                    CHECK(back.exif == NULL && back.exif_size == 0, "%s: EXIF from nowhere", name);
+                }
+                double tolerance = all_formats[f] == NSR_FORMAT_PNG ? 0.02 : 1e-9;
+                if (all_formats[f] == NSR_FORMAT_WEBP && !with_exif)
+                    CHECK(back.dpi_x == 0 && back.dpi_y == 0, "WebP without EXIF: %g x %g dpi", back.dpi_x,
+                          back.dpi_y);
+                else
+                    CHECK(fabs(back.dpi_x - 254) < tolerance && fabs(back.dpi_y - 508) < tolerance,
+                          "%s%s: %g x %g dpi, not 254 x 508", name, with_exif ? " with EXIF" : "", back.dpi_x,
+                          back.dpi_y);
+                nsr_image_free(&back);
                 nsr_image_free(&img);
             }
-    CHECK(checked == 2 * 8 * EXIF_FLAWS, "%d checked", checked);
-    free(jpeg);
-    nsr_image_free(&plain);
-    nsr_image_free(&src);
+}
+
+/* EXIF of more than a JPEG segment holds (65527 bytes) is an error for JPEG, as a too-large ICC
+ * profile is; PNG and WebP keep it whole. */
+static void test_exif_too_large_for_jpeg(void) {
+    enum { SIZE = 70000 };
+    nsr_image img, back;
+    nsr_error err;
+    REQUIRE(make_smooth(&img, 8, 8, 3) == 0, "create");
+    REQUIRE((img.exif = calloc(SIZE, 1)) != NULL, "calloc");
+    img.exif_size = SIZE;
+    make_full_exif(img.exif, 1, 1, 72, 72, 2, 8, 8);
+    uint8_t *bytes = NULL;
+    size_t size;
+    CHECK(nsr_image_encode(&img, NSR_FORMAT_JPEG, NULL, &bytes, &size, &err) == -1 &&
+              strstr(err.message, "EXIF too large for JPEG") && !bytes,
+          "JPEG: %s", err.message);
+    for (int f = 0; f < 3; f += 2) {
+        REQUIRE(round_trip(&img, all_formats[f], NULL, &back, &err) == 0, "%s", err.message);
+        CHECK(back.exif_size == SIZE, "%s: %zu bytes of EXIF back", nsr_format_name(all_formats[f]), back.exif_size);
+        nsr_image_free(&back);
+    }
+    nsr_image_free(&img);
+}
+
+/* A resolution in the EXIF alone is read (the image files of most cameras); a file without one
+ * (libjpeg's JFIF default is unit 0, an aspect ratio) has none; a tiny one is written as the
+ * least the format holds. */
+static void test_dpi_sources(void) {
+    nsr_image img, back;
+    nsr_error err;
+    REQUIRE(make_smooth(&img, 8, 8, 3) == 0, "create");
+    for (int f = 0; f < 3; f++) {
+        uint8_t *file, exif[FULL_EXIF_SIZE];
+        size_t size;
+        REQUIRE(nsr_image_encode(&img, all_formats[f], NULL, &file, &size, &err) == 0, "%s", err.message);
+        REQUIRE(nsr_image_read_memory(&back, file, size, NULL, &err) == 0, "%s", err.message);
+        CHECK(back.dpi_x == 0 && back.dpi_y == 0, "%s with no resolution: %g x %g dpi",
+              nsr_format_name(all_formats[f]), back.dpi_x, back.dpi_y);
+        nsr_image_free(&back);
+        make_full_exif(exif, f == 1, 1, 300, 200, 2, 8, 8);
+        membuf m = {0};
+        add_exif(&m, all_formats[f], file, size, exif, FULL_EXIF_SIZE);
+        REQUIRE(decode_membuf(&m, &back, &err) == 0, "%s", err.message);
+        CHECK(back.dpi_x == 300 && back.dpi_y == 200, "%s, EXIF resolution only: %g x %g dpi",
+              nsr_format_name(all_formats[f]), back.dpi_x, back.dpi_y);
+        nsr_image_free(&back);
+        free(file);
+    }
+    /* A resolution under what the format can write stays a resolution: 1 per metre, 1 dpi. */
+    img.dpi_x = img.dpi_y = 0.01;
+    for (int f = 0; f < 2; f++) {
+        REQUIRE(round_trip(&img, all_formats[f], NULL, &back, &err) == 0, "%s", err.message);
+        CHECK(back.dpi_x > 0 && back.dpi_x <= 1 && back.dpi_y == back.dpi_x, "%s: 0.01 dpi came back as %g x %g",
+              nsr_format_name(all_formats[f]), back.dpi_x, back.dpi_y);
+        nsr_image_free(&back);
+    }
+    nsr_image_free(&img);
+}
+
+/* The metadata follows the pixels through copies, resizes and restores, the resolution scaled
+ * by the size so that the physical size stays. */
+static void test_metadata_carried(void) {
+    nsr_image img, copy, big;
+    nsr_error err;
+    REQUIRE(make_smooth(&img, 10, 6, 3) == 0, "create");
+    img.dpi_x = 72;
+    img.dpi_y = 96;
+    img.exif = malloc(FULL_EXIF_SIZE);
+    REQUIRE(img.exif, "malloc");
+    img.exif_size = FULL_EXIF_SIZE;
+    make_full_exif(img.exif, 0, 1, 72, 96, 2, 10, 6);
+    REQUIRE(nsr_image_copy(&copy, &img, &err) == 0, "%s", err.message);
+    CHECK(copy.exif != img.exif && copy.exif_size == img.exif_size && !memcmp(copy.exif, img.exif, img.exif_size),
+          "copy: EXIF");
+    CHECK(copy.dpi_x == 72 && copy.dpi_y == 96, "copy: %g x %g dpi", copy.dpi_x, copy.dpi_y);
+    REQUIRE(nsr_resize_bicubic(&big, &img, 0, 0, 2, 3, 1, &err) == 0, "%s", err.message);
+    CHECK(big.exif_size == img.exif_size && !memcmp(big.exif, img.exif, img.exif_size), "resize: EXIF");
+    CHECK(big.dpi_x == 144 && big.dpi_y == 288, "resize x2 x3: %g x %g dpi", big.dpi_x, big.dpi_y);
+    nsr_image_free(&copy);
+    nsr_image_free(&big);
+    const nsr_task x4 = {.kind = NSR_TASK_SR, .scale = 4};
+    REQUIRE(nsr_bicubic_restorer.restore(NULL, &x4, &img, &big, &err) == 0, "%s", err.message);
+    CHECK(big.exif_size == img.exif_size && big.dpi_x == 288 && big.dpi_y == 384,
+          "bicubic x4: %zu bytes of EXIF, %g x %g dpi", big.exif_size, big.dpi_x, big.dpi_y);
+    nsr_image_free(&big);
+    nsr_image_free(&img);
 }
 
 static void test_icc(void) {
@@ -611,6 +797,10 @@ int main(void) {
     RUN(test_jpeg_is_standard);
     RUN(test_jpeg_drops_alpha);
     RUN(test_exif_orientation);
+    RUN(test_exif_and_dpi_written);
+    RUN(test_dpi_sources);
+    RUN(test_exif_too_large_for_jpeg);
+    RUN(test_metadata_carried);
     RUN(test_icc);
     RUN(test_max_pixels);
     RUN(test_write_errors);

@@ -464,7 +464,7 @@ static void test_hard_selection(void) {
 }
 
 /* Grey in, grey out (the mean of the network's planes on the replicated input); alpha by float
- * bicubic; ICC and 16-bit depth carried; also through the tiles. */
+ * bicubic; ICC, EXIF and 16-bit depth carried, the resolution scaled; also through the tiles. */
 static void test_restore_grey_alpha_icc(void) {
     nsr_model *m = tiny_model(2, 2, 6);
     REQUIRE(m, "model");
@@ -479,6 +479,12 @@ static void test_restore_grey_alpha_icc(void) {
         REQUIRE(grey.alpha && grey.icc, "malloc");
         memcpy(grey.icc, "abcde", 5);
         grey.icc_size = 5;
+        grey.exif = malloc(4);
+        REQUIRE(grey.exif, "malloc");
+        memcpy(grey.exif, "MM\0*", 4);
+        grey.exif_size = 4;
+        grey.dpi_x = 72;
+        grey.dpi_y = 300;
         grey.bit_depth = 16;
         for (int i = 0; i < w * h; i++) grey.alpha[i] = (float)(i % 7) / 6.0f;
         REQUIRE(!nsr_model_restore(m, &grey, &out, NULL, &err), "%s", err.message);
@@ -496,6 +502,8 @@ static void test_restore_grey_alpha_icc(void) {
         REQUIRE(!nsr_resize_bicubic(&alpha_up, &alpha, 2 * w, 2 * h, 2, 2, 0, &err), "%s", err.message);
         CHECK(out.alpha && !memcmp(out.alpha, alpha_up.data, n * sizeof(float)), "alpha is not the float bicubic");
         CHECK(out.icc_size == 5 && out.icc && !memcmp(out.icc, "abcde", 5), "ICC profile lost");
+        CHECK(out.exif_size == 4 && out.exif && !memcmp(out.exif, "MM\0*", 4), "EXIF lost");
+        CHECK(out.dpi_x == 144 && out.dpi_y == 600, "x2 of 72 x 300 dpi gave %g x %g", out.dpi_x, out.dpi_y);
         CHECK(out.bit_depth == 16, "bit depth %d", out.bit_depth);
         nsr_image *all[] = {&grey, &rgb, &net, &out, &alpha_up};
         for (int i = 0; i < 5; i++) nsr_image_free(all[i]);

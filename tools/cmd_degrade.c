@@ -2,6 +2,7 @@
 #include <stdio.h>
 
 #include "cli.h"
+#include "cli_output.h"
 #include "commands.h"
 
 enum { NOISE, SEED, JPEG, THREADS, OVERWRITE };
@@ -44,9 +45,9 @@ static int run(const opt_args *a) {
         out = in; /* noise is added in place */
         nsr_add_gaussian_noise(&out, v[NOISE].d, (uint64_t)v[SEED].i);
     }
-    rc = nsr_image_write(&out, a->pos[1], NULL, &err);
+    rc = cli_write_image(&out, a->pos[1], NULL);
     nsr_image_free(&out);
-    return rc ? cli_error("%s", err.message) : 0;
+    return rc;
 }
 
 static const opt_command command = {

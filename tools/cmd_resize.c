@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_output.h"
 #include "commands.h"
 
 /* A positive scale written as a number ("0.5") or a fraction ("1/3", kept exact as 1.0 / 3). */
@@ -70,9 +71,9 @@ static int run(const opt_args *a) {
     int rc = nsr_resize_bicubic(&out, &in, out_w, out_h, scale, scale, in.bit_depth == 8 && !float_mode, &err);
     nsr_image_free(&in);
     if (rc) return cli_error("%s: %s", paths[0], err.message);
-    rc = nsr_image_write(&out, paths[1], NULL, &err);
+    rc = cli_write_image(&out, paths[1], NULL);
     nsr_image_free(&out);
-    return rc ? cli_error("%s", err.message) : 0;
+    return rc;
 }
 
 static const opt_command command = {
@@ -82,7 +83,8 @@ static const opt_command command = {
     "Resizes IN with MATLAB's imresize(IN, S, 'bicubic') semantics (NSR.md section 5) and writes\n"
     "OUT (PNG, JPEG or WebP by its extension). 8-bit input is resized as MATLAB does on uint8:\n"
     "the image is rounded to 8 bit after each of the two passes, which reproduces the standard\n"
-    "LR test images exactly. Alpha and the ICC profile are kept.\n"
+    "LR test images exactly. Alpha, the ICC profile and EXIF are kept where OUT's format can\n"
+    "hold them; the resolution (DPI) is scaled with the size, keeping the physical size.\n"
     "\n",
     NULL, specs, OPT_COUNT(specs), 2, run,
 };

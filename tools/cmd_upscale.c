@@ -4,6 +4,7 @@
 
 #include "cli.h"
 #include "cli_model.h"
+#include "cli_output.h"
 #include "commands.h"
 
 enum { INPUT, OUTPUT, MODEL, SCALE, TILE, TILE_SIZE, HARD, FORMAT, QUALITY, MAX_PIXELS, OVERWRITE, THREADS };
@@ -28,8 +29,9 @@ static const opt_spec specs[] = {
     [TILE_SIZE] = {.short_name = 't', .kind = OPT_INT, .min = 1, .max = 1 << 20, .arg = "N",
                    .help = "tile size in input pixels for --tile auto (default: from the model)"},
     [HARD] = {.long_name = "hard", .help = "hard sparsity selection (argmax group) instead of the trained soft one"},
-    [FORMAT] = CLI_OPT_FORMAT("png, jpeg or webp (default: from OUT's extension)"),
-    [QUALITY] = CLI_OPT_QUALITY("JPEG/WebP quality 1..100 (WebP default: lossless)"),
+    [FORMAT] = CLI_OPT_FORMAT("png, jpeg or webp (default: from OUT's extension; refused when\n"
+                              "the extension names another format)"),
+    [QUALITY] = CLI_OPT_QUALITY("JPEG/WebP quality 1..100 (WebP default: lossless); refused for PNG"),
     [MAX_PIXELS] = CLI_OPT_MAX_PIXELS,
     [OVERWRITE] = CLI_OPT_OVERWRITE,
     [THREADS] = CLI_OPT_THREADS,
@@ -41,12 +43,11 @@ static int run(const opt_args *a) {
     const long scale = v[SCALE].i;
     nsr_infer_options iopts = {v[HARD].count ? NSR_SELECT_HARD : NSR_SELECT_SOFT, NSR_TILE_AUTO,
                                cli_model_progress, NULL, (int)v[TILE_SIZE].i};
-    nsr_write_options wopts = {NSR_FORMAT_UNKNOWN, (int)v[QUALITY].i, 0};
+    nsr_write_options wopts;
     if (v[TILE].count && nsr_tiling_parse(v[TILE].text, &iopts.tiling))
         return cli_usage_error("upscale", "--tile must be auto, reference or whole, not '%s'", v[TILE].text);
-    if (v[FORMAT].count && cli_parse_format(v[FORMAT].text, &wopts.format))
-        return cli_usage_error("upscale", "unknown format '%s' (png, jpeg, jpg or webp)", v[FORMAT].text);
     if (!out_path) return cli_usage_error("upscale", "-o OUT is required");
+    if (cli_output_options("upscale", &v[FORMAT], &v[QUALITY], NULL, out_path, &wopts)) return 2;
     cli_set_threads(&v[THREADS]);
     if (in_path && cli_check_overwrite(in_path, out_path, v[OVERWRITE].count)) return 1;
     char default_model[4096];
@@ -78,10 +79,9 @@ static int run(const opt_args *a) {
     cli_model_close(&m);
     nsr_image_free(&in);
     if (rc) return cli_error("%s: %s", in_path ? in_path : "test picture", err.message);
-    rc = nsr_image_write(&out, out_path, &wopts, &err);
+    rc = cli_write_image(&out, out_path, &wopts);
     nsr_image_free(&out);
-    if (rc) return cli_error("%s", err.message);
-    return 0;
+    return rc;
 }
 
 static const opt_command command = {
@@ -89,8 +89,10 @@ static const opt_command command = {
     "usage: nsr upscale [-i IN] -o OUT [options]\n"
     "\n"
     "Upscales IN (PNG, JPEG or WebP) and writes OUT (format from its extension, or -f).\n"
-    "Without -i, upscales the built-in test picture. Grey stays grey, alpha and the ICC profile\n"
-    "are kept, 16-bit input gives 16-bit PNG output.\n"
+    "Without -i, upscales the built-in test picture. Grey stays grey, alpha, the ICC profile\n"
+    "and EXIF are kept (JPEG drops alpha, with a warning), 16-bit input gives 16-bit PNG\n"
+    "output. The EXIF orientation is applied; the resolution (DPI) is multiplied by the\n"
+    "scale, so that the print size stays (x2 of a 72 dpi image: 144 dpi).\n"
     "\n",
     NULL, specs, OPT_COUNT(specs), 0, run,
 };

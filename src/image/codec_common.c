@@ -1,5 +1,5 @@
 /* codec_common.c - what the codecs (png_io.c, jpeg_io.c, webp_io.c) share: the output buffer,
- * size limits, and the conversion between their interleaved rows and nsr_image's planes
+ * size limits, the EXIF orientation's geometry, and the conversion between their interleaved rows and nsr_image's planes
  * (image_io.h). Apart from image_io.c, which calls the codecs, so that no two files call each
  * other. */
 #include <limits.h>
@@ -37,11 +37,31 @@ int imgio_check_size(uint64_t width, uint64_t height, uint64_t max_pixels, const
     return 0;
 }
 
-int imgio_create(nsr_image *img, uint64_t width, uint64_t height, int channels, int with_alpha,
-                 uint64_t max_pixels, const char *format, nsr_error *err) {
+int imgio_create(nsr_image *img, uint64_t width, uint64_t height, int orientation, int channels,
+                 int with_alpha, uint64_t max_pixels, const char *format, nsr_error *err) {
     memset(img, 0, sizeof *img);
     if (imgio_check_size(width, height, max_pixels, format, err)) return -1;
-    return nsr_image_create(img, (int)width, (int)height, channels, with_alpha, err);
+    const int transposed = orientation >= 5;
+    return nsr_image_create(img, (int)(transposed ? height : width),
+                            (int)(transposed ? width : height), channels, with_alpha, err);
+}
+
+void imgio_orient_row(int orientation, size_t width, size_t height, size_t y, size_t *base,
+                      ptrdiff_t *step) {
+    /* Orientations 5..8 transpose; the others only mirror. */
+    static const unsigned char transpose[9] = {0, 0, 0, 0, 0, 1, 1, 1, 1};
+    static const unsigned char flip_x[9] = {0, 0, 1, 1, 0, 0, 0, 1, 1};
+    static const unsigned char flip_y[9] = {0, 0, 0, 1, 1, 0, 1, 1, 0};
+    if (orientation < 1 || orientation > 8) orientation = 1;
+    size_t row = flip_y[orientation] ? height - 1 - y : y;
+    if (transpose[orientation]) {
+        /* Source column x becomes display row x (or width - 1 - x); source row y its column. */
+        *base = row + (flip_x[orientation] ? (width - 1) * height : 0);
+        *step = flip_x[orientation] ? -(ptrdiff_t)height : (ptrdiff_t)height;
+    } else {
+        *base = row * width + (flip_x[orientation] ? width - 1 : 0);
+        *step = flip_x[orientation] ? -1 : 1;
+    }
 }
 
 int imgio_set_icc(nsr_image *img, const uint8_t *icc, size_t size, nsr_error *err) {

@@ -31,7 +31,29 @@ void nsr_image_free(nsr_image *img) {
     free(img->data);
     free(img->alpha);
     free(img->icc);
+    free(img->exif);
     memset(img, 0, sizeof *img);
+}
+
+/* A malloc'd copy of size bytes (NULL for none), or -1 when out of memory. */
+static int copy_bytes(uint8_t **dst, size_t *dst_size, const uint8_t *src, size_t size) {
+    free(*dst);
+    *dst = NULL;
+    *dst_size = 0;
+    if (!size) return 0;
+    if (!(*dst = malloc(size))) return -1;
+    memcpy(*dst, src, size);
+    *dst_size = size;
+    return 0;
+}
+
+int nsr_image_copy_metadata(nsr_image *dst, const nsr_image *src, nsr_error *err) {
+    if (copy_bytes(&dst->icc, &dst->icc_size, src->icc, src->icc_size) ||
+        copy_bytes(&dst->exif, &dst->exif_size, src->exif, src->exif_size))
+        return nsr_fail(err, "out of memory for the image's metadata");
+    dst->dpi_x = src->width > 0 ? src->dpi_x * dst->width / src->width : 0;
+    dst->dpi_y = src->height > 0 ? src->dpi_y * dst->height / src->height : 0;
+    return 0;
 }
 
 int nsr_image_copy(nsr_image *dst, const nsr_image *src, nsr_error *err) {
@@ -41,14 +63,9 @@ int nsr_image_copy(nsr_image *dst, const nsr_image *src, nsr_error *err) {
     memcpy(dst->data, src->data, plane * src->channels * sizeof(float));
     if (src->alpha) memcpy(dst->alpha, src->alpha, plane * sizeof(float));
     dst->bit_depth = src->bit_depth;
-    if (src->icc_size) {
-        dst->icc = malloc(src->icc_size);
-        if (!dst->icc) {
-            nsr_image_free(dst);
-            return nsr_fail(err, "out of memory");
-        }
-        memcpy(dst->icc, src->icc, src->icc_size);
-        dst->icc_size = src->icc_size;
+    if (nsr_image_copy_metadata(dst, src, err)) {
+        nsr_image_free(dst);
+        return -1;
     }
     return 0;
 }

@@ -24,11 +24,27 @@ int imgio_buf_append(imgio_buf *b, const void *bytes, size_t n);
  * soon as the header is parsed, before their libraries allocate anything for the pixels. */
 int imgio_check_size(uint64_t width, uint64_t height, uint64_t max_pixels, const char *format,
                      nsr_error *err);
-/* imgio_check_size, then allocates the image (bit_depth 8). */
-int imgio_create(nsr_image *img, uint64_t width, uint64_t height, int channels, int with_alpha,
-                 uint64_t max_pixels, const char *format, nsr_error *err);
+/* imgio_check_size, then allocates the image (bit_depth 8) of a width x height file as it is
+ * shown once the EXIF orientation (1..8) is applied: 5..8 swap width and height. */
+int imgio_create(nsr_image *img, uint64_t width, uint64_t height, int orientation, int channels,
+                 int with_alpha, uint64_t max_pixels, const char *format, nsr_error *err);
 /* Copies an ICC profile into img->icc. */
 int imgio_set_icc(nsr_image *img, const uint8_t *icc, size_t size, nsr_error *err);
+
+/* EXIF (exif.c): the TIFF structure from its byte-order mark on. The orientation of IFD0, 1..8
+ * (1 when absent or malformed); its resolution in pixels per inch (0 and 0 when absent). */
+int imgio_exif_orientation(const uint8_t *exif, size_t size);
+void imgio_exif_resolution(const uint8_t *exif, size_t size, double *dpi_x, double *dpi_y);
+/* Copies EXIF into img->exif (a leading "Exif\0\0" dropped; nothing kept when it is not a TIFF
+ * structure) with its orientation set to 1, as the decoder applies it to the pixels. */
+int imgio_set_exif(nsr_image *img, const uint8_t *exif, size_t size, nsr_error *err);
+/* A malloc'd copy of img->exif (img->exif_size bytes; NULL when none) made true for the
+ * pixels written: orientation 1, the pixel size img's, the resolution img's when it has one. */
+int imgio_exif_for_output(const nsr_image *img, uint8_t **out, nsr_error *err);
+/* Where row y of a stored width x height image lands when orientation is applied, for
+ * imgio_store_row: plane offset base + x * step for pixel x. */
+void imgio_orient_row(int orientation, size_t width, size_t height, size_t y, size_t *base,
+                      ptrdiff_t *step);
 
 /* Decoded rows arrive as count pixels of interleaved samples: the image's colour samples, then
  * alpha when the image has an alpha plane; bytes_per_sample 1, or 2 for big-endian 16-bit.

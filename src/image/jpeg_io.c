@@ -1,10 +1,11 @@
 /* jpeg_io.c - JPEG through libjpeg(-turbo): baseline and progressive, grey and colour, ICC
- * profiles in APP2 markers, EXIF orientation applied on read; 4:2:0 output with the standard
- * tables.
+ * profiles in APP2 markers, EXIF in APP1 (its orientation applied on read), the resolution in
+ * the JFIF header; 4:2:0 output with the standard tables.
  *
  * libjpeg's fatal errors come to on_error_exit, which records the message and longjmps back to
  * the setjmp in decode_job/encode_job; the caller of those owns the decompress/compress struct
  * and the jpeg_job, and frees both whichever way they return. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdio.h> /* before jpeglib.h, which uses FILE and size_t */
 #include <stdlib.h>
@@ -28,6 +29,8 @@ typedef struct jpeg_job {
     nsr_error *err;
     uint8_t *row;
     imgio_buf *out;   /* encoding: the file, filled through dest and chunk */
+    uint8_t *exif;    /* encoding: the EXIF to write (imgio_exif_for_output) */
+    size_t exif_size;
     struct jpeg_destination_mgr dest;
     uint8_t chunk[16384];
 } jpeg_job;
@@ -67,60 +70,31 @@ static void init_job(jpeg_job *job, struct jpeg_common_struct *cinfo, const char
     cinfo->client_data = job;
 }
 
-/* ---------------------------------------------------------------- EXIF orientation */
+/* ---------------------------------------------------------------- metadata */
 
-static unsigned get16(const uint8_t *p, int big) {
-    return big ? p[0] << 8 | p[1] : p[1] << 8 | p[0];
-}
+static const uint8_t exif_id[6] = {'E', 'x', 'i', 'f', 0, 0};
 
-static uint32_t get32(const uint8_t *p, int big) {
-    return big ? (uint32_t)get16(p, 1) << 16 | get16(p + 2, 1)
-               : (uint32_t)get16(p + 2, 0) << 16 | get16(p, 0);
-}
-
-/* The Orientation tag (0x0112) of IFD0 in the first APP1 Exif segment: 1..8, or 1 when it is
- * absent or anything about it does not add up. */
-static int exif_orientation(jpeg_saved_marker_ptr marker) {
-    for (; marker; marker = marker->next) {
-        if (marker->marker != JPEG_APP0 + 1 || marker->data_length < 14 ||
-            memcmp(marker->data, "Exif\0\0", 6))
-            continue;
-        const uint8_t *tiff = marker->data + 6;
-        size_t n = marker->data_length - 6;
-        int big = tiff[0] == 'M' && tiff[1] == 'M';
-        if (!big && !(tiff[0] == 'I' && tiff[1] == 'I')) return 1;
-        if (get16(tiff + 2, big) != 42) return 1;
-        size_t ifd = get32(tiff + 4, big);
-        if (ifd + 2 > n) return 1;
-        unsigned entries = get16(tiff + ifd, big);
-        for (unsigned i = 0; i < entries && ifd + 2 + 12 * (i + 1) <= n; i++) {
-            const uint8_t *e = tiff + ifd + 2 + 12 * i;
-            if (get16(e, big) != 0x0112) continue;
-            /* Type SHORT, one value, stored in the first two bytes of the value field. */
-            unsigned value = get16(e + 8, big);
-            int valid = get16(e + 2, big) == 3 && get32(e + 4, big) == 1 && value >= 1 && value <= 8;
-            return valid ? (int)value : 1;
+/* The first APP1 Exif segment's TIFF structure (after its "Exif\0\0"), or NULL. */
+static const uint8_t *exif_segment(jpeg_saved_marker_ptr marker, size_t *size) {
+    for (; marker; marker = marker->next)
+        if (marker->marker == JPEG_APP0 + 1 && marker->data_length > sizeof exif_id &&
+            !memcmp(marker->data, exif_id, sizeof exif_id)) {
+            *size = marker->data_length - sizeof exif_id;
+            return marker->data + sizeof exif_id;
         }
-        return 1;
-    }
-    return 1;
+    *size = 0;
+    return NULL;
 }
 
-/* Where source row y (of a width x height JPEG) lands in the displayed image: plane offset
- * base + x * step for pixel x. Orientations 5..8 transpose; the others only mirror. */
-static void orient_row(int orientation, size_t width, size_t height, size_t y, size_t *base,
-                       ptrdiff_t *step) {
-    static const unsigned char transpose[9] = {0, 0, 0, 0, 0, 1, 1, 1, 1};
-    static const unsigned char flip_x[9] = {0, 0, 1, 1, 0, 0, 0, 1, 1};
-    static const unsigned char flip_y[9] = {0, 0, 0, 1, 1, 0, 1, 1, 0};
-    size_t row = flip_y[orientation] ? height - 1 - y : y;
-    if (transpose[orientation]) {
-        /* Source column x becomes display row x (or width - 1 - x); source row y its column. */
-        *base = row + (flip_x[orientation] ? (width - 1) * height : 0);
-        *step = flip_x[orientation] ? -(ptrdiff_t)height : (ptrdiff_t)height;
+/* The JFIF density when it has a unit (1 dots per inch, 2 per cm), else the EXIF resolution. */
+static void read_resolution(const struct jpeg_decompress_struct *cinfo, nsr_image *img) {
+    if (cinfo->saw_JFIF_marker && (cinfo->density_unit == 1 || cinfo->density_unit == 2) &&
+        cinfo->X_density && cinfo->Y_density) {
+        double per_inch = cinfo->density_unit == 2 ? 2.54 : 1;
+        img->dpi_x = cinfo->X_density * per_inch;
+        img->dpi_y = cinfo->Y_density * per_inch;
     } else {
-        *base = row * width + (flip_x[orientation] ? width - 1 : 0);
-        *step = flip_x[orientation] ? -1 : 1;
+        imgio_exif_resolution(img->exif, img->exif_size, &img->dpi_x, &img->dpi_y);
     }
 }
 
@@ -153,12 +127,13 @@ static int decode_job(jpeg_job *job, struct jpeg_decompress_struct *cinfo, nsr_i
         return nsr_fail(job->err, "JPEG colour space with %d components is not supported",
                         cinfo->num_components);
     }
-    int orientation = exif_orientation(cinfo->marker_list);
-    size_t width = cinfo->image_width, height = cinfo->image_height;
-    int transposed = orientation >= 5;
-    if (imgio_create(img, transposed ? height : width, transposed ? width : height, channels, 0,
-                     max_pixels, "JPEG", job->err))
+    size_t exif_size, width = cinfo->image_width, height = cinfo->image_height;
+    const uint8_t *exif = exif_segment(cinfo->marker_list, &exif_size);
+    int orientation = imgio_exif_orientation(exif, exif_size);
+    if (imgio_create(img, width, height, orientation, channels, 0, max_pixels, "JPEG", job->err) ||
+        imgio_set_exif(img, exif, exif_size, job->err))
         return -1;
+    read_resolution(cinfo, img);
     JOCTET *icc;
     unsigned int icc_size;
     /* The profile is malloc'd by libjpeg for the caller to free: the image takes it over. */
@@ -177,7 +152,7 @@ static int decode_job(jpeg_job *job, struct jpeg_decompress_struct *cinfo, nsr_i
         ptrdiff_t step;
         JSAMPROW rows[1] = {job->row};
         if (jpeg_read_scanlines(cinfo, rows, 1) != 1) return nsr_fail(job->err, "JPEG decoding stalled");
-        orient_row(orientation, width, height, y, &base, &step);
+        imgio_orient_row(orientation, width, height, y, &base, &step);
         imgio_store_row(img, job->row, (int)width, 1, base, step);
     }
     jpeg_finish_decompress(cinfo);
@@ -237,7 +212,21 @@ static int encode_job(jpeg_job *job, struct jpeg_compress_struct *cinfo, const n
      * quantisation tables scaled by quality. */
     jpeg_set_defaults(cinfo);
     jpeg_set_quality(cinfo, quality, TRUE);
+    if (img->dpi_x > 0 && img->dpi_y > 0) {
+        cinfo->density_unit = 1; /* dots per inch */
+        cinfo->X_density = (UINT16)fmin(fmax(round(img->dpi_x), 1), 65535);
+        cinfo->Y_density = (UINT16)fmin(fmax(round(img->dpi_y), 1), 65535);
+    }
     jpeg_start_compress(cinfo, TRUE);
+    if (job->exif_size) {
+        /* APP1 after the JFIF APP0: a segment holds at most 65533 bytes after its length. */
+        if (job->exif_size > 65533 - sizeof exif_id)
+            return nsr_fail(job->err, "EXIF too large for JPEG (%zu bytes, at most %zu)",
+                            job->exif_size, 65533 - sizeof exif_id);
+        jpeg_write_m_header(cinfo, JPEG_APP0 + 1, (unsigned)(sizeof exif_id + job->exif_size));
+        for (size_t i = 0; i < sizeof exif_id + job->exif_size; i++)
+            jpeg_write_m_byte(cinfo, i < sizeof exif_id ? exif_id[i] : job->exif[i - sizeof exif_id]);
+    }
     if (img->icc_size) {
         /* APP2 markers hold at most 65519 profile bytes each, and there can be 255 of them. */
         if (img->icc_size > 255u * 65519u) return nsr_fail(job->err, "ICC profile too large for JPEG");
@@ -255,11 +244,13 @@ static int encode_job(jpeg_job *job, struct jpeg_compress_struct *cinfo, const n
 }
 
 int imgio_jpeg_encode(const nsr_image *img, int quality, imgio_buf *out, nsr_error *err) {
-    jpeg_job job = {.out = out};
+    jpeg_job job = {.out = out, .exif_size = img->exif_size};
+    if (imgio_exif_for_output(img, &job.exif, err)) return -1;
     struct jpeg_compress_struct cinfo = {0};
     init_job(&job, (struct jpeg_common_struct *)&cinfo, "JPEG encoder", err);
     int rc = encode_job(&job, &cinfo, img, quality);
     jpeg_destroy_compress(&cinfo);
     free(job.row);
+    free(job.exif);
     return rc;
 }

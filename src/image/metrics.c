@@ -58,6 +58,7 @@ static double luma(nsr_y_convention y, int r, int g, int b) {
 }
 
 int nsr_image_luma(nsr_image *dst, const nsr_image *src, nsr_error *err) {
+    memset(dst, 0, sizeof *dst);
     if (src->channels != 1 && src->channels != 3)
         return nsr_fail(err, "luma of an image with %d channels", src->channels);
     if (nsr_image_create(dst, src->width, src->height, 1, 0, err)) return -1;

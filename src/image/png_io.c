@@ -1,9 +1,11 @@
-/* png_io.c - PNG through libpng: every colour type, 1..16 bits, interlaced; 8- or 16-bit output.
+/* png_io.c - PNG through libpng: every colour type, 1..16 bits, interlaced; 8- or 16-bit output;
+ * the ICC profile (iCCP), EXIF (eXIf, its orientation applied on read) and resolution (pHYs).
  *
  * libpng reports errors by calling our handler, which records the message and longjmps back to
  * the setjmp in decode_job/encode_job. Everything those functions allocate is reachable from
  * the png_job owned by their caller, which frees it whichever way they return, so no local
  * variable needs to survive the longjmp. */
+#include <math.h>
 #include <png.h>
 #include <setjmp.h>
 #include <stdlib.h>
@@ -19,7 +21,8 @@ typedef struct png_job {
     nsr_error *err;
     const uint8_t *in; /* decoding: the file, and how much of it libpng has taken */
     size_t in_size, in_pos;
-    imgio_buf *out;    /* encoding */
+    imgio_buf *out;    /* encoding, with the EXIF to write (imgio_exif_for_output) */
+    uint8_t *exif;
 } png_job;
 
 static void on_error(png_structp png, png_const_charp msg) {
@@ -46,6 +49,13 @@ static void write_bytes(png_structp png, png_bytep src, size_t n) {
     if (imgio_buf_append(job->out, src, n)) png_error(png, "out of memory");
 }
 
+/* pHYs holds whole pixels per metre, so 72 dpi is written as 2835 (72.009 dpi): the whole dpi
+ * that gives per_metre back is taken for what was meant. */
+static double dpi_of(png_uint_32 per_metre) {
+    double dpi = per_metre * 0.0254, whole = round(dpi);
+    return round(whole / 0.0254) == per_metre ? whole : dpi;
+}
+
 static int decode_job(png_job *job, nsr_image *img, uint64_t max_pixels) {
     png_structp png = job->png;
     png_infop info = job->info;
@@ -68,7 +78,14 @@ static int decode_job(png_job *job, nsr_image *img, uint64_t max_pixels) {
     int channels = png_get_channels(png, info); /* 1 grey, 2 grey+alpha, 3 RGB, 4 RGBA */
     int bytes_per_sample = png_get_bit_depth(png, info) == 16 ? 2 : 1;
     int alpha = channels == 2 || channels == 4;
-    if (imgio_create(img, width, height, channels >= 3 ? 3 : 1, alpha, max_pixels, "PNG", job->err))
+    /* eXIf counts only before IDAT (PNG 3rd edition), so png_read_info has it. */
+    png_bytep exif = NULL;
+    png_uint_32 exif_size = 0;
+    png_get_eXIf_1(png, info, &exif_size, &exif);
+    int orientation = imgio_exif_orientation(exif, exif_size);
+    if (imgio_create(img, width, height, orientation, channels >= 3 ? 3 : 1, alpha, max_pixels,
+                     "PNG", job->err) ||
+        imgio_set_exif(img, exif, exif_size, job->err))
         return -1;
     img->bit_depth = 8 * bytes_per_sample;
     png_charp name;
@@ -78,6 +95,15 @@ static int decode_job(png_job *job, nsr_image *img, uint64_t max_pixels) {
     if (png_get_iCCP(png, info, &name, &compression, &icc, &icc_size) &&
         imgio_set_icc(img, icc, icc_size, job->err))
         return -1;
+    png_uint_32 res_x, res_y;
+    int unit;
+    if (png_get_pHYs(png, info, &res_x, &res_y, &unit) && unit == PNG_RESOLUTION_METER && res_x &&
+        res_y) {
+        img->dpi_x = dpi_of(res_x);
+        img->dpi_y = dpi_of(res_y);
+    } else {
+        imgio_exif_resolution(img->exif, img->exif_size, &img->dpi_x, &img->dpi_y);
+    }
 
     size_t row_bytes = (size_t)width * channels * bytes_per_sample;
     if (png_get_rowbytes(png, info) != row_bytes) png_error(png, "unexpected row layout");
@@ -89,8 +115,12 @@ static int decode_job(png_job *job, nsr_image *img, uint64_t max_pixels) {
         for (png_uint_32 y = 0; y < height; y++) {
             uint8_t *row = job->rows + (passes > 1 ? y * row_bytes : 0);
             png_read_row(png, row, NULL);
-            if (pass == passes - 1)
-                imgio_store_row(img, row, (int)width, bytes_per_sample, (size_t)y * width, 1);
+            if (pass == passes - 1) {
+                size_t base;
+                ptrdiff_t step;
+                imgio_orient_row(orientation, width, height, y, &base, &step);
+                imgio_store_row(img, row, (int)width, bytes_per_sample, base, step);
+            }
         }
     }
     png_read_end(png, NULL);
@@ -111,6 +141,11 @@ int imgio_png_decode(nsr_image *img, const uint8_t *bytes, size_t size, uint64_t
     return rc;
 }
 
+/* A positive resolution as pHYs holds it: at least 1 per metre, at most 2^31 - 1. */
+static png_uint_32 per_metre(double dpi) {
+    return (png_uint_32)fmin(fmax(round(dpi / 0.0254), 1), PNG_UINT_31_MAX);
+}
+
 static int encode_job(png_job *job, const nsr_image *img, int bit_depth) {
     png_structp png = job->png;
     png_infop info = job->info;
@@ -129,6 +164,12 @@ static int encode_job(png_job *job, const nsr_image *img, int bit_depth) {
         png_set_iCCP(png, info, "ICC profile", PNG_COMPRESSION_TYPE_BASE, img->icc,
                      (png_uint_32)img->icc_size);
     }
+    if (img->dpi_x > 0 && img->dpi_y > 0)
+        png_set_pHYs(png, info, per_metre(img->dpi_x), per_metre(img->dpi_y), PNG_RESOLUTION_METER);
+    if (job->exif) {
+        if (img->exif_size > PNG_UINT_31_MAX) png_error(png, "EXIF too large");
+        png_set_eXIf_1(png, info, (png_uint_32)img->exif_size, job->exif);
+    }
     png_write_info(png, info);
     int bytes_per_sample = bit_depth / 8;
     job->rows = malloc((size_t)img->width * (img->channels + alpha) * bytes_per_sample);
@@ -143,11 +184,13 @@ static int encode_job(png_job *job, const nsr_image *img, int bit_depth) {
 
 int imgio_png_encode(const nsr_image *img, int bit_depth, imgio_buf *out, nsr_error *err) {
     png_job job = {.what = "PNG encoder", .err = err, .out = out};
+    if (imgio_exif_for_output(img, &job.exif, err)) return -1;
     job.png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &job, on_error, on_warning);
     job.info = job.png ? png_create_info_struct(job.png) : NULL;
     int rc = job.info ? encode_job(&job, img, bit_depth)
                       : nsr_fail(err, "out of memory for the PNG encoder");
     png_destroy_write_struct(&job.png, &job.info);
     free(job.rows);
+    free(job.exif);
     return rc;
 }

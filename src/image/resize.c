@@ -204,15 +204,9 @@ int nsr_resize_bicubic(nsr_image *dst, const nsr_image *src, int out_width, int 
     if (nsr_image_create(dst, out_width, out_height, src->channels, src->alpha != NULL, err))
         goto done;
     dst->bit_depth = round8 ? 8 : src->bit_depth;
-    if (src->icc_size) {
-        dst->icc = malloc(src->icc_size);
-        if (!dst->icc) {
-            nsr_image_free(dst);
-            nsr_fail(err, "out of memory");
-            goto done;
-        }
-        memcpy(dst->icc, src->icc, src->icc_size);
-        dst->icc_size = src->icc_size;
+    if (nsr_image_copy_metadata(dst, src, err)) {
+        nsr_image_free(dst);
+        goto done;
     }
     for (int p = 0; p < planes; p++) {
         float *d = p < src->channels ? nsr_image_plane(dst, p) : dst->alpha;

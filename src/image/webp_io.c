@@ -1,5 +1,6 @@
-/* webp_io.c - WebP through libwebp: lossy and lossless, with alpha; the ICC profile travels in
- * the ICCP chunk (read with the demux API, written with the mux API).
+/* webp_io.c - WebP through libwebp: lossy and lossless, with alpha; the ICC profile and EXIF
+ * (its orientation applied on read; the resolution lives there) travel in the ICCP and EXIF
+ * chunks (read with the demux API, written with the mux API).
  *
  * WebP has no grey mode: grey images are written as RGB and read back with three planes. */
 #include <stdlib.h>
@@ -22,19 +23,51 @@ static const char *status_text(VP8StatusCode status) {
     }
 }
 
-static int read_icc(nsr_image *img, const uint8_t *bytes, size_t size, nsr_error *err) {
-    WebPData data = {bytes, size};
-    WebPDemuxer *demux = WebPDemux(&data);
-    if (!demux) return nsr_fail(err, "invalid WebP data: malformed RIFF container");
-    int rc = 0;
-    WebPChunkIterator chunk;
-    if ((WebPDemuxGetI(demux, WEBP_FF_FORMAT_FLAGS) & ICCP_FLAG) &&
-        WebPDemuxGetChunk(demux, "ICCP", 1, &chunk)) {
-        rc = imgio_set_icc(img, chunk.chunk.bytes, chunk.chunk.size, err);
-        WebPDemuxReleaseChunkIterator(&chunk);
+/* The first chunk fourcc of the file, pointing into its bytes (which the demuxer does not copy);
+ * 0 when there is none. */
+static int find_chunk(WebPDemuxer *demux, const char *fourcc, WebPData *chunk) {
+    WebPChunkIterator it;
+    *chunk = (WebPData){NULL, 0};
+    if (!WebPDemuxGetChunk(demux, fourcc, 1, &it)) return 0;
+    *chunk = it.chunk;
+    WebPDemuxReleaseChunkIterator(&it);
+    return 1;
+}
+
+/* Decodes a file whose features config holds and demux has parsed. */
+static int decode(nsr_image *img, const uint8_t *bytes, size_t size, uint64_t max_pixels,
+                  WebPDecoderConfig *config, WebPDemuxer *demux, nsr_error *err) {
+    WebPData icc, exif;
+    uint32_t flags = WebPDemuxGetI(demux, WEBP_FF_FORMAT_FLAGS);
+    if (!(flags & ICCP_FLAG) || !find_chunk(demux, "ICCP", &icc)) icc = (WebPData){NULL, 0};
+    if (!(flags & EXIF_FLAG) || !find_chunk(demux, "EXIF", &exif)) exif = (WebPData){NULL, 0};
+    int orientation = imgio_exif_orientation(exif.bytes, exif.size);
+    int alpha = config->input.has_alpha != 0;
+    size_t width = (size_t)config->input.width, height = (size_t)config->input.height;
+    if (imgio_create(img, width, height, orientation, 3, alpha, max_pixels, "WebP", err) ||
+        imgio_set_icc(img, icc.bytes, icc.size, err) ||
+        imgio_set_exif(img, exif.bytes, exif.size, err))
+        return -1;
+    /* WebP keeps its resolution in the EXIF alone. */
+    imgio_exif_resolution(img->exif, img->exif_size, &img->dpi_x, &img->dpi_y);
+    size_t stride = width * (alpha ? 4 : 3), total = stride * height;
+    uint8_t *pixels = malloc(total);
+    if (!pixels) return nsr_fail(err, "out of memory decoding a %zux%zu WebP", width, height);
+    config->output.colorspace = alpha ? MODE_RGBA : MODE_RGB;
+    config->output.is_external_memory = 1;
+    config->output.u.RGBA.rgba = pixels;
+    config->output.u.RGBA.stride = (int)stride;
+    config->output.u.RGBA.size = total;
+    VP8StatusCode status = WebPDecode(bytes, size, config);
+    WebPFreeDecBuffer(&config->output);
+    for (size_t y = 0; status == VP8_STATUS_OK && y < height; y++) {
+        size_t base;
+        ptrdiff_t step;
+        imgio_orient_row(orientation, width, height, y, &base, &step);
+        imgio_store_row(img, pixels + y * stride, (int)width, 1, base, step);
     }
-    WebPDemuxDelete(demux);
-    return rc;
+    free(pixels);
+    return status == VP8_STATUS_OK ? 0 : nsr_fail(err, "invalid WebP data: %s", status_text(status));
 }
 
 int imgio_webp_decode(nsr_image *img, const uint8_t *bytes, size_t size, uint64_t max_pixels,
@@ -45,37 +78,13 @@ int imgio_webp_decode(nsr_image *img, const uint8_t *bytes, size_t size, uint64_
     VP8StatusCode status = WebPGetFeatures(bytes, size, &config.input);
     if (status != VP8_STATUS_OK) return nsr_fail(err, "invalid WebP data: %s", status_text(status));
     if (config.input.has_animation) return nsr_fail(err, "animated WebP is not supported");
-    int alpha = config.input.has_alpha != 0;
-    if (imgio_create(img, (uint64_t)config.input.width, (uint64_t)config.input.height, 3, alpha,
-                     max_pixels, "WebP", err))
-        return -1;
-    if (read_icc(img, bytes, size, err)) {
-        nsr_image_free(img);
-        return -1;
-    }
-    size_t stride = (size_t)img->width * (alpha ? 4 : 3), total = stride * img->height;
-    uint8_t *pixels = malloc(total);
-    if (!pixels) {
-        nsr_image_free(img);
-        return nsr_fail(err, "out of memory decoding a %dx%d WebP", img->width, img->height);
-    }
-    config.output.colorspace = alpha ? MODE_RGBA : MODE_RGB;
-    config.output.is_external_memory = 1;
-    config.output.u.RGBA.rgba = pixels;
-    config.output.u.RGBA.stride = (int)stride;
-    config.output.u.RGBA.size = total;
-    status = WebPDecode(bytes, size, &config);
-    WebPFreeDecBuffer(&config.output);
-    if (status == VP8_STATUS_OK) {
-        for (int y = 0; y < img->height; y++)
-            imgio_store_row(img, pixels + y * stride, img->width, 1, (size_t)y * img->width, 1);
-    }
-    free(pixels);
-    if (status != VP8_STATUS_OK) {
-        nsr_image_free(img);
-        return nsr_fail(err, "invalid WebP data: %s", status_text(status));
-    }
-    return 0;
+    WebPData data = {bytes, size};
+    WebPDemuxer *demux = WebPDemux(&data);
+    if (!demux) return nsr_fail(err, "invalid WebP data: malformed RIFF container");
+    int rc = decode(img, bytes, size, max_pixels, &config, demux, err);
+    WebPDemuxDelete(demux);
+    if (rc) nsr_image_free(img);
+    return rc;
 }
 
 static const char *encode_error_text(WebPEncodingError code) {
@@ -126,27 +135,33 @@ static int encode_pixels(const nsr_image *img, int quality, imgio_buf *bitstream
     return ok ? 0 : nsr_fail(err, "WebP encoder: %s", encode_error_text(code));
 }
 
-/* Wraps bitstream into an extended file with an ICCP chunk. */
-static int add_icc(const nsr_image *img, const imgio_buf *bitstream, imgio_buf *out, nsr_error *err) {
-    WebPData image = {bitstream->data, bitstream->size}, icc = {img->icc, img->icc_size}, assembled;
+/* Wraps bitstream into an extended file with ICCP and EXIF chunks (exif: what is written). */
+static int add_metadata(const nsr_image *img, const uint8_t *exif, const imgio_buf *bitstream,
+                        imgio_buf *out, nsr_error *err) {
+    WebPData image = {bitstream->data, bitstream->size}, icc = {img->icc, img->icc_size},
+             exif_data = {exif, img->exif_size}, assembled;
     WebPDataInit(&assembled);
     WebPMux *mux = WebPMuxCreate(&image, 0);
-    int ok = mux && WebPMuxSetChunk(mux, "ICCP", &icc, 0) == WEBP_MUX_OK &&
+    int ok = mux && (!icc.size || WebPMuxSetChunk(mux, "ICCP", &icc, 0) == WEBP_MUX_OK) &&
+             (!exif_data.size || WebPMuxSetChunk(mux, "EXIF", &exif_data, 0) == WEBP_MUX_OK) &&
              WebPMuxAssemble(mux, &assembled) == WEBP_MUX_OK &&
              imgio_buf_append(out, assembled.bytes, assembled.size) == 0;
     WebPMuxDelete(mux);
     WebPDataClear(&assembled);
-    return ok ? 0 : nsr_fail(err, "WebP encoder: cannot add the ICC profile");
+    return ok ? 0 : nsr_fail(err, "WebP encoder: cannot add the ICC profile or EXIF");
 }
 
 int imgio_webp_encode(const nsr_image *img, int quality, imgio_buf *out, nsr_error *err) {
     if (img->width > WEBP_MAX_DIMENSION || img->height > WEBP_MAX_DIMENSION)
         return nsr_fail(err, "WebP cannot hold a %dx%d image (at most %dx%d)", img->width,
                         img->height, WEBP_MAX_DIMENSION, WEBP_MAX_DIMENSION);
-    if (!img->icc_size) return encode_pixels(img, quality, out, err);
+    if (!img->icc_size && !img->exif_size) return encode_pixels(img, quality, out, err);
+    uint8_t *exif;
+    if (imgio_exif_for_output(img, &exif, err)) return -1;
     imgio_buf bitstream = {0};
     int rc = encode_pixels(img, quality, &bitstream, err);
-    if (rc == 0) rc = add_icc(img, &bitstream, out, err);
+    if (rc == 0) rc = add_metadata(img, exif, &bitstream, out, err);
     free(bitstream.data);
+    free(exif);
     return rc;
 }

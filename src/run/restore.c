@@ -1,4 +1,4 @@
-/* restore.c - the network meets any image and task: grey, alpha, ICC and bit depth around the
+/* restore.c - the network meets any image and task: grey, alpha, metadata and bit depth around the
  * network of tiling.c (RGB, or grey for a grey network), the check that a model fits a task, and the restorer interface
  * (nsr_restorer) that nsr eval and nsr upscale run a model through. */
 #include <stdio.h>
@@ -60,15 +60,7 @@ int nsr_model_restore(const nsr_model *m, const nsr_image *in, nsr_image *out,
             out->alpha = alpha_out.data; /* taken over from alpha_out, which is not freed */
         }
     }
-    if (in->icc_size) {
-        out->icc = malloc(in->icc_size);
-        if (!out->icc) {
-            nsr_fail(err, "out of memory for the ICC profile");
-            goto fail;
-        }
-        memcpy(out->icc, in->icc, in->icc_size);
-        out->icc_size = in->icc_size;
-    }
+    if (nsr_image_copy_metadata(out, in, err)) goto fail;
     return 0;
 fail:
     nsr_image_free(&net);

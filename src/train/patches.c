@@ -20,9 +20,12 @@ enum { DRAW_IMAGE, DRAW_X, DRAW_Y, DRAW_FLIPS, DRAW_DEGRADE, DRAW_LEVEL };
 int tr_image_to_channels(nsr_image *img, int channels, nsr_error *err) {
     free(img->alpha);
     free(img->icc);
+    free(img->exif);
     img->alpha = NULL;
     img->icc = NULL;
     img->icc_size = 0;
+    img->exif = NULL;
+    img->exif_size = 0;
     if (img->channels == channels) return 0;
     if (channels == 1) {
         nsr_image y;
