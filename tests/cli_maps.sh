@@ -73,6 +73,9 @@ if [ -n "$DATA" ] && [ -f models/nsr_x2.nsr ] && [ "${NSR_SANITIZE:-0}" != 1 ]; 
     "$NSR" maps -m models/nsr_x2.nsr -i "$DATA/Set5/baby.webp" -o "$WORK/baby" >"$WORK/lines" 2>"$WORK/err"
     [ "$(grep -c '^block[023]_conv[12]_card0: 225 regions' "$WORK/lines")" -eq 6 ] && pass maps_bundled_model ||
         fail maps_bundled_model "$(cat "$WORK/err" "$WORK/lines" | head -c 300)"
+    # a grey image is mapped through the RGB network as nsr upscale runs it (replicated)
+    expect_out maps_grey_image "^block3_conv2_card0: 49 regions" \
+        "$NSR" maps -m models/nsr_x2.nsr -i "$DATA/Set12/01.png" -o "$WORK/grey" --blocks 3
 else
     echo "SKIP maps_bundled_model: no ../shared/data or models/nsr_x2.nsr (or a sanitizer build)"
 fi
