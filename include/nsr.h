@@ -574,6 +574,41 @@ NSR_API int nsr_model_restorer_create(nsr_restorer **r, const nsr_model *m, cons
                                       const nsr_infer_options *opts, nsr_error *err);
 NSR_API void nsr_model_restorer_free(nsr_restorer *r);
 
+/* ---------------------------------------------------------------- sparsity selections (src/run/selection.c) */
+
+/* Windows of an image, each run through the network as one sample, so that each makes its own
+ * selections, as an inference tile or a training patch does: size x size windows of the image
+ * reflect-padded by pad pixels (0: plain crops, the convolutions zero-pad at their edges),
+ * every stride pixels, the grid centred as the reference tiling's (NSR.md section 5): along an
+ * axis of len pixels, n = (len + 2 pad - size) / stride + 1 windows, window i starting at
+ * (len + 2 pad - size - (n - 1) stride) / 2 + i stride in the padded image. {48, 32, 4} is the
+ * grid of the reference tiling's tiles (NSR_TILE_REFERENCE on inputs of at least 192x192). */
+typedef struct nsr_window_grid {
+    int size, stride, pad;
+} nsr_window_grid;
+
+/* The selections of every window: gamma[((s * rows + r) * cols + c) * k * d + i * d + j] is the
+ * weight of group i for cardinal j in selection s of window (r, c), as the forward mixed by it
+ * (the softmax at the model's temperature). Selection s = b * per_block + t is block b's conv
+ * t + 1 (per_block 2: every block conv selects from its own input; 1: one selection per block,
+ * from the block input, which both convs use (shared selection) or which weights the hidden
+ * groups (fixed-size regime)). Window (r, c) covers image rows first_y + r * stride ..
+ * + size - 1 (negative or past the image: padding) and columns likewise from first_x. */
+typedef struct nsr_selection_map {
+    int rows, cols, first_y, first_x, size, stride;
+    int groups, cards, blocks, per_block; /* k, d, B */
+    float *gamma;
+} nsr_selection_map;
+
+/* Runs the network (soft selection, as inference) on the windows of in (the network's channel
+ * count) in batches, and keeps the selection weights the forward used. Fails for a plain
+ * network (1 group: nothing is selected), a window larger than the padded image, or a pad not
+ * smaller than the image. map is created; free it with nsr_selection_map_free. */
+NSR_API int nsr_model_select_windows(const nsr_model *m, const nsr_image *in,
+                                     const nsr_window_grid *grid, nsr_selection_map *map,
+                                     nsr_error *err);
+NSR_API void nsr_selection_map_free(nsr_selection_map *map);
+
 /* ---------------------------------------------------------------- training (src/train/) */
 
 /* A training run (NSR.md section 4): Adam (beta 0.9/0.999, eps 1e-8) on the L1 loss over

@@ -87,6 +87,8 @@ CLI = {
               ["--resume", "r", "-j", "2", "--print-every", "5"], ["--noise", "0:50", "--temperature", "1:0.1"],
               ["--lr", "nan"], ["-j", "1", "-j", "2"]],
     "bench": [["--quick", "--json", "--reps", "3"], ["--no-reference", "-j0"], ["--reps=0"], ["--quick=1"]],
+    "maps": [["-i", "in.png", "-o", "dir", "-m", "x2.nsr", "--blocks", "0,3", "--cardinal", "all"],
+             ["--window", "24", "--stride=8", "--stretch", "-o", "d"], ["--window", "4"], ["--stride", "0"]],
 }
 
 

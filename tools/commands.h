@@ -16,6 +16,7 @@ NSR_COMMAND(new, "write an untrained network to a model file")
 NSR_COMMAND(info, "show what a model file holds: network, parameters, task, provenance")
 NSR_COMMAND(train, "train a network on image folders, or resume a training run")
 NSR_COMMAND(bench, "time nsr against oneDNN, the FMA peak, the rebuttal's table and PyTorch")
+NSR_COMMAND(maps, "draw which sparsity group each region of an image selects, block by block")
 
 #ifdef NSR_COMMANDS_PROTOTYPES
 #undef NSR_COMMAND

@@ -245,6 +245,9 @@ void eng_forward_body(const nsr_model *model, eng_workspace *ws, const float *x,
  * out (n, C, h s, w s) = pixel shuffle(body) + 0.5. */
 void eng_forward_finish(const nsr_model *model, const float *wn, const float *x0, float *skip,
                         float *body, float *out, int n, int h, int w);
+/* The selection gamma (ws->n, k*d) conv ci (an NSR conv) used in the last forward: its own,
+ * or with shared selection the block's first conv's (the same buffer the forward mixed by). */
+const float *eng_conv_selection(const nsr_model *model, const eng_workspace *ws, int ci);
 /* wn (nparams, laid out like the parameters) = every conv's weight-normed kernels. */
 void eng_weightnorm(const nsr_model *model, float *wn);
 /* How far an output pixel's inputs reach (in LR pixels, each way) through the convolutions:

@@ -446,6 +446,10 @@ static void fixed_block_backward(const nsr_model *m, eng_workspace *ws, int b, f
     memset(ws->dgamma, 0, ws->gamma_sz * sizeof(float));
 }
 
+const float *eng_conv_selection(const nsr_model *m, const eng_workspace *ws, int ci) {
+    return gamma_of(m, ws, ci);
+}
+
 void eng_weightnorm(const nsr_model *m, float *wn) {
     for (int ci = 0; ci < m->nconv; ci++) {
         const eng_conv *c = &m->conv[ci];
