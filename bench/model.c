@@ -25,7 +25,7 @@ int bench_net_create(bench_net *net, const bench_opts *o) {
     const size_t in_sz = (size_t)batch * 3 * patch * patch, out_sz = in_sz * s * s;
     nsr_error err;
     memset(net, 0, sizeof *net);
-    net->infer = (nsr_infer_options){NSR_SELECT_SOFT, NSR_TILE_REFERENCE, NULL, NULL, 0};
+    net->infer = (nsr_infer_options){.selection = NSR_SELECT_SOFT, .tiling = NSR_TILE_REFERENCE};
     if (nsr_model_create(&net->model, bench_net_arch(o), 1, &err) ||
         nsr_render_test_image(&net->image, side, side, &err) ||
         eng_trainer_create(&net->trainer, net->model, batch, patch, patch, &err)) {
