@@ -29,7 +29,7 @@ int bench_net_create_shard(bench_net *net, const bench_opts *o, int rank, int ra
     nsr_error err;
     memset(net, 0, sizeof *net);
     if (global_batch % ranks) return bench_error("%d ranks do not divide the batch of %d", ranks, global_batch);
-    net->infer = (nsr_infer_options){NSR_SELECT_SOFT, NSR_TILE_REFERENCE, NULL, NULL, 0};
+    net->infer = (nsr_infer_options){.selection = NSR_SELECT_SOFT, .tiling = NSR_TILE_REFERENCE};
     if (nsr_model_create(&net->model, bench_net_arch(o), 1, &err) ||
         nsr_render_test_image(&net->image, side, side, &err) ||
         eng_trainer_create(&net->trainer, net->model, batch, patch, patch, &err)) {

@@ -539,17 +539,37 @@ NSR_API int nsr_tiling_parse(const char *name, nsr_tiling *tiling);
 typedef struct nsr_infer_options {
     nsr_selection selection;
     nsr_tiling tiling;
-    /* With tiles: called after every few tiles with the fraction done (0..1], on the calling
-     * thread; may be NULL. */
+    /* Progress, or NULL: progress(progress_ctx, fraction) reports the fraction of the work done,
+     * in (0, 1], never falling; the last call of a successful inference is with exactly 1 (a
+     * fraction may repeat). nsr_model_infer_tiled and nsr_model_restore (so also a model
+     * restorer) call it on the thread that called them, between pieces of work (after every
+     * few tiles, after a whole-image pass, after each TTA pass), never from the library's
+     * worker threads and never twice at once for one inference: a callback used by one
+     * inference at a time needs no locking. The workers wait while it runs, so it should be
+     * quick (print a line, store a number); it must not start another inference of the same
+     * restorer. */
     void (*progress)(void *ctx, double fraction);
     void *progress_ctx;
     /* NSR_TILE_AUTO: a tile's side in LR pixels (0: chosen from the network's size; at least
      * twice the overlap its receptive field needs, else an error); other modes: 0. */
     int tile_size;
+    /* Test-time augmentation (1; 0: off): the network restores the 8 flips and transposes of
+     * the input (each with the tiling above), each output is mapped back by the inverse
+     * transform, and the 8 are averaged (summed in a fixed order, then divided by 8). Any
+     * scale, grey or RGB; 8 times the time, the memory of one pass plus an input and an output
+     * copy. The restorer is then exactly equivariant to flips and transposes where the tiling
+     * is too (whole images; up to float rounding). */
+    int tta;
 } nsr_infer_options;
 
-/* nsr_model_infer with a choice of tiling and selection (opts NULL: soft selection, auto
- * tiling). in is RGB; out is created, (width * s) x (height * s), in's bit depth, unclamped. */
+/* The tile side NSR_TILE_AUTO uses for m under opts (NULL: the defaults): opts->tile_size when
+ * given, else the largest that fits the tile memory budget. An image no larger than it in both
+ * dimensions runs whole. */
+NSR_API int nsr_infer_tile_size(const nsr_model *m, const nsr_infer_options *opts);
+
+/* nsr_model_infer with a choice of tiling, selection and TTA (opts NULL: soft selection, auto
+ * tiling, no TTA). in has the network's channels (RGB, or grey for a grey network); out is
+ * created, (width * s) x (height * s), in's bit depth, unclamped. */
 NSR_API int nsr_model_infer_tiled(const nsr_model *m, const nsr_image *in, nsr_image *out,
                                   const nsr_infer_options *opts, nsr_error *err);
 /* Restores any image with the network: grey input is replicated to RGB and the output turned
@@ -566,10 +586,10 @@ NSR_API int nsr_model_check_task(const nsr_model *m, const nsr_task *task, const
 /* A restorer (for nsr_eval_image) running m by nsr_model_restore. It fits the tasks of the
  * model's scale (nsr_model_check_task); any other task fails with a line naming the model by
  * label ("nsr_x2.nsr is a x2 super-resolution network; it cannot do x3 super-resolution"). Its
- * name is "label (tiling, selection)". It keeps m, which must outlive it; opts and label are
- * copied (NULL: the defaults). Free it with nsr_model_restorer_free (before freeing m). Its
- * restore only reads the restorer and m: several threads may use one at once, each calling the
- * progress callback of opts (which must then be safe for that). */
+ * name is "label (tiling, selection[, TTA x8])". It keeps m, which must outlive it; opts and
+ * label are copied (NULL: the defaults). Free it with nsr_model_restorer_free (before freeing
+ * m). Its restore only reads the restorer and m: several threads may use one at once, each
+ * calling the progress callback of opts (which must then be safe for that). */
 NSR_API int nsr_model_restorer_create(nsr_restorer **r, const nsr_model *m, const char *label,
                                       const nsr_infer_options *opts, nsr_error *err);
 NSR_API void nsr_model_restorer_free(nsr_restorer *r);

@@ -22,7 +22,7 @@ static size_t heap_in_use(void) {
 }
 #endif
 
-static const nsr_infer_options reference = {NSR_SELECT_SOFT, NSR_TILE_REFERENCE, NULL, NULL, 0};
+static const nsr_infer_options reference = {.selection = NSR_SELECT_SOFT, .tiling = NSR_TILE_REFERENCE};
 
 static nsr_model *tiny_model(int scale, int groups, uint64_t seed) {
     nsr_arch a = {.blocks = 1, .features = 4, .width_mult = 2, .groups = groups,
@@ -248,7 +248,7 @@ static void test_tiled_close_to_whole(void) {
         nsr_model *m = tiny_model(2, groups, 9);
         nsr_image in, tiled, whole;
         nsr_error err;
-        nsr_infer_options whole_opts = {NSR_SELECT_SOFT, NSR_TILE_WHOLE, NULL, NULL, 0};
+        nsr_infer_options whole_opts = {.selection = NSR_SELECT_SOFT, .tiling = NSR_TILE_WHOLE};
         REQUIRE(m && !picture(&in, 260, 200, 3), "setup");
         REQUIRE(!nsr_model_infer_tiled(m, &in, &tiled, &reference, &err), "%s", err.message);
         REQUIRE(!nsr_model_infer_tiled(m, &in, &whole, &whole_opts, &err), "%s", err.message);
@@ -289,8 +289,8 @@ static void test_tiled_any_thread_count(void) {
     REQUIRE(!nsr_model_create(&m, &a, 11, &err), "%s", err.message);
     REQUIRE(!picture(&in, 192, 192, 3), "picture");
     for (int hard = 0; hard <= 1; hard++) {
-        const nsr_infer_options opts = {hard ? NSR_SELECT_HARD : NSR_SELECT_SOFT,
-                                        NSR_TILE_REFERENCE, NULL, NULL, 0};
+        const nsr_infer_options opts = {.selection = hard ? NSR_SELECT_HARD : NSR_SELECT_SOFT,
+                                        .tiling = NSR_TILE_REFERENCE};
         for (int k = 0; k < 4; k++) {
             omp_set_num_threads(threads[k]);
             CHECK(!nsr_model_infer_tiled(m, &in, &out[k], &opts, &err), "%d threads: %s",
@@ -338,7 +338,7 @@ static void test_memory_bounded(void) {
     const double whole = (3 + 2 * 1 + 64 + 3 * 12) * 4 * px; /* x0, 2 features, hidden, skip/body/out */
     for (int threads = 1; threads <= 2; threads++) {
         progress_log log = {0};
-        nsr_infer_options opts = {NSR_SELECT_SOFT, NSR_TILE_REFERENCE, record, &log, 0};
+        nsr_infer_options opts = {.selection = NSR_SELECT_SOFT, .tiling = NSR_TILE_REFERENCE, .progress = record, .progress_ctx = &log};
         omp_set_num_threads(threads);
         log.baseline = heap_in_use();
         CHECK(!nsr_model_infer_tiled(m, &in, &out, &opts, &err), "%s", err.message);
@@ -353,7 +353,7 @@ static void test_memory_bounded(void) {
     }
     /* auto tiles of 128: the output (12 floats per LR pixel) and one tile's workspace */
     progress_log log = {0};
-    nsr_infer_options opts = {NSR_SELECT_SOFT, NSR_TILE_AUTO, record, &log, 128};
+    nsr_infer_options opts = {.selection = NSR_SELECT_SOFT, .tiling = NSR_TILE_AUTO, .progress = record, .progress_ctx = &log, .tile_size = 128};
     log.baseline = heap_in_use();
     CHECK(!nsr_model_infer_tiled(m, &in, &out, &opts, &err), "%s", err.message);
     const double used = (double)(log.peak - log.baseline);
@@ -368,7 +368,7 @@ static void test_memory_bounded(void) {
 /* ---------------------------------------------------------------- auto tiles */
 
 static nsr_infer_options auto_tiles(int tile_size) {
-    return (nsr_infer_options){NSR_SELECT_SOFT, NSR_TILE_AUTO, NULL, NULL, tile_size};
+    return (nsr_infer_options){.selection = NSR_SELECT_SOFT, .tiling = NSR_TILE_AUTO, .tile_size = tile_size};
 }
 
 /* The default is auto, and an image that fits one tile runs whole, bit for bit. */
@@ -424,7 +424,7 @@ static void test_auto_threads_progress_errors(void) {
     nsr_image in, out[3] = {0}, bad;
     nsr_error err;
     progress_log log = {0};
-    nsr_infer_options opts = {NSR_SELECT_HARD, NSR_TILE_AUTO, record, &log, 50};
+    nsr_infer_options opts = {.selection = NSR_SELECT_HARD, .tiling = NSR_TILE_AUTO, .progress = record, .progress_ctx = &log, .tile_size = 50};
     const int saved = omp_get_max_threads();
     REQUIRE(m && !picture(&in, 230, 170, 3), "setup");
     for (int k = 0; k < 3; k++) {
@@ -450,7 +450,7 @@ static void test_hard_selection(void) {
     nsr_model *m = tiny_model(2, 2, 4);
     nsr_image in, soft, hard, small, a, b;
     nsr_error err;
-    nsr_infer_options h = {NSR_SELECT_HARD, NSR_TILE_REFERENCE, NULL, NULL, 0};
+    nsr_infer_options h = {.selection = NSR_SELECT_HARD, .tiling = NSR_TILE_REFERENCE};
     REQUIRE(m && !picture(&in, 200, 200, 3) && !picture(&small, 50, 60, 3), "setup");
     CHECK(!nsr_model_infer_tiled(m, &in, &soft, &reference, &err), "%s", err.message);
     CHECK(!nsr_model_infer_tiled(m, &in, &hard, &h, &err), "%s", err.message);
@@ -530,7 +530,7 @@ static void test_restorer_tasks(void) {
     nsr_image gt, out;
     nsr_error err;
     nsr_metrics met;
-    nsr_infer_options hard = {NSR_SELECT_HARD, NSR_TILE_WHOLE, NULL, NULL, 0};
+    nsr_infer_options hard = {.selection = NSR_SELECT_HARD, .tiling = NSR_TILE_WHOLE};
     REQUIRE(x2 && x1 && !picture(&gt, 40, 30, 3), "setup");
     REQUIRE(!nsr_model_restorer_create(&r2, x2, "m2.nsr", NULL, &err) &&
             !nsr_model_restorer_create(&r1, x1, "m1.nsr", &hard, &err), "%s", err.message);

@@ -1,5 +1,5 @@
 /* cli.c - helpers shared by the subcommands: messages, numbers, threads, formats, the overwrite
- * guard, progress. */
+ * guard. */
 #include <errno.h>
 #include <math.h>
 #include <omp.h>
@@ -9,15 +9,16 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "cli.h"
+#include "progress.h"
 
 static const char *command = "nsr";
 
 void cli_set_command(const char *name) { command = name; }
 
 static void message(const char *fmt, va_list ap) {
+    progress_clear(); /* the terminal's progress line gives way to the message */
     fprintf(stderr, "nsr %s: ", command);
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
@@ -132,23 +133,4 @@ int cli_check_overwrite(const char *in, const char *out, int overwrite) {
     if (overwrite || stat(in, &si) != 0 || stat(out, &so) != 0) return 0;
     if (si.st_dev != so.st_dev || si.st_ino != so.st_ino) return 0;
     return cli_error("%s: refusing to overwrite the input (use --overwrite)", out);
-}
-
-static int progress_shown;
-
-void cli_progress(double fraction, const char *label) {
-    static int enabled = -1;
-    if (enabled < 0) {
-        const char *force = getenv("NSR_PROGRESS");
-        enabled = force ? atoi(force) != 0 : isatty(STDERR_FILENO);
-    }
-    if (!enabled) return;
-    fprintf(stderr, "\r%6.2f%% %s\033[K", 100.0 * fraction, label ? label : "");
-    fflush(stderr);
-    progress_shown = 1;
-}
-
-void cli_progress_done(void) {
-    if (progress_shown) fputc('\n', stderr);
-    progress_shown = 0;
 }

@@ -33,6 +33,10 @@ int cli_parse_double(const char *s, double lo, double hi, double *out);
 #define CLI_OPT_THREADS                                                                            \
     {.short_name = 'j', .kind = OPT_INT, .min = 0, .max = 1024, .range = "a thread count 0..1024", \
      .arg = "N", .help = "threads (default: all cores)"}
+#define CLI_OPT_TTA                                                                                \
+    {.short_name = 'x', .long_name = "tta",                                                        \
+     .help = "test-time augmentation: the 8 flips and transposes of the input restored\n"          \
+             "and averaged (a little better, 8 times slower; models only)"}
 #define CLI_OPT_OVERWRITE {.long_name = "overwrite", .help = "allow OUT to be the input file"}
 #define CLI_OPT_JSON(what) {.long_name = "json", .help = what}
 #define CLI_OPT_MAX_PIXELS                                                                         \
@@ -62,10 +66,5 @@ int cli_parse_format(const char *name, nsr_format *out);
 /* The overwrite guard: fails with "OUT: refusing to overwrite the input (use --overwrite)"
  * when out is the file in (under any name) and overwrite was not asked. */
 int cli_check_overwrite(const char *in, const char *out, int overwrite);
-
-/* Progress: on a terminal, one updating line "NN.NN% label" on stderr; silent when stderr is
- * not a terminal (GUIs that want it piped set NSR_PROGRESS=1). */
-void cli_progress(double fraction, const char *label);
-void cli_progress_done(void);
 
 #endif

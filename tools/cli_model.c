@@ -1,11 +1,13 @@
 /* cli_model.c - the restorer of nsr upscale and nsr eval: bicubic or a model file. */
 #include <limits.h>
+#include <omp.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "cli_model.h"
+#include "progress.h"
 
 #define DEFAULT_MODEL "nsr_x2.nsr"
 
@@ -30,6 +32,7 @@ int cli_model_open(cli_model *cm, const char *spec, const nsr_infer_options *opt
     memset(cm, 0, sizeof *cm);
     if (!strcmp(spec, "bicubic")) {
         cm->restorer = &nsr_bicubic_restorer;
+        if (opts->tta) cli_note("-x is for models: bicubic restores every flip alike, so it runs once");
         return 0;
     }
     const char *label = strrchr(spec, '/') ? strrchr(spec, '/') + 1 : spec;
@@ -55,4 +58,25 @@ void cli_model_close(cli_model *cm) {
     memset(cm, 0, sizeof *cm);
 }
 
-void cli_model_progress(void *label, double fraction) { cli_progress(fraction, label); }
+void cli_model_describe(const cli_model *cm, const char *spec, const nsr_infer_options *opts) {
+    const int threads = omp_get_max_threads();
+    if (!cm->model) {
+        progress_detail("model: bicubic (MATLAB-compatible); %d thread%s", threads, threads > 1 ? "s" : "");
+        return;
+    }
+    const nsr_arch *a = nsr_model_arch(cm->model);
+    char tiles[64];
+    if (opts->tiling == NSR_TILE_AUTO) {
+        const int t = nsr_infer_tile_size(cm->model, opts);
+        snprintf(tiles, sizeof tiles, ", tiles of %dx%d input pixels%s", t, t, opts->tile_size ? " (-t)" : "");
+    } else {
+        tiles[0] = 0;
+    }
+    progress_detail("model: %s (B %d, F %d, wm %d, k %d, d %d, x%d, %s, %zu parameters); "
+                    "tiling %s%s; %s selection; TTA %s; %d thread%s",
+                    spec, a->blocks, a->features, a->width_mult, a->groups, a->cardinals, a->scale,
+                    a->channels == 1 ? "grey" : "RGB", nsr_model_param_count(cm->model),
+                    nsr_tiling_name(opts->tiling), tiles,
+                    opts->selection == NSR_SELECT_HARD ? "hard" : "soft", opts->tta ? "x8" : "off",
+                    threads, threads > 1 ? "s" : "");
+}

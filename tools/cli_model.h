@@ -1,5 +1,5 @@
 /* cli_model.h - what nsr upscale and nsr eval share about their restorer: --model (bicubic or a
- * model file), the default model found next to the program, and progress while tiles run. */
+ * model file), the default model found next to the program, and -v's description of it. */
 #ifndef NSR_CLI_MODEL_H
 #define NSR_CLI_MODEL_H
 
@@ -21,7 +21,8 @@ const char *cli_default_model(char *buf, size_t size);
 int cli_model_open(cli_model *cm, const char *spec, const nsr_infer_options *opts);
 void cli_model_close(cli_model *cm);
 
-/* An nsr_infer_options progress callback: cli_progress with ctx as the label. */
-void cli_model_progress(void *label, double fraction);
+/* At -v, one line on what restores: the model (file, architecture, parameters) or bicubic,
+ * the tiling and its tile size, the selection, TTA, the threads. */
+void cli_model_describe(const cli_model *cm, const char *spec, const nsr_infer_options *opts);
 
 #endif

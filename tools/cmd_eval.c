@@ -6,8 +6,10 @@
 #include "cli.h"
 #include "cli_model.h"
 #include "commands.h"
+#include "progress.h"
 
-enum { DATA, SCALE, NOISE, JPEG, MODEL, TILE, TILE_SIZE, HARD, PROTOCOL, GREY, SEED, LIMIT, JSON, THREADS };
+enum { DATA, SCALE, NOISE, JPEG, MODEL, TILE, TILE_SIZE, HARD, TTA, PROTOCOL, GREY, SEED, LIMIT, JSON, THREADS,
+       VERBOSE, QUIET };
 static const opt_spec specs[] = {
     [DATA] = {.long_name = "data", .kind = OPT_STRING, .arg = "DIR", .help = "the ground-truth images"},
     [SCALE] = {.short_name = 's', .long_name = "scale", .kind = OPT_INT, .min = 2, .max = 8, .arg = "S",
@@ -29,6 +31,7 @@ static const opt_spec specs[] = {
     [TILE_SIZE] = {.short_name = 't', .kind = OPT_INT, .min = 1, .max = 1 << 20, .arg = "N",
                    .help = "tile size in input pixels for --tile auto (default: from the model)"},
     [HARD] = {.long_name = "hard", .help = "hard sparsity selection (argmax group) instead of the soft one"},
+    [TTA] = CLI_OPT_TTA,
     [PROTOCOL] = {.long_name = "protocol", .kind = OPT_STRING, .arg = "P",
                   .help = "Y convention: pt_ir (the NSR reference: luma weights on the difference,\n"
                           "default) or matlab (rgb2ycbcr rounded to 8 bit, as most published tables)"},
@@ -42,6 +45,8 @@ static const opt_spec specs[] = {
                .arg = "N", .help = "only the first N images (in name order)"},
     [JSON] = CLI_OPT_JSON("one JSON object per image and a final summary object"),
     [THREADS] = CLI_OPT_THREADS,
+    [VERBOSE] = PROGRESS_OPT_VERBOSE,
+    [QUIET] = PROGRESS_OPT_QUIET,
 };
 
 static int run(const opt_args *a) {
@@ -49,7 +54,9 @@ static int run(const opt_args *a) {
     const char *data_dir = v[DATA].text, *model = v[MODEL].count ? v[MODEL].text : "bicubic";
     const char *protocol = v[PROTOCOL].count ? v[PROTOCOL].text : "pt_ir";
     const int json = v[JSON].count;
-    nsr_infer_options iopts = {v[HARD].count ? NSR_SELECT_HARD : NSR_SELECT_SOFT, NSR_TILE_AUTO, NULL, NULL, (int)v[TILE_SIZE].i};
+    nsr_infer_options iopts = {.selection = v[HARD].count ? NSR_SELECT_HARD : NSR_SELECT_SOFT,
+                               .tiling = NSR_TILE_AUTO, .progress = progress_library,
+                               .tile_size = (int)v[TILE_SIZE].i, .tta = v[TTA].count > 0};
     if (v[TILE].count && nsr_tiling_parse(v[TILE].text, &iopts.tiling))
         return cli_usage_error("eval", "--tile must be auto, reference or whole, not '%s'", v[TILE].text);
     if (!data_dir) return cli_usage_error("eval", "--data DIR is required");
@@ -58,6 +65,7 @@ static int run(const opt_args *a) {
     nsr_y_convention y;
     if (nsr_y_convention_parse(protocol, &y))
         return cli_usage_error("eval", "unknown protocol '%s' (pt_ir or matlab)", protocol);
+    if (progress_set_level("eval", &v[VERBOSE], &v[QUIET])) return 2;
     cli_set_threads(&v[THREADS]);
 
     nsr_task task = {.kind = NSR_TASK_SR, .scale = 1};
@@ -68,6 +76,7 @@ static int run(const opt_args *a) {
     nsr_error err;
     cli_model cm;
     if (cli_model_open(&cm, model, &iopts)) return 1;
+    cli_model_describe(&cm, model, &iopts);
     const nsr_restorer *restorer = cm.restorer;
     nsr_path_list list;
     if ((cm.model && nsr_model_check_task(cm.model, &task, model, &err)) ||
@@ -85,16 +94,15 @@ static int run(const opt_args *a) {
     }
     nsr_metrics sum = {0, 0, 0, 0};
     size_t failed = 0; /* a bad file is reported and left out of the mean; the exit says so */
+    progress_job(count);
     for (size_t i = 0; i < count; i++) {
         const char *path = list.paths[i];
         const char *name = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-        char label[96];
-        snprintf(label, sizeof label, "%zu/%zu %s", i + 1, count, name);
-        cli_progress((double)i / count, label);
+        progress_item(i, name);
+        progress_stage("evaluating", 0, 1);
         nsr_image gt;
         nsr_metrics m;
         if (nsr_image_read(&gt, path, NULL, &err)) {
-            cli_progress_done();
             cli_error("%s (left out)", err.message);
             failed++;
             continue;
@@ -103,7 +111,6 @@ static int run(const opt_args *a) {
             nsr_image y_img;
             if (nsr_image_luma(&y_img, &gt, &err)) {
                 nsr_image_free(&gt);
-                cli_progress_done();
                 cli_error("%s: %s (left out)", path, err.message);
                 failed++;
                 continue;
@@ -115,11 +122,11 @@ static int run(const opt_args *a) {
         int rc = nsr_eval_image(&gt, &task, restorer, y, nsr_seed_from_name(path) + (uint64_t)v[SEED].i, &m, &err);
         nsr_image_free(&gt);
         if (rc) {
-            cli_progress_done();
             cli_error("%s: %s (left out)", path, err.message);
             failed++;
             continue;
         }
+        progress_item_done();
         sum.psnr_y += m.psnr_y;
         sum.ssim_y += m.ssim_y;
         sum.psnr_rgb += m.psnr_rgb;
@@ -136,14 +143,14 @@ static int run(const opt_args *a) {
         } else {
             char size[24];
             snprintf(size, sizeof size, "%dx%d", w, h);
-            cli_progress_done();
             printf("%-28s %9s %9.4f %8.4f %9.4f", name, size, m.psnr_y, m.ssim_y, m.psnr_rgb);
             if (task.kind == NSR_TASK_JPEG) printf(" %9.4f", m.psnr_b);
             printf("\n");
         }
         fflush(stdout);
     }
-    cli_progress_done();
+    progress_closing("%zu image%s in %.2f s", count - failed, count - failed == 1 ? "" : "s",
+                     progress_job_seconds());
     if (failed < count) {
         double n = (double)(count - failed);
         if (json) {
@@ -183,7 +190,8 @@ static const opt_command command = {
     "their mean.\n"
     "\n",
     "Y metrics shave S pixels each side and RGB PSNR S + 6 (0 for noise and JPEG); SSIM is Wang\n"
-    "et al.'s (11x11 Gaussian, sigma 1.5) on Y. An infinite PSNR prints as inf (null in JSON).\n",
+    "et al.'s (11x11 Gaussian, sigma 1.5) on Y. An infinite PSNR prints as inf (null in JSON).\n"
+    "The table goes to stdout.\n" PROGRESS_HELP,
     specs, OPT_COUNT(specs), 0, run,
 };
 

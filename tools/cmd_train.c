@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "progress.h"
 #include "ranks.h"
 
 /* The options after the architecture's (which come from its table). */
@@ -107,25 +108,18 @@ typedef struct display {
     int quiet;                 /* a rank other than 0 of a distributed run: prints nothing */
 } display;
 
-/* h:mm:ss */
-static const char *duration(char *buf, size_t size, double seconds) {
-    long s = seconds > 0 && seconds < 1e9 ? (long)(seconds + 0.5) : 0;
-    snprintf(buf, size, "%ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
-    return buf;
-}
-
 static int show(void *ctx, const nsr_train_progress *p) {
     display *d = ctx;
     char line[256], left[32];
     if (d->quiet) return stop_signal != 0;
     if (p->event == NSR_TRAIN_LOADING) {
         snprintf(line, sizeof line, "loading training images %zu/%zu", p->images_done, p->images_total);
-        cli_progress((double)p->images_done / (double)p->images_total, line);
+        progress_draw((double)p->images_done / (double)p->images_total, line);
         return stop_signal != 0;
     }
     if (p->event == NSR_TRAIN_START) {
         const nsr_arch *a = p->arch;
-        cli_progress_done();
+        progress_end();
         d->first_iteration = d->iteration = p->iteration;
         d->first_seconds = p->seconds;
         printf("network: B %d, F %d, wm %d, k %d, d %d, x%d%s (%zu parameters)\n", a->blocks,
@@ -145,17 +139,17 @@ static int show(void *ctx, const nsr_train_progress *p) {
     const double rate = session > 0 ? (double)(p->iteration - d->first_iteration) / session : 0;
     snprintf(line, sizeof line, "iteration %ld/%ld loss %.5f lr %.3g %.2f it/s %s left",
              p->iteration, p->iterations, d->window_loss / (double)d->window_steps, p->lr, rate,
-             duration(left, sizeof left, rate > 0 ? (double)(p->iterations - p->iteration) / rate : 0));
+             progress_duration(left, sizeof left, rate > 0 ? (double)(p->iterations - p->iteration) / rate : 0));
     const int last = p->iteration == p->iterations;
     /* a terminal line redrawn at most ten times a second (tiny networks take 1000s of steps/s) */
     if (last || p->seconds - d->shown_seconds >= 0.1) {
-        cli_progress((double)p->iteration / (double)p->iterations, line);
+        progress_draw((double)p->iteration / (double)p->iterations, line);
         d->shown_seconds = p->seconds;
     }
     if (d->plain && (p->iteration % d->print_every == 0 || last)) printf("%s\n", line);
     if (p->iteration % d->print_every == 0) d->window_loss = 0, d->window_steps = 0;
     if (p->val_psnr == p->val_psnr) {
-        cli_progress_done();
+        progress_end();
         printf("iteration %ld: validation PSNR-Y %.4f dB\n", p->iteration, p->val_psnr);
     }
     if (d->plain && p->checkpointed) printf("iteration %ld: checkpoint saved\n", p->iteration);
@@ -301,7 +295,7 @@ static int run(const opt_args *a) {
                  .run = t.resume ? t.resume : t.o.run_dir, .quiet = comm.rank != 0};
     int rc = t.resume ? nsr_train_resume(t.resume, t.o.comm, show, &d, &err)
                       : nsr_train(&t.o, show, &d, &err);
-    cli_progress_done();
+    progress_end();
     if (rc < 0 && comm.size) {
         ranks_fail(&comm, err.message); /* stops every rank */
         status = 1;

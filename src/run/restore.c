@@ -101,7 +101,7 @@ static int restore_model(void *ctx, const nsr_task *task, const nsr_image *in, n
 
 int nsr_model_restorer_create(nsr_restorer **out, const nsr_model *m, const char *label,
                               const nsr_infer_options *opts, nsr_error *err) {
-    const nsr_infer_options defaults = {NSR_SELECT_SOFT, NSR_TILE_AUTO, NULL, NULL, 0};
+    const nsr_infer_options defaults = {.selection = NSR_SELECT_SOFT, .tiling = NSR_TILE_AUTO};
     model_restorer *r = calloc(1, sizeof *r);
     *out = NULL;
     if (!r) return nsr_fail(err, "out of memory");
@@ -111,8 +111,8 @@ int nsr_model_restorer_create(nsr_restorer **out, const nsr_model *m, const char
     const char *tiling = r->opts.tiling == NSR_TILE_WHOLE       ? "whole image"
                          : r->opts.tiling == NSR_TILE_REFERENCE ? "reference tiles"
                                                                 : "auto tiles";
-    snprintf(r->name, sizeof r->name, "%s (%s, %s selection)", r->label, tiling,
-             r->opts.selection == NSR_SELECT_HARD ? "hard" : "soft");
+    snprintf(r->name, sizeof r->name, "%s (%s, %s selection%s)", r->label, tiling,
+             r->opts.selection == NSR_SELECT_HARD ? "hard" : "soft", r->opts.tta ? ", TTA x8" : "");
     r->base = (nsr_restorer){r->name, r, restore_model};
     *out = &r->base;
     return 0;

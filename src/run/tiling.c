@@ -86,6 +86,7 @@
 #include <string.h>
 
 #include "nn/engine.h"
+#include "run/tta.h"
 
 #define TILE 48          /* P: the reference's lr_patch_size */
 #define TILE_PAD 4       /* p */
@@ -410,11 +411,27 @@ static void blend_tile(float *out, int C, int H, int W, const float *t, int th, 
         }
 }
 
+/* The least overlap of neighbouring auto tiles: the receptive radius on both sides and the
+ * cross-fade. */
+static int auto_overlap(const nsr_model *m) { return 2 * eng_receptive_radius(m) + AUTO_BLEND; }
+
+int nsr_infer_tile_size(const nsr_model *m, const nsr_infer_options *opts) {
+    return opts && opts->tile_size ? opts->tile_size : auto_tile_size(m, 2 * auto_overlap(m));
+}
+
+/* The image as one sample (nsr_model_infer), reported as all the work when done. */
+static int infer_whole(const nsr_model *m, const nsr_image *in, nsr_image *out,
+                       const nsr_infer_options *opts, nsr_error *err) {
+    if (nsr_model_infer(m, in, out, opts->selection, err)) return -1;
+    if (opts->progress) opts->progress(opts->progress_ctx, 1.0);
+    return 0;
+}
+
 static int infer_auto(const nsr_model *m, const nsr_image *in, nsr_image *out,
                       const nsr_infer_options *opts, nsr_error *err) {
     const int h = in->height, w = in->width, s = m->arch.scale, C = m->arch.channels;
-    const int r = eng_receptive_radius(m), overlap = 2 * r + AUTO_BLEND;
-    const int tile = opts->tile_size ? opts->tile_size : auto_tile_size(m, 2 * overlap);
+    const int r = eng_receptive_radius(m), overlap = auto_overlap(m);
+    const int tile = nsr_infer_tile_size(m, opts);
     if (tile < 2 * overlap)
         return nsr_fail(err, "tile size %d is too small for this network: at least %d (twice "
                         "the overlap of %d that its receptive field needs)", tile, 2 * overlap,
@@ -428,7 +445,7 @@ static int infer_auto(const nsr_model *m, const nsr_image *in, nsr_image *out,
         goto done;
     }
     if (ay.n == 1 && ax.n == 1) { /* one tile: the whole image */
-        rc = nsr_model_infer(m, in, out, opts->selection, err);
+        rc = infer_whole(m, in, out, opts, err);
         goto done;
     }
     const int th = ay.size, tw = ax.size;
@@ -469,7 +486,7 @@ done:
 
 int nsr_model_infer_tiled(const nsr_model *m, const nsr_image *in, nsr_image *out,
                           const nsr_infer_options *opts, nsr_error *err) {
-    const nsr_infer_options defaults = {NSR_SELECT_SOFT, NSR_TILE_AUTO, NULL, NULL, 0};
+    const nsr_infer_options defaults = {.selection = NSR_SELECT_SOFT, .tiling = NSR_TILE_AUTO};
     if (!opts) opts = &defaults;
     memset(out, 0, sizeof *out);
     if (opts->tiling != NSR_TILE_AUTO && opts->tiling != NSR_TILE_REFERENCE &&
@@ -480,9 +497,12 @@ int nsr_model_infer_tiled(const nsr_model *m, const nsr_image *in, nsr_image *ou
     if (in->channels != m->arch.channels)
         return nsr_fail(err, "the network takes %s images, not %d channel(s)",
                         m->arch.channels == 1 ? "grey" : "RGB", in->channels);
+    if (opts->tta != 0 && opts->tta != 1)
+        return nsr_fail(err, "test-time augmentation is 0 or 1, not %d", opts->tta);
+    if (opts->tta) return tta_infer(m, in, out, opts, err);
     if (opts->tiling == NSR_TILE_WHOLE ||
         (opts->tiling == NSR_TILE_REFERENCE && (in->width < TILE_MIN || in->height < TILE_MIN)))
-        return nsr_model_infer(m, in, out, opts->selection, err);
+        return infer_whole(m, in, out, opts, err);
     if (opts->selection != NSR_SELECT_SOFT && opts->selection != NSR_SELECT_HARD)
         return nsr_fail(err, "unknown selection mode %d", (int)opts->selection);
     const int s = m->arch.scale;
