@@ -8,6 +8,7 @@
 #include <setjmp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "image/image_io.h"
 
@@ -129,6 +130,12 @@ static int encode_job(png_job *job, const nsr_image *img, int bit_depth) {
         png_set_iCCP(png, info, "ICC profile", PNG_COMPRESSION_TYPE_BASE, img->icc,
                      (png_uint_32)img->icc_size);
     }
+    /* Paeth prediction and run-length deflate: about 10 times faster than libpng's default
+     * (every filter tried per row, full LZ77 search), where the output of an upscaler is
+     * large (a 2000x1500 photo: 0.2 against 2 s, the encode otherwise as long as the network)
+     * and the file about 1% larger (up to 20% on synthetic pictures of repeated patterns). */
+    png_set_filter(png, PNG_FILTER_TYPE_BASE, PNG_FILTER_PAETH);
+    png_set_compression_strategy(png, Z_RLE);
     png_write_info(png, info);
     int bytes_per_sample = bit_depth / 8;
     job->rows = malloc((size_t)img->width * (img->channels + alpha) * bytes_per_sample);
