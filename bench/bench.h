@@ -149,6 +149,12 @@ void bench_net_infer(void *net);
 /* One training step: forward, L1 loss, backward, Adam (lr 1e-3). */
 void bench_net_train(void *net);
 
+/* PyTorch as a child (model.c): scripts/bench_torch.py ($NSR_BENCH_SCRIPT, else beside the
+ * build folder, else under the current folder) into path, 0 when found; and the Python that runs
+ * it ($NSR_BENCH_PYTHON, else /usr/bin/python3). */
+int bench_torch_script(char *path, size_t size);
+const char *bench_torch_python(void);
+
 /* ---------------------------------------------------------------- nsr's conv as a case (conv.c) */
 
 /* eng_bench_conv3x3: out (n, cout, h, width) = conv(inp, w) + b. */
@@ -165,5 +171,6 @@ int bench_conv(const bench_opts *o);     /* conv.c */
 int bench_rebuttal(const bench_opts *o); /* conv.c */
 int bench_model(const bench_opts *o);    /* model.c */
 int bench_scaling(const bench_opts *o);  /* scaling.c */
+int bench_upscale(const bench_opts *o);  /* upscale.c */
 
 #endif

@@ -500,6 +500,10 @@ typedef struct nsr_infer_options {
     int tile_size;
 } nsr_infer_options;
 
+/* The tile side (LR pixels) NSR_TILE_AUTO uses for this model when nsr_infer_options.tile_size
+ * is 0: the largest multiple of 16 up to 512 whose activations fit 256 MiB. */
+NSR_API int nsr_auto_tile_size(const nsr_model *m);
+
 /* nsr_model_infer with a choice of tiling and selection (opts NULL: soft selection, auto
  * tiling). in is RGB; out is created, (width * s) x (height * s), in's bit depth, unclamped. */
 NSR_API int nsr_model_infer_tiled(const nsr_model *m, const nsr_image *in, nsr_image *out,

@@ -388,9 +388,13 @@ static int plan_axis(tile_axis *a, int len, int tile, int overlap, int r, int s)
     return 0;
 }
 
-/* The tile size of auto tiling for this model: the largest multiple of 16 up to AUTO_TILE_MAX
- * whose workspace fits AUTO_BUDGET, but not below least. */
-static int auto_tile_size(const nsr_model *m, int least) {
+/* The overlap of neighbouring auto tiles: LR pixels. */
+static int auto_overlap(const nsr_model *m) { return 2 * eng_receptive_radius(m) + AUTO_BLEND; }
+
+/* The largest multiple of 16 up to AUTO_TILE_MAX whose workspace fits AUTO_BUDGET, but not
+ * below 2 overlaps. */
+int nsr_auto_tile_size(const nsr_model *m) {
+    const int least = 2 * auto_overlap(m);
     int t = AUTO_TILE_MAX;
     while (t - 16 >= least && eng_workspace_floats(m, 1, t, t, 0) > AUTO_BUDGET / sizeof(float))
         t -= 16;
@@ -413,8 +417,8 @@ static void blend_tile(float *out, int C, int H, int W, const float *t, int th, 
 static int infer_auto(const nsr_model *m, const nsr_image *in, nsr_image *out,
                       const nsr_infer_options *opts, nsr_error *err) {
     const int h = in->height, w = in->width, s = m->arch.scale, C = m->arch.channels;
-    const int r = eng_receptive_radius(m), overlap = 2 * r + AUTO_BLEND;
-    const int tile = opts->tile_size ? opts->tile_size : auto_tile_size(m, 2 * overlap);
+    const int r = eng_receptive_radius(m), overlap = auto_overlap(m);
+    const int tile = opts->tile_size ? opts->tile_size : nsr_auto_tile_size(m);
     if (tile < 2 * overlap)
         return nsr_fail(err, "tile size %d is too small for this network: at least %d (twice "
                         "the overlap of %d that its receptive field needs)", tile, 2 * overlap,
