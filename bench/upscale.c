@@ -1,6 +1,6 @@
-/* upscale.c - `nsr bench upscale`: the main job, as `nsr upscale` does it, with every bundled
- * model: read a PNG of 1000x750 (the built-in picture, written first), restore it with auto
- * tiles and soft selection, write the PNG. Its wall time is set against nsr's own conv3x3
+/* upscale.c - `nsr bench upscale`: the main job with every bundled model: `nsr upscale` (this
+ * program, as a child) reads a PNG of 1000x750 (the built-in picture, written first), restores
+ * it with auto tiles and soft selection and writes the PNG. Its wall time is set against nsr's own conv3x3
  * 64->64 (`bench conv`'s N=1 256x256 case) timed in the same rounds, as rates of direct-conv
  * FLOPs (the job's convolutions on the image, without the tiles' overlap: the work a user asks
  * for); and against PyTorch running the same model on the same tiles (scripts/bench_torch.py
@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bench.h"
 
@@ -30,29 +31,25 @@ static double job_gflop(const nsr_arch *a, int w, int h) {
     return 2.0 * per_pixel * w * h * 1e-9;
 }
 
-/* One run of the job: file to file through the public API, as nsr upscale runs it. */
+/* One run of the job: `nsr upscale` itself, a child of this run (the same program), as a user
+ * starts it: process, model file, PNG in, tiles, PNG out, all in its time. */
 typedef struct upscale_job {
-    const nsr_model *model;
-    const char *in_path, *out_path;
-    nsr_infer_options opts;
+    char *argv[12]; /* argv[7]: the output */
 } upscale_job;
 
 static void run_job(void *ctx) {
-    const upscale_job *j = ctx;
-    nsr_image in, out;
-    nsr_error err;
-    if (nsr_image_read(&in, j->in_path, NULL, &err)) {
-        bench_error("%s", err.message);
+    upscale_job *j = ctx;
+    const char *out_path = j->argv[7];
+    char *out;
+    struct rusage ru;
+    unlink(out_path); /* every run writes it anew: none is skipped or refused as existing */
+    const int rc = bench_spawn(j->argv, 1, &out, &ru);
+    if (rc || access(out_path, R_OK)) { /* out of memory or a full disk: the sizes are fixed */
+        bench_error("nsr upscale exited with status %d without writing %s: %.300s", rc, out_path,
+                    out ? out : "");
         exit(1);
     }
-    const int rc = nsr_model_restore(j->model, &in, &out, &j->opts, &err) ||
-                   nsr_image_write(&out, j->out_path, NULL, &err);
-    nsr_image_free(&in);
-    nsr_image_free(&out);
-    if (rc) { /* only out of memory or a full disk: the sizes are fixed */
-        bench_error("%s", err.message);
-        exit(1);
-    }
+    free(out);
 }
 
 /* The bundled models: *.nsr in the models folder beside the build folder (BUILD/nsr ->
@@ -146,7 +143,15 @@ static int bench_one(const bench_opts *o, const char *dir, const char *model_pat
     snprintf(data_path, sizeof data_path, "%s/data.nsr", dir);
     if (nsr_model_load(&m, model_path, &err)) return bench_error("%s", err.message);
     const nsr_arch *a = nsr_model_arch(m);
-    upscale_job job = {m, in_path, out_path, {.selection = NSR_SELECT_SOFT, .tiling = NSR_TILE_AUTO}};
+    const nsr_infer_options opts = {.selection = NSR_SELECT_SOFT, .tiling = NSR_TILE_AUTO};
+    char exe[4096], threads[16];
+    snprintf(threads, sizeof threads, "%d", o->threads);
+    if (bench_self_exe(exe, sizeof exe)) {
+        nsr_model_free(m);
+        return bench_error("cannot find this program (/proc/self/exe)");
+    }
+    upscale_job job = {{exe, "upscale", "-m", (char *)model_path, "-i", in_path, "-o", out_path,
+                        "-j", threads, NULL}};
     /* the picture as the job reads it back (8 bits), grey for a grey network */
     nsr_image rgb = {0};
     int rc = nsr_render_test_image(&rgb, w, h, &err) ||
@@ -155,7 +160,7 @@ static int bench_one(const bench_opts *o, const char *dir, const char *model_pat
     nsr_image_free(&rgb);
     nsr_image_free(&img);
     rc = rc || nsr_image_read(&img, in_path, NULL, &err) ||
-         nsr_model_infer_tiled(m, &img, &out, &job.opts, &err) ||
+         nsr_model_infer_tiled(m, &img, &out, &opts, &err) ||
          write_data(data_path, &img, &out, &err);
     nsr_image_free(&out);
     if (rc) {
@@ -189,8 +194,9 @@ static int bench_one(const bench_opts *o, const char *dir, const char *model_pat
     bench_report(o, &(bench_result){
         .bench = "upscale", .name = name, .unit = "ms", .nsr = cases[0].stats,
         .reference = conv_ref, .ref = conv_rate, .gflop = gflop, .target = 0.7, .extra = extra,
-        .note = "nsr: read the PNG, restore (soft selection), write the PNG; ratio = the job's "
-                "rate of direct-conv FLOPs over the conv's, timed in the same rounds"});
+        .note = "nsr: `nsr upscale -m MODEL -i in.png -o out.png` as a child (soft selection); "
+                "ratio = the job's rate of direct-conv FLOPs over the conv's, timed in the same "
+                "rounds"});
     bench_report(o, &(bench_result){
         .bench = "upscale", .name = name, .unit = "ms", .nsr = cases[0].stats,
         .reference = torch_ref, .ref = t.stats, .unavailable = t.have ? NULL : t.why[0] ? t.why : "the script gave no result",
