@@ -93,8 +93,9 @@ int bench_self_exe(char *buf, size_t size);
 /* Runs argv[0] (searched in PATH when it has no '/') with argv, collecting its standard output
  * (and its standard error too when merge_stderr) into *out, a malloc'd NUL-terminated string
  * the caller frees. Fills *ru with the child's own resource usage (wait4). Returns the exit
- * status, 128 + the signal when killed, or -1 when it could not be started (*out then holds
- * why). */
+ * status, 128 + the signal when killed, 127 when argv[0] could not be run, or -1 when no pipe
+ * could be made (*out then holds why). The child is started by posix_spawn, which leaves the
+ * caller's memory as it is (a fork would make every page copy-on-write until the exec). */
 int bench_spawn(char *const argv[], int merge_stderr, char **out, struct rusage *ru);
 
 /* ---------------------------------------------------------------- references */
