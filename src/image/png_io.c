@@ -222,9 +222,12 @@ static void write_image_data(png_job *job, const nsr_image *img, int bytes_per_s
                                 (uint8_t)(adler >> 8), (uint8_t)adler};
     if (failed) png_error(png, "out of memory");
     png_write_chunk(png, (png_const_bytep) "IDAT", header, sizeof header);
-    for (int i = 0; i < npieces; i++)
+    for (int i = 0; i < npieces; i++) { /* each freed once copied: the file is held once */
         if (pieces[i].size)
             png_write_chunk(png, (png_const_bytep) "IDAT", pieces[i].data, pieces[i].size);
+        free(pieces[i].data);
+        pieces[i].data = NULL;
+    }
     png_write_chunk(png, (png_const_bytep) "IDAT", trailer, sizeof trailer);
 }
 
