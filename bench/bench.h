@@ -94,8 +94,9 @@ int bench_self_exe(char *buf, size_t size);
 /* Runs argv[0] (searched in PATH when it has no '/') with argv, collecting its standard output
  * (and its standard error too when merge_stderr) into *out, a malloc'd NUL-terminated string
  * the caller frees. Fills *ru with the child's own resource usage (wait4). Returns the exit
- * status, 128 + the signal when killed, or -1 when it could not be started (*out then holds
- * why). */
+ * status, 128 + the signal when killed, 127 when argv[0] could not be run, or -1 when no pipe
+ * could be made (*out then holds why). The child is started by posix_spawn, which leaves the
+ * caller's memory as it is (a fork would make every page copy-on-write until the exec). */
 int bench_spawn(char *const argv[], int merge_stderr, char **out, struct rusage *ru);
 
 /* ---------------------------------------------------------------- references */
@@ -153,6 +154,12 @@ void bench_net_infer(void *net);
 /* One training step: forward, L1 loss, backward, Adam (lr 1e-3). */
 void bench_net_train(void *net);
 
+/* PyTorch as a child (model.c): scripts/bench_torch.py ($NSR_BENCH_SCRIPT, else beside the
+ * build folder, else under the current folder) into path, 0 when found; and the Python that runs
+ * it ($NSR_BENCH_PYTHON, else /usr/bin/python3). */
+int bench_torch_script(char *path, size_t size);
+const char *bench_torch_python(void);
+
 /* ---------------------------------------------------------------- nsr's conv as a case (conv.c) */
 
 /* eng_bench_conv3x3: out (n, cout, h, width) = conv(inp, w) + b. */
@@ -170,5 +177,6 @@ int bench_rebuttal(const bench_opts *o); /* conv.c */
 int bench_model(const bench_opts *o);    /* model.c */
 int bench_scaling(const bench_opts *o);  /* scaling.c */
 int bench_ranks(const bench_opts *o);    /* ranks.c */
+int bench_upscale(const bench_opts *o);  /* upscale.c */
 
 #endif

@@ -94,7 +94,7 @@ typedef struct torch_result {
 
 /* The script: $NSR_BENCH_SCRIPT, else scripts/bench_torch.py beside this program's build folder
  * (BUILD/nsr -> scripts/), else under the current folder. */
-static int find_script(char *path, size_t size) {
+int bench_torch_script(char *path, size_t size) {
     const char *env = getenv("NSR_BENCH_SCRIPT");
     if (env && *env) return snprintf(path, size, "%s", env) < (int)size ? 0 : -1;
     char exe[4096];
@@ -115,12 +115,11 @@ static void run_torch(const bench_opts *o, const char *model_path, const char *d
                       torch_result *t) {
     char script[4096], threads[16], reps[16];
     memset(t, 0, sizeof *t);
-    if (find_script(script, sizeof script)) {
+    if (bench_torch_script(script, sizeof script)) {
         snprintf(t->why, sizeof t->why, "scripts/bench_torch.py not found (set NSR_BENCH_SCRIPT)");
         return;
     }
-    const char *python = getenv("NSR_BENCH_PYTHON");
-    if (!python || !*python) python = "/usr/bin/python3"; /* where Debian's python3-torch is */
+    const char *python = bench_torch_python();
     snprintf(threads, sizeof threads, "%d", o->threads);
     snprintf(reps, sizeof reps, "%d", o->reps);
     char *argv[] = {(char *)python, script, "--model", (char *)model_path, "--data",
@@ -143,6 +142,11 @@ static void run_torch(const bench_opts *o, const char *model_path, const char *d
         snprintf(t->why, sizeof t->why, "%.60s %.100s exited with status %d%s%.100s", python,
                  script, rc, out && *out ? ": " : "", out ? out : "");
     free(out);
+}
+
+const char *bench_torch_python(void) {
+    const char *python = getenv("NSR_BENCH_PYTHON");
+    return python && *python ? python : "/usr/bin/python3"; /* where Debian's python3-torch is */
 }
 
 /* ---------------------------------------------------------------- the benchmark */

@@ -102,9 +102,10 @@ static int write_inputs(const char *dir, const char *name, const nsr_arch *arch,
  * picture, plus what the benchmark network costs beyond the small one, both on the smallest
  * input that still tiles (192x192): peak = small(side) + net(192) - small(192).
  *
- * Runs before anything large is allocated: Linux counts the pages a forked child shares with
- * its parent, before it execs, in the child's ru_maxrss, so the parent must be smaller than
- * what is measured (its size at the time is reported as parent_rss_mb). */
+ * Runs before anything large is allocated: Linux counts the pages a child shares with its
+ * parent before it execs (bench_spawn's posix_spawn shares them all) in the child's ru_maxrss,
+ * so the parent must be smaller than what is measured (its size at the time is reported as
+ * parent_rss_mb). */
 static void memory_case(const bench_opts *o, int side) {
     const nsr_arch *net_arch = bench_net_arch(o);
     const nsr_arch small_arch = {.blocks = 1, .features = 16, .width_mult = 1, .groups = 4,

@@ -14,13 +14,19 @@ nsr's own answers from a second file in the same format.
              betas 0.9/0.999, eps 1e-8); the first step's loss and gradients are compared with
              nsr's train.loss / train.grads (engine order = the file's tensor order)
 
+With --upscale TILE (`nsr bench upscale`) it does the main job's network instead: auto tiling
+(src/run/tiling.c) of upscale.x in tiles of side TILE, each crop through the whole network,
+cross-faded with the same weights, soft selection, under torch.no_grad(); compared with nsr's
+upscale.out.
+
 Prints lines "key value ..." on standard output, which nsr reads:
   version V
   infer MIN_MS MEDIAN_MS MAX_ABS_DIFF MAX_ABS_OUTPUT
   train MIN_MS MEDIAN_MS LOSS_ABS_DIFF GRAD_MAX_ABS_DIFF GRAD_MAX_ABS
+  upscale MIN_MS MEDIAN_MS MAX_ABS_DIFF MAX_ABS_OUTPUT      (with --upscale)
 or "unavailable REASON" when torch cannot be imported.
 
-Usage: bench_torch.py --model M.nsr --data D.nsr [--threads N] [--reps R]
+Usage: bench_torch.py --model M.nsr --data D.nsr [--threads N] [--reps R] [--upscale TILE]
 """
 import argparse
 import os
@@ -123,6 +129,55 @@ def infer_tiled(net, x):
     return F.pixel_shuffle(out, net.s) + 0.5
 
 
+AUTO_BLEND = 16  # src/run/tiling.c
+
+
+def plan_axis(length, tile, overlap, r, s):
+    """Auto tiling along one axis, as plan_axis in src/run/tiling.c: the tiles' starts, their
+    common size and each tile's weight per HR pixel (float32, summing to 1 over the tiles)."""
+    import numpy as np
+
+    n = 1 if length <= tile else (length - overlap + (tile - overlap) - 1) // (tile - overlap)
+    size = length if n == 1 else (length + (n - 1) * overlap + n - 1) // n
+    start = [0 if n == 1 else i * (length - size) // (n - 1) for i in range(n)]
+    weight = np.ones((n, size * s))
+    total = np.zeros(length * s)
+    for i in range(n):
+        y = start[i] * s + np.arange(size * s) + 0.5
+        if i > 0:
+            z0, z1 = (start[i] + r) * s, (start[i - 1] + size - r) * s
+            weight[i] *= np.clip((y - z0) / (z1 - z0), 0, 1)
+        if i < n - 1:
+            z0, z1 = (start[i + 1] + r) * s, (start[i] + size - r) * s
+            weight[i] *= np.clip((z1 - y) / (z1 - z0), 0, 1)
+        total[start[i] * s:(start[i] + size) * s] += weight[i]
+    weight = weight.astype(np.float32)
+    for i in range(n):
+        weight[i] /= total[start[i] * s:(start[i] + size) * s].astype(np.float32)
+    return start, size, weight
+
+
+def infer_auto(net, x, tile):
+    """Auto tiling of x (1, C, h, w), as infer_auto in src/run/tiling.c: overlapping crops each
+    through the whole network, cross-faded; one tile in both axes is the whole image."""
+    import torch
+
+    h, w, s = x.shape[2], x.shape[3], net.s
+    r = max(2 * net.B + 2, 2 if s > 1 else 0)  # the receptive radius: 3x3 body convs, 5x5 skip
+    overlap = 2 * r + AUTO_BLEND
+    ys, th, wy = plan_axis(h, tile, overlap, r, s)
+    xs, tw, wx = plan_axis(w, tile, overlap, r, s)
+    if len(ys) == 1 and len(xs) == 1:
+        return net.forward(x)
+    out = x.new_zeros(1, x.shape[1], h * s, w * s)
+    for i, y0 in enumerate(ys):
+        for j, x0 in enumerate(xs):
+            t = net.forward(x[:, :, y0:y0 + th, x0:x0 + tw])
+            weight = torch.from_numpy(wy[i])[:, None] * torch.from_numpy(wx[j])[None, :]
+            out[:, :, y0 * s:(y0 + th) * s, x0 * s:(x0 + tw) * s] += weight * t
+    return out
+
+
 def timed(fn):
     t0 = time.perf_counter()
     fn()
@@ -135,6 +190,7 @@ def main():
     ap.add_argument("--data", required=True)
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--upscale", type=int, default=0, metavar="TILE")
     args = ap.parse_args()
     try:
         import numpy  # noqa: F401 (the reader needs it)
@@ -155,11 +211,15 @@ def main():
     _, data = read_nsr(args.data)
     arch = [int(meta["nsr." + k]) for k in
             ("blocks", "features", "width_mult", "groups", "cardinals", "scale", "shared_selection")]
-    net = make_fixtures.Net(*arch)
+    net = make_fixtures.Net(*arch, regime=int(meta.get("nsr.regime", 0)),
+                            C=1 if int(meta.get("nsr.channels", 3)) == 1 else 3)
     for name in net.params:
         net.params[name] = torch.from_numpy(weights[name].copy()).requires_grad_(True)
     params = list(net.params.values())
     tensor = lambda key: torch.from_numpy(data[key].copy())
+
+    if args.upscale:
+        return upscale(net, tensor, args)
 
     # inference: compare once, then time
     x = tensor("infer.x")
@@ -198,6 +258,24 @@ def main():
         train_ms.append(timed(train_step))
     print("infer", min(infer_ms), statistics.median(infer_ms), out_diff, out_max)
     print("train", min(train_ms), statistics.median(train_ms), loss_diff, grad_diff, grad_max)
+    return 0
+
+
+def upscale(net, tensor, args):
+    """--upscale: the main job's network, compared once, then timed."""
+    import torch
+
+    x = tensor("upscale.x")
+
+    def run():
+        with torch.no_grad():
+            return infer_auto(net, x, args.upscale)
+
+    out = run()
+    out_diff = (out - tensor("upscale.out")).abs().max().item()
+    out_max = out.abs().max().item()
+    ms = [timed(run) for _ in range(args.reps)]
+    print("upscale", min(ms), statistics.median(ms), out_diff, out_max)
     return 0
 
 

@@ -49,10 +49,26 @@ grep -q '"reference": "FMA peak' "$WORK/conv.json" && pass "bench conv: FMA peak
 # everything, without the external references: they are marked unavailable
 if "$NSR" bench all --quick --json --no-reference -j 2 >"$WORK/all.json" 2>"$WORK/all.err"; then pass "bench all --quick --no-reference"
 else fail "bench all --quick --no-reference" "exit $?: $(tail -n 1 "$WORK/all.err")"; fi
-check_json "bench all: JSON objects" "$WORK/all.json" "conv rebuttal model scaling ranks"
+check_json "bench all: JSON objects" "$WORK/all.json" "conv rebuttal model scaling ranks upscale"
 n=$(grep -c '"unavailable": "skipped (--no-reference)"' "$WORK/all.json")
-[ "$n" -eq 4 ] && pass "bench all: oneDNN and PyTorch rows unavailable" ||
-    fail "bench all: oneDNN and PyTorch rows unavailable" "$n rows say so, expected 4"
+[ "$n" -eq 5 ] && pass "bench all: oneDNN and PyTorch rows unavailable" ||
+    fail "bench all: oneDNN and PyTorch rows unavailable" "$n rows say so, expected 5"
+
+# the main job: its rate against the conv's (target 0.7), and PyTorch on the same tiles, whose
+# output must equal nsr's to float rounding when PyTorch is there
+if "$NSR" bench upscale --quick --json >"$WORK/upscale.json" 2>"$WORK/upscale.err"; then pass "bench upscale --quick --json"
+else fail "bench upscale --quick --json" "exit $?: $(tail -n 1 "$WORK/upscale.err")"; fi
+check_json "bench upscale: JSON objects" "$WORK/upscale.json" "upscale"
+grep -q '"bench": "upscale", "case": "tiny x2 96x72 PNG, auto tiles".*"reference": "conv 64->64 N=1 24x24, same FLOPs".*"gflop": [0-9.]*.*"target": 0.7' "$WORK/upscale.json" &&
+    pass "bench upscale: rate against the conv's" || fail "bench upscale: rate against the conv's" "$(head -c 400 "$WORK/upscale.json")"
+if grep -q '"reference": "PyTorch.*"max_abs_diff"' "$WORK/upscale.json"; then
+    diff=$(sed -n 's/.*"reference": "PyTorch.*"max_abs_diff": \([^,]*\),.*/\1/p' "$WORK/upscale.json")
+    awk -v d="$diff" 'BEGIN { exit !(d < 1e-4) }' && pass "bench upscale: PyTorch's output equals nsr's" ||
+        fail "bench upscale: PyTorch's output equals nsr's" "max_abs_diff $diff"
+else
+    grep -q '"reference": "PyTorch.*"unavailable": "' "$WORK/upscale.json" && pass "bench upscale: PyTorch unavailable, said why" ||
+        fail "bench upscale: PyTorch row" "$(tail -n 1 "$WORK/upscale.json" | head -c 300)"
+fi
 grep -q '"case": "upscale x2 256x256, tiled: peak RSS".*"nsr_mib"' "$WORK/all.json" &&
     pass "bench scaling: peak memory of a child" || fail "bench scaling: peak memory of a child" "no memory row"
 

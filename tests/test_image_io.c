@@ -1,6 +1,7 @@
 /* test_image_io.c - image files: format detection, exact and near round trips through every
  * format, inputs written with libpng/libjpeg directly (palette, tRNS, low bit depths, interlace,
  * progressive, CMYK), ICC profiles, EXIF orientation, the pixel limit, and the shared data. */
+#include <omp.h>
 #include <unistd.h>
 #include <webp/mux.h>
 #include <zlib.h>
@@ -123,6 +124,42 @@ static void test_png_round_trip(void) {
 }
 
 /* 16-bit images written at 8 bits round to the nearest level; out-of-range and NaN samples clamp. */
+/* Images whose rows fill several of the encoder's pieces (about 1 MiB of filtered rows each,
+ * deflated on separate threads and joined into one stream): exact round trips, and the same
+ * bytes on 1 thread as on 2. */
+static void test_png_pieces(void) {
+    static const struct { int w, h, channels, alpha, depth; } cases[] = {
+        {700, 900, 3, 1, 16}, /* 5600 bytes a row: 5 pieces */
+        {1500, 1000, 1, 0, 8}, /* 2 pieces */
+        {300000, 3, 3, 0, 8},  /* a row larger than a piece: a piece a row */
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        nsr_image img, back;
+        nsr_error err;
+        uint8_t *bytes[2] = {NULL, NULL};
+        size_t size[2] = {0, 0};
+        REQUIRE(make_image(&img, cases[c].w, cases[c].h, cases[c].channels, cases[c].alpha,
+                           cases[c].depth) == 0, "create");
+        for (int t = 0; t < 2; t++) {
+            omp_set_num_threads(t + 1);
+            CHECK(nsr_image_encode(&img, NSR_FORMAT_PNG, NULL, &bytes[t], &size[t], &err) == 0,
+                  "%s", err.message);
+        }
+        CHECK(bytes[0] && bytes[1] && size[0] == size[1] && !memcmp(bytes[0], bytes[1], size[0]),
+              "%dx%d: %zu bytes on 1 thread, %zu on 2, or different", img.width, img.height,
+              size[0], size[1]);
+        int rc = bytes[1] ? nsr_image_read_memory(&back, bytes[1], size[1], NULL, &err) : -1;
+        CHECK(rc == 0, "%s", err.message);
+        if (rc == 0) {
+            const double d = max_level_diff(&img, &back, cases[c].depth == 16 ? 65535 : 255);
+            CHECK(d == 0, "%dx%d: max difference %g levels", img.width, img.height, d);
+            nsr_image_free(&back);
+        }
+        free(bytes[0]), free(bytes[1]);
+        nsr_image_free(&img);
+    }
+}
+
 static void test_png_depth_and_clamp(void) {
     nsr_image img, back;
     nsr_error err;
@@ -786,6 +823,7 @@ static void test_shared_data(void) {
 int main(void) {
     RUN(test_detect_format);
     RUN(test_png_round_trip);
+    RUN(test_png_pieces);
     RUN(test_png_depth_and_clamp);
     RUN(test_png_levels_as_metrics);
     RUN(test_png_low_bit_grey);

@@ -386,6 +386,31 @@ static void test_auto_small_is_whole(void) {
     nsr_model_free(m);
 }
 
+/* nsr_infer_tile_size says which tile side auto tiling takes when given none: a multiple of 16
+ * up to 512 (the small model's activations fit the budget at 512; a wide one's do not), and
+ * asking for that side gives the same bits as asking for none. */
+static void test_auto_tile_size(void) {
+    static const nsr_arch wide = {.blocks = 4, .features = 64, .width_mult = 4, .groups = 4,
+                                  .cardinals = 4, .scale = 2};
+    nsr_model *m = tiny_model(2, 2, 17), *big = NULL;
+    nsr_image in, a, b;
+    nsr_error err;
+    REQUIRE(m && !nsr_model_create(&big, &wide, 1, &err), "setup");
+    const int t = nsr_infer_tile_size(m, NULL), tb = nsr_infer_tile_size(big, NULL);
+    CHECK(t == 512, "the small model's tile: %d", t);
+    CHECK(tb % 16 == 0 && tb < 512 && tb >= 2 * (2 * 10 + 16), "the wide model's tile: %d", tb);
+    REQUIRE(!picture(&in, 600, 90, 3), "setup");
+    const nsr_infer_options chosen = auto_tiles(t);
+    CHECK(!nsr_model_infer_tiled(m, &in, &a, NULL, &err), "%s", err.message);
+    CHECK(!nsr_model_infer_tiled(m, &in, &b, &chosen, &err), "%s", err.message);
+    CHECK(same_image(&a, &b), "tile %d given differs from the auto choice", t);
+    nsr_image_free(&in);
+    nsr_image_free(&a);
+    nsr_image_free(&b);
+    nsr_model_free(big);
+    nsr_model_free(m);
+}
+
 /* Tiles are plain crops with the network's own zero padding only at the image's edge and at
  * least the receptive radius of overlap: a network without selection (k = 1) gives the whole
  * image everywhere, edges and blends included, up to the weights' float rounding. With
@@ -572,6 +597,7 @@ int main(void) {
     RUN(test_tiled_any_thread_count);
     RUN(test_memory_bounded);
     RUN(test_auto_small_is_whole);
+    RUN(test_auto_tile_size);
     RUN(test_auto_matches_whole);
     RUN(test_auto_threads_progress_errors);
     RUN(test_hard_selection);

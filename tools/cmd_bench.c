@@ -25,12 +25,12 @@ static const struct {
     int (*run)(const bench_opts *o);
 } benches[] = {
     {"conv", bench_conv}, {"rebuttal", bench_rebuttal}, {"model", bench_model},
-    {"scaling", bench_scaling}, {"ranks", bench_ranks},
+    {"scaling", bench_scaling}, {"ranks", bench_ranks}, {"upscale", bench_upscale},
 };
 
 static int run(const opt_args *a) {
     const opt_value *v = a->v;
-    if (!a->npos) return cli_usage_error("bench", "which benchmark? conv, rebuttal, model, scaling, ranks or all");
+    if (!a->npos) return cli_usage_error("bench", "which benchmark? conv, rebuttal, model, scaling, ranks, upscale or all");
     const char *name = a->pos[0];
     nsr_train_comm comm;
     nsr_error err;
@@ -57,7 +57,7 @@ static int run(const opt_args *a) {
     }
     ranks_stop();
     if (!found)
-        return cli_usage_error("bench", "unknown benchmark '%s' (conv, rebuttal, model, scaling, ranks, all)", name);
+        return cli_usage_error("bench", "unknown benchmark '%s' (conv, rebuttal, model, scaling, ranks, upscale, all)", name);
     return rc;
 }
 
@@ -78,6 +78,8 @@ static const opt_command command = {
     "  ranks      a training step of the model's network in its parts (compute, wait,\n"
     "             gradient exchange, update): 1 rank on all threads against 2 ranks under\n"
     "             mpirun with half the threads each (under mpirun: that rank count alone)\n"
+    "  upscale    the main job with each bundled model: PNG of 1000x750 to PNG, auto\n"
+    "             tiles, against nsr's conv rate (target: 70% of it) and PyTorch\n"
     "  all        all of the above\n"
     "\n",
     "PyTorch runs as a child: $NSR_BENCH_PYTHON (default /usr/bin/python3) with\n"

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/memory.h"
 #include "nsr.h"
 
 int nsr_image_create(nsr_image *img, int width, int height, int channels, int with_alpha,
@@ -13,7 +14,7 @@ int nsr_image_create(nsr_image *img, int width, int height, int channels, int wi
         return nsr_fail(err, "invalid channel count %d (1 or 3)", channels);
     size_t plane = (size_t)width * (size_t)height;
     if (plane > SIZE_MAX / sizeof(float) / 4) return nsr_fail(err, "image too large");
-    img->data = calloc(plane * (size_t)channels, sizeof(float));
+    img->data = mem_calloc_large(plane * (size_t)channels, sizeof(float));
     img->alpha = with_alpha ? calloc(plane, sizeof(float)) : NULL;
     if (!img->data || (with_alpha && !img->alpha)) {
         nsr_image_free(img);

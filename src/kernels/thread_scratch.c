@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 
+#include "base/memory.h"
 #include "kernels/thread_scratch.h"
 
 typedef struct scratch_cache {
@@ -26,7 +27,10 @@ static void scratch_key_create(void) {
 /* A 64-byte aligned block of n floats (n > 0), or NULL: the AVX2 kernels' aligned loads and
  * cache-line-sized pieces. aligned_alloc wants a multiple of the alignment. */
 static float *alloc_floats(size_t n) {
-    return aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64);
+    const size_t bytes = (n * sizeof(float) + 63) / 64 * 64;
+    float *p = aligned_alloc(64, bytes);
+    mem_advise_huge(p, bytes);
+    return p;
 }
 
 float *thread_scratch(int slot, size_t n) {

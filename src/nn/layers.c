@@ -78,12 +78,15 @@ static inline size_t unshuffled_index(int c, int Y, int X, int H, int W, int s) 
 }
 
 void nn_pixel_shuffle_forward(float *out, const float *inp, int N, int C, int H, int W, int s) {
-    const size_t sample = (size_t)C * s * s * H * W;
+    const size_t sample = (size_t)C * s * s * H * W, out_w = (size_t)W * s;
+#pragma omp parallel for collapse(3) schedule(static) if (sample * N >= PARALLEL_MIN)
     for (int n = 0; n < N; n++)
         for (int c = 0; c < C; c++)
-            for (int Y = 0; Y < H * s; Y++)
+            for (int Y = 0; Y < H * s; Y++) {
+                float *row = out + n * sample + ((size_t)c * H * s + Y) * out_w;
                 for (int X = 0; X < W * s; X++)
-                    *out++ = inp[n * sample + unshuffled_index(c, Y, X, H, W, s)];
+                    row[X] = inp[n * sample + unshuffled_index(c, Y, X, H, W, s)];
+            }
 }
 
 void nn_pixel_shuffle_backward(float *dinp, const float *dout, int N, int C, int H, int W, int s) {

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/memory.h"
 #include "nn/engine.h"
 
 /* ---------------------------------------------------------------- architecture and layout */
@@ -290,7 +291,7 @@ int eng_workspace_create(eng_workspace *ws, const nsr_model *m, int n, int h, in
                                 &ws->mix.wmix, &ws->mix.bmix, &ws->mix.dwmix, &ws->mix.dbmix,
                                 &ws->dfeat, &ws->dhidden, &ws->dmid, &ws->dwn, &ws->dgamma,
                                 &ws->dbody};
-    float *block = total < SIZE_MAX / sizeof(float) ? calloc(total, sizeof(float)) : NULL;
+    float *block = total < SIZE_MAX / sizeof(float) ? mem_calloc_large(total, sizeof(float)) : NULL;
     ws->mem = block;
     if (!block)
         return nsr_fail(err, "out of memory for the activations of a batch of %d of %dx%d", n,

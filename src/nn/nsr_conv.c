@@ -5,6 +5,7 @@
  * which mixes on the fly where it can). Selection and mixing are separate layers so that a
  * residual block can share one selection between its two convolutions. */
 #include <math.h>
+#include <omp.h>
 #include <string.h>
 
 #include "nn/engine.h"
@@ -183,7 +184,13 @@ void nn_nsr_conv_forward(float *out, float *gamma, float *soft, float *pooled, c
     const size_t wsz = (size_t)dm->cout * kernel_floats(dm);
     sample_selection ss = {gamma, soft, pooled, sc->bmix, inp, A, a, b, dm, so};
     const nn_kernel_mix mix = {gamma, dm->groups, dm->cards, select_sample, &ss, so && so->hard};
-    if (nn_conv2d_forward_mix(out, inp, w, wsz, &mix, sc->bmix, (size_t)dm->cout, dm->n, dm->cin,
+    /* The convolution selects a sample where one thread runs it whole, reading its input just
+     * before convolving it; with fewer samples than twice the threads (a large tile, an image)
+     * the threads share each sample, and its selection would be one thread's pass over the
+     * sample while the others wait: selected here instead, the means spread over the threads
+     * (the same values either way). */
+    if (dm->n >= 2 * omp_get_max_threads() &&
+        nn_conv2d_forward_mix(out, inp, w, wsz, &mix, sc->bmix, (size_t)dm->cout, dm->n, dm->cin,
                               dm->cout, dm->h, dm->w, dm->ksize, post))
         return;
     nn_select_forward(gamma, soft, pooled, inp, A, a, dm, so);
