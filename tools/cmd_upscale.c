@@ -20,13 +20,8 @@ static const opt_spec specs[] = {
                .help = "scale factor 2..8 (default: the model's; 2 for bicubic); a model only\n"
                        "does its own scale. A scale-1 model (denoising, JPEG) restores at the\n"
                        "same size when -s is not given"},
-    [TILE] = {.long_name = "tile", .kind = OPT_STRING, .arg = "T",
-              .help = "auto (default: large overlapping tiles, seamless, zero padding only at\n"
-                      "the image edge, bounded memory; within 0.001 dB of whole), reference\n"
-                      "(48x48 tiles on inputs of at least 192x192, as the published numbers;\n"
-                      "a frame at the edge) or whole (the image in one piece)"},
-    [TILE_SIZE] = {.short_name = 't', .kind = OPT_INT, .min = 1, .max = 1 << 20, .arg = "N",
-                   .help = "tile size in input pixels for --tile auto (default: from the model)"},
+    [TILE] = CLI_OPT_TILE,
+    [TILE_SIZE] = CLI_OPT_TILE_SIZE,
     [HARD] = {.long_name = "hard", .help = "hard sparsity selection (argmax group) instead of the trained soft one"},
     [FORMAT] = CLI_OPT_FORMAT("png, jpeg or webp (default: from OUT's extension)"),
     [QUALITY] = CLI_OPT_QUALITY("JPEG/WebP quality 1..100 (WebP default: lossless)"),
@@ -42,8 +37,7 @@ static int run(const opt_args *a) {
     nsr_infer_options iopts = {v[HARD].count ? NSR_SELECT_HARD : NSR_SELECT_SOFT, NSR_TILE_AUTO,
                                cli_model_progress, NULL, (int)v[TILE_SIZE].i};
     nsr_write_options wopts = {NSR_FORMAT_UNKNOWN, (int)v[QUALITY].i, 0};
-    if (v[TILE].count && nsr_tiling_parse(v[TILE].text, &iopts.tiling))
-        return cli_usage_error("upscale", "--tile must be auto, reference or whole, not '%s'", v[TILE].text);
+    if (cli_parse_tiling("upscale", &v[TILE], &iopts.tiling)) return 2;
     if (v[FORMAT].count && cli_parse_format(v[FORMAT].text, &wopts.format))
         return cli_usage_error("upscale", "unknown format '%s' (png, jpeg, jpg or webp)", v[FORMAT].text);
     if (!out_path) return cli_usage_error("upscale", "-o OUT is required");
