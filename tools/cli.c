@@ -130,6 +130,17 @@ int cli_check_overwrite(const char *in, const char *out, int overwrite) {
     return cli_error("%s: refusing to overwrite the input (use --overwrite)", out);
 }
 
+const char *cli_grouped(size_t n, char *buf, size_t size) {
+    char digits[32];
+    int len = snprintf(digits, sizeof digits, "%zu", n), o = 0;
+    for (int i = 0; i < len && (size_t)o + 2 < size; i++) {
+        if (i && (len - i) % 3 == 0) buf[o++] = ',';
+        buf[o++] = digits[i];
+    }
+    buf[o] = 0;
+    return buf;
+}
+
 void cli_json_metrics(const nsr_metrics *m, int with_psnr_b) {
     json_write_number(stdout, ", ", "psnr_y", m->psnr_y);
     json_write_number(stdout, ", ", "ssim_y", m->ssim_y);

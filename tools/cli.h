@@ -73,6 +73,9 @@ int cli_parse_format(const char *name, nsr_format *out);
  * when out is the file in (under any name) and overwrite was not asked. */
 int cli_check_overwrite(const char *in, const char *out, int overwrite);
 
+/* A count with thousands separators: 4877812 -> "4,877,812". Returns buf. */
+const char *cli_grouped(size_t n, char *buf, size_t size);
+
 /* The metrics of nsr metrics and nsr eval as JSON members: ", \"psnr_y\": ..." and so on, PSNR-B
  * only when with_psnr_b. */
 void cli_json_metrics(const nsr_metrics *m, int with_psnr_b);

@@ -17,9 +17,10 @@ static const opt_spec specs[] = {
     [JPEG] = {.long_name = "jpeg", .kind = OPT_INT, .min = 1, .max = 100, .arg = "Q",
               .help = "JPEG artifact removal at quality 1..100"},
     [MODEL] = {.short_name = 'm', .long_name = "model", .kind = OPT_STRING, .arg = "M",
-               .help = "a model file (.nsr) fitting the task (a x S model for --scale S, a\n"
-                       "scale-1 model for noise and JPEG), or bicubic (default: MATLAB\n"
-                       "bicubic upscaling, or the degraded input itself for noise and JPEG)",
+               .help = "a model fitting the task (a x S model for --scale S, a scale-1 model\n"
+                       "for noise and JPEG): its name (nsr models lists them) or its file\n"
+                       "(.nsr); or bicubic (default: MATLAB bicubic upscaling, or the\n"
+                       "degraded input itself for noise and JPEG)",
                .section = "options:"},
     [TILE] = CLI_OPT_TILE,
     [TILE_SIZE] = CLI_OPT_TILE_SIZE,
@@ -64,11 +65,12 @@ static int run(const opt_args *a) {
     if (cli_model_open(&cm, model, &iopts)) return 1;
     const nsr_restorer *restorer = cm.restorer;
     nsr_path_list list;
-    if ((cm.model && nsr_model_check_task(cm.model, &task, model, &err)) ||
+    if ((cm.model && nsr_model_check_task(cm.model, &task, cm.label, &err)) ||
         nsr_list_images(&list, data_dir, &err)) {
         cli_model_close(&cm);
         return cli_error("%s", err.message);
     }
+    cli_model_warn(&cm, &iopts);
     size_t count = v[LIMIT].count && (size_t)v[LIMIT].i < list.count ? (size_t)v[LIMIT].i : list.count;
     char what[64];
     nsr_task_describe(&task, what, sizeof what);
