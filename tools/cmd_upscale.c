@@ -222,15 +222,16 @@ static int run(const opt_args *a) {
 
 #define FILES_HELP                                                                                  \
     "Several images: -i DIR restores DIR's PNG, JPEG and WebP files, and -i may be repeated;\n"     \
-    "then -o is a folder (made when missing) and each output keeps its input's name (the\n"        \
-    "extension -f's when given). An output that exists is skipped unless --overwrite, a file\n"    \
-    "that fails is reported and the others go on, and a last line counts them (exit status 1\n"    \
-    "when any failed). -i - reads one image from standard input; -o - writes it to standard\n"    \
-    "output in the format -f names. An input is never overwritten unless --overwrite.\n"           \
+    "then -o is a folder (made when missing) and each output keeps its input's name (the\n"         \
+    "extension -f's when given). An output that exists is skipped unless --overwrite, a file\n"     \
+    "that fails is reported and the others go on, and a last line counts them (exit status 1\n"     \
+    "when any failed). -i - reads one image from standard input; -o - writes it to standard\n"      \
+    "output in the format -f names. A single image replaces the file OUT, but an input is\n"        \
+    "never overwritten unless --overwrite.\n"                                                       \
     "\n"                                                                                            \
     "-m NAME is NAME.nsr in the first folder of: $NSR_MODELS (folders separated by ':'), models/\n" \
-    "beside the program (../models or ../share/nsr/models from its folder), the install\n"        \
-    "prefix's share/nsr/models; `nsr models` lists them. A model made for another task or scale\n" \
+    "beside the program (../models or ../share/nsr/models from its folder), the install\n"          \
+    "prefix's share/nsr/models; `nsr models` lists them. A model made for another task or scale\n"  \
     "is refused, an untrained one (as nsr new writes) runs with a warning.\n"
 
 static const opt_command commands[] = {
