@@ -14,7 +14,7 @@ printf 'not an image' >"$WORK/more/bad.png"
 cp "$WORK/in/a.png" "$WORK/one.png"
 
 # A folder into a folder (made when missing): the same names, in the input's format.
-"$NSR" upscale -m bicubic -i "$WORK/in" -o "$WORK/up" >/dev/null 2>"$WORK/err"; rc=$?
+"$NSR" upscale -m bicubic -i "$WORK/in/" -o "$WORK/up" >/dev/null 2>"$WORK/err"; rc=$?
 if [ "$rc" -eq 0 ] && [ "$(ls "$WORK/up" | tr '\n' ' ')" = "a.png b.jpg " ] &&
    grep -q "^nsr upscale: 2 done, 0 skipped, 0 failed$" "$WORK/err"; then pass "folder to folder"
 else fail "folder to folder" "exit $rc: $(ls "$WORK/up" 2>&1) $(cat "$WORK/err")"; fi
@@ -22,8 +22,8 @@ expect_head "folder: a.png upscaled" "$WORK/up/a.png" "80 60 8 2"
 "$NSR" upscale -m bicubic -i "$WORK/in/a.png" -o "$WORK/a2.png" 2>/dev/null
 expect_same "folder: the same result as one file" "$WORK/up/a.png" "$WORK/a2.png"
 # Run again: every output exists, each skipped and said so.
-"$NSR" upscale -m bicubic -i "$WORK/in" -o "$WORK/up" 2>"$WORK/err"; rc=$?
-if [ "$rc" -eq 0 ] && grep -q "up/a.png exists: skipped (--overwrite replaces it)" "$WORK/err" &&
+"$NSR" upscale -m bicubic -i "$WORK/in" -o "$WORK/up/" 2>"$WORK/err"; rc=$?
+if [ "$rc" -eq 0 ] && grep -q "nsr upscale: $WORK/up/a.png exists: skipped (--overwrite replaces it)$" "$WORK/err" &&
    grep -q "up/b.jpg exists: skipped" "$WORK/err" && grep -q "0 done, 2 skipped, 0 failed$" "$WORK/err"; then
     pass "existing outputs skipped"
 else fail "existing outputs skipped" "exit $rc: $(cat "$WORK/err")"; fi
@@ -34,10 +34,10 @@ expect_head "replaced by the x3 result" "$WORK/up/a.png" "120 90 8 2"
 
 # -f: the outputs' format and extension. Several -i, files and folders; a bad file is reported,
 # the others go on, and the exit status says one failed.
-"$NSR" upscale -m bicubic -i "$WORK/in" -i "$WORK/more" -i "$WORK/one.png" -o "$WORK/webp" -f webp \
+"$NSR" upscale -m bicubic -i "$WORK/in" -i "$WORK/more/" -i "$WORK/one.png" -o "$WORK/webp" -f webp \
     >/dev/null 2>"$WORK/err"; rc=$?
 if [ "$rc" -eq 1 ] && [ "$(ls "$WORK/webp" | tr '\n' ' ')" = "a.webp b.webp c.webp one.webp " ] &&
-   grep -q "more/bad.png: not a PNG, JPEG or WebP file" "$WORK/err" &&
+   grep -q "^nsr upscale: $WORK/more/bad.png: not a PNG, JPEG or WebP file" "$WORK/err" &&
    [ "$(tail -n 1 "$WORK/err")" = "nsr upscale: 4 done, 0 skipped, 1 failed" ]; then pass "several -i, -f webp, a bad file"
 else fail "several -i, -f webp, a bad file" "exit $rc: $(ls "$WORK/webp" 2>&1) $(cat "$WORK/err")"; fi
 if [ "$(head -c 4 "$WORK/webp/b.webp")" = RIFF ]; then pass "-f webp writes WebP"; else fail "-f webp writes WebP" "not RIFF"; fi

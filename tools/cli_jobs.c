@@ -1,5 +1,6 @@
 /* cli_jobs.c - the inputs and outputs of a restoring command (cli_jobs.h). */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,9 +84,14 @@ static int plan_batch(cli_jobs *j, const char *command, const char *const *input
             if (add_job(j, inputs[i], output_in(output, inputs[i], format))) return 1;
             continue;
         }
+        /* "DIR/" as "DIR", so that the inputs are named DIR/NAME */
+        char dir[PATH_MAX];
+        size_t len = strlen(inputs[i]);
+        while (len > 1 && inputs[i][len - 1] == '/') len--;
+        snprintf(dir, sizeof dir, "%.*s", (int)len, inputs[i]);
         nsr_path_list list;
         nsr_error err;
-        if (nsr_list_images(&list, inputs[i], &err)) return cli_error("%s", err.message);
+        if (nsr_list_images(&list, dir, &err)) return cli_error("%s", err.message);
         int rc = 0;
         for (size_t k = 0; k < list.count && !rc; k++)
             rc = add_job(j, list.paths[k], output_in(output, list.paths[k], format));
