@@ -73,6 +73,12 @@ $(BUILD)/tools/ranks.o: tools/ranks.c $(HEADERS) $(BUILD)/tools/have_mpi | $(BUI
 # rebuilt when MPI comes or goes
 $(BUILD)/tools/have_mpi: FORCE | $(BUILD)/tools
 	@echo $(HAVE_MPI) | cmp -s - $@ || echo $(HAVE_MPI) >$@
+# The model search path ends with the install prefix's models (make install PREFIX=...):
+# rebuilt when PREFIX changes.
+$(BUILD)/tools/model_path.o: tools/model_path.c $(HEADERS) $(BUILD)/tools/prefix | $(BUILD)/tools
+	$(CC) $(CPPFLAGS) -DNSR_PREFIX='"$(PREFIX)"' $(CFLAGS) -c $< -o $@
+$(BUILD)/tools/prefix: FORCE | $(BUILD)/tools
+	@echo '$(PREFIX)' | cmp -s - $@ || echo '$(PREFIX)' >$@
 $(BUILD)/bench/%.o: bench/%.c $(HEADERS) | $(BUILD)/bench
 	$(CC) $(CPPFLAGS) $(BENCH_CPPFLAGS) $(CFLAGS) -c $< -o $@
 # rebuilt when oneDNN comes or goes

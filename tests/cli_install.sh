@@ -39,6 +39,15 @@ else fail pkg_config_link "$(head -c 300 "$WORK/log")"; fi
 if [ "$("$prefix/bin/nsr" --version)" = "nsr $(sed -n 's/.*NSR_VERSION_STRING "\(.*\)"/\1/p' include/nsr.h)" ]; then
     pass installed_program_runs
 else fail installed_program_runs "wrong --version"; fi
+# The installed models are found by name, beside the program and, for a copy of the program
+# elsewhere, under the install prefix the program was built for.
+if [ -f models/nsr_x2.nsr ]; then
+    expect_out installed_models_listed "^nsr_x2 .* $prefix/bin/../share/nsr/models/nsr_x2.nsr$\|^nsr_x2 .* $prefix/share/nsr/models/nsr_x2.nsr$" \
+        env NSR_MODELS= "$prefix/bin/nsr" models
+    mkdir "$WORK/elsewhere" && cp "$prefix/bin/nsr" "$WORK/elsewhere/nsr"
+    expect_out prefix_models_found "^nsr_x2 .* $prefix/share/nsr/models/nsr_x2.nsr$" env NSR_MODELS= "$WORK/elsewhere/nsr" models
+    expect_ok installed_upscale_by_name env NSR_MODELS= "$WORK/elsewhere/nsr" upscale -m nsr_x2 -o "$WORK/x2.png"
+fi
 
 # examples/upscale.c: built by make, and through pkg-config against the installed library; both
 # upscale a 24x16 image x2 with the installed model.

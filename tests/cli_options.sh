@@ -33,7 +33,7 @@ expect_usage_prefix missing_value upscale "$NSR" upscale -o
 expect_usage_prefix flag_with_value eval "$NSR" eval --json=1 --data "$WORK" --scale 2
 expect_usage_prefix stray_argument upscale "$NSR" upscale -o "$WORK/x.png" stray
 expect_usage_prefix stray_argument_info info "$NSR" info a.nsr b.nsr
-expect_usage_prefix repeated_input upscale "$NSR" upscale -i "$WORK/in.png" -i "$WORK/in.png" -o "$WORK/x.png"
+expect_usage_prefix repeated_output upscale "$NSR" upscale -i "$WORK/in.png" -o "$WORK/x.png" -o "$WORK/y.png"
 expect_usage_prefix repeated_mixed_spelling resize "$NSR" resize "$WORK/in.png" "$WORK/x.png" -s 2 --scale=3
 expect_usage_prefix bad_number degrade "$NSR" degrade "$WORK/in.png" "$WORK/x.png" --jpeg=0
 expect_usage_prefix bad_threads bench "$NSR" bench conv -jx

@@ -128,9 +128,34 @@ int cli_parse_format(const char *name, nsr_format *out) {
     return -1;
 }
 
+int cli_parse_tiling(const char *cmd, const opt_value *tile, nsr_tiling *out) {
+    *out = NSR_TILE_AUTO;
+    if (tile->count && nsr_tiling_parse(tile->text, out))
+        return cli_usage_error(cmd, "--tile must be auto, reference or whole, not '%s'", tile->text);
+    return 0;
+}
+
 int cli_check_overwrite(const char *in, const char *out, int overwrite) {
     struct stat si, so;
     if (overwrite || stat(in, &si) != 0 || stat(out, &so) != 0) return 0;
     if (si.st_dev != so.st_dev || si.st_ino != so.st_ino) return 0;
     return cli_error("%s: refusing to overwrite the input (use --overwrite)", out);
+}
+
+const char *cli_grouped(size_t n, char *buf, size_t size) {
+    char digits[32];
+    int len = snprintf(digits, sizeof digits, "%zu", n), o = 0;
+    for (int i = 0; i < len && (size_t)o + 2 < size; i++) {
+        if (i && (len - i) % 3 == 0) buf[o++] = ',';
+        buf[o++] = digits[i];
+    }
+    buf[o] = 0;
+    return buf;
+}
+
+void cli_json_metrics(const nsr_metrics *m, int with_psnr_b) {
+    json_write_number(stdout, ", ", "psnr_y", m->psnr_y);
+    json_write_number(stdout, ", ", "ssim_y", m->ssim_y);
+    json_write_number(stdout, ", ", "psnr_rgb", m->psnr_rgb);
+    if (with_psnr_b) json_write_number(stdout, ", ", "psnr_b", m->psnr_b);
 }

@@ -44,6 +44,18 @@ int cli_parse_double(const char *s, double lo, double hi, double *out);
      .range = "a positive count", .arg = "N", .help = "refuse inputs larger than N pixels (default 400000000)"}
 #define CLI_OPT_FORMAT(help_text)                                                                  \
     {.short_name = 'f', .long_name = "format", .kind = OPT_STRING, .arg = "F", .help = help_text}
+/* The tiling of the restoring commands (read by cli_parse_tiling) and its tile size. */
+#define CLI_OPT_TILE                                                                               \
+    {.long_name = "tile", .kind = OPT_STRING, .arg = "T",                                          \
+     .help = "auto (default: large overlapping tiles, seamless, zero padding only at\n"            \
+             "the image edge, bounded memory; within 0.001 dB of whole), reference\n"              \
+             "(48x48 tiles on inputs of at least 192x192, as the published numbers;\n"            \
+             "a frame at the edge) or whole (the image in one piece)"}
+#define CLI_OPT_TILE_SIZE                                                                          \
+    {.short_name = 't', .kind = OPT_INT, .min = 1, .max = 1 << 20, .arg = "N",                     \
+     .help = "tile size in input pixels for --tile auto (default: from the model)"}
+/* The tiling from --tile (not given: NSR_TILE_AUTO); 0, or 2 after a usage error of cmd. */
+int cli_parse_tiling(const char *cmd, const opt_value *tile, nsr_tiling *out);
 #define CLI_OPT_QUALITY(help_text)                                                                 \
     {.short_name = 'q', .long_name = "quality", .kind = OPT_INT, .min = 1, .max = 100, .arg = "Q", \
      .help = help_text}
@@ -66,5 +78,12 @@ int cli_parse_format(const char *name, nsr_format *out);
 /* The overwrite guard: fails with "OUT: refusing to overwrite the input (use --overwrite)"
  * when out is the file in (under any name) and overwrite was not asked. */
 int cli_check_overwrite(const char *in, const char *out, int overwrite);
+
+/* A count with thousands separators: 4877812 -> "4,877,812". Returns buf. */
+const char *cli_grouped(size_t n, char *buf, size_t size);
+
+/* The metrics of nsr metrics and nsr eval as JSON members: ", \"psnr_y\": ..." and so on, PSNR-B
+ * only when with_psnr_b. */
+void cli_json_metrics(const nsr_metrics *m, int with_psnr_b);
 
 #endif

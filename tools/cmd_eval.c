@@ -19,17 +19,13 @@ static const opt_spec specs[] = {
     [JPEG] = {.long_name = "jpeg", .kind = OPT_INT, .min = 1, .max = 100, .arg = "Q",
               .help = "JPEG artifact removal at quality 1..100"},
     [MODEL] = {.short_name = 'm', .long_name = "model", .kind = OPT_STRING, .arg = "M",
-               .help = "a model file (.nsr) fitting the task (a x S model for --scale S, a\n"
-                       "scale-1 model for noise and JPEG), or bicubic (default: MATLAB\n"
-                       "bicubic upscaling, or the degraded input itself for noise and JPEG)",
+               .help = "a model fitting the task (a x S model for --scale S, a scale-1 model\n"
+                       "for noise and JPEG): its name (nsr models lists them) or its file\n"
+                       "(.nsr); or bicubic (default: MATLAB bicubic upscaling, or the\n"
+                       "degraded input itself for noise and JPEG)",
                .section = "options:"},
-    [TILE] = {.long_name = "tile", .kind = OPT_STRING, .arg = "T",
-              .help = "auto (default: large overlapping tiles, seamless, zero padding only at\n"
-                      "the image edge, bounded memory; within 0.001 dB of whole), reference\n"
-                      "(48x48 tiles on inputs of at least 192x192, as the published numbers;\n"
-                      "a frame at the edge) or whole (the image in one piece)"},
-    [TILE_SIZE] = {.short_name = 't', .kind = OPT_INT, .min = 1, .max = 1 << 20, .arg = "N",
-                   .help = "tile size in input pixels for --tile auto (default: from the model)"},
+    [TILE] = CLI_OPT_TILE,
+    [TILE_SIZE] = CLI_OPT_TILE_SIZE,
     [HARD] = {.long_name = "hard", .help = "hard sparsity selection (argmax group) instead of the soft one"},
     [TTA] = CLI_OPT_TTA,
     [PROTOCOL] = {.long_name = "protocol", .kind = OPT_STRING, .arg = "P",
@@ -57,8 +53,7 @@ static int run(const opt_args *a) {
     nsr_infer_options iopts = {.selection = v[HARD].count ? NSR_SELECT_HARD : NSR_SELECT_SOFT,
                                .tiling = NSR_TILE_AUTO, .progress = progress_library,
                                .tile_size = (int)v[TILE_SIZE].i, .tta = v[TTA].count > 0};
-    if (v[TILE].count && nsr_tiling_parse(v[TILE].text, &iopts.tiling))
-        return cli_usage_error("eval", "--tile must be auto, reference or whole, not '%s'", v[TILE].text);
+    if (cli_parse_tiling("eval", &v[TILE], &iopts.tiling)) return 2;
     if (!data_dir) return cli_usage_error("eval", "--data DIR is required");
     if (v[SCALE].count + v[NOISE].count + v[JPEG].count != 1)
         return cli_usage_error("eval", "give exactly one of --scale, --noise, --jpeg");
@@ -79,11 +74,12 @@ static int run(const opt_args *a) {
     cli_model_describe(&cm, model, &iopts);
     const nsr_restorer *restorer = cm.restorer;
     nsr_path_list list;
-    if ((cm.model && nsr_model_check_task(cm.model, &task, model, &err)) ||
+    if ((cm.model && nsr_model_check_task(cm.model, &task, cm.label, &err)) ||
         nsr_list_images(&list, data_dir, &err)) {
         cli_model_close(&cm);
         return cli_error("%s", err.message);
     }
+    cli_model_warn(&cm, &iopts);
     size_t count = v[LIMIT].count && (size_t)v[LIMIT].i < list.count ? (size_t)v[LIMIT].i : list.count;
     char what[64];
     nsr_task_describe(&task, what, sizeof what);
@@ -135,10 +131,7 @@ static int run(const opt_args *a) {
             printf("{\"image\": ");
             json_write_string(stdout, name);
             printf(", \"width\": %d, \"height\": %d", w, h);
-            json_write_number(stdout, ", ", "psnr_y", m.psnr_y);
-            json_write_number(stdout, ", ", "ssim_y", m.ssim_y);
-            json_write_number(stdout, ", ", "psnr_rgb", m.psnr_rgb);
-            if (task.kind == NSR_TASK_JPEG) json_write_number(stdout, ", ", "psnr_b", m.psnr_b);
+            cli_json_metrics(&m, task.kind == NSR_TASK_JPEG);
             printf("}\n");
         } else {
             char size[24];
@@ -163,10 +156,8 @@ static int run(const opt_args *a) {
             printf(", \"model\": ");
             json_write_string(stdout, restorer->name);
             printf(", \"protocol\": \"%s\"", protocol);
-            json_write_number(stdout, ", ", "psnr_y", sum.psnr_y / n);
-            json_write_number(stdout, ", ", "ssim_y", sum.ssim_y / n);
-            json_write_number(stdout, ", ", "psnr_rgb", sum.psnr_rgb / n);
-            if (task.kind == NSR_TASK_JPEG) json_write_number(stdout, ", ", "psnr_b", sum.psnr_b / n);
+            const nsr_metrics mean = {sum.psnr_y / n, sum.ssim_y / n, sum.psnr_rgb / n, sum.psnr_b / n};
+            cli_json_metrics(&mean, task.kind == NSR_TASK_JPEG);
             printf("}\n");
         } else {
             printf("%-28s %9zu %9.4f %8.4f %9.4f", "mean", count - failed, sum.psnr_y / n, sum.ssim_y / n, sum.psnr_rgb / n);

@@ -49,18 +49,6 @@ static void print_value(const nsr_model_file *f, const char *key, int json) {
     }
 }
 
-/* Thousands separators: 4877812 -> "4,877,812". */
-static const char *grouped(size_t n, char *buf, size_t size) {
-    char digits[32];
-    int len = snprintf(digits, sizeof digits, "%zu", n), o = 0;
-    for (int i = 0; i < len && (size_t)o + 2 < size; i++) {
-        if (i && (len - i) % 3 == 0) buf[o++] = ',';
-        buf[o++] = digits[i];
-    }
-    buf[o] = 0;
-    return buf;
-}
-
 static void print_text(const char *path, const nsr_model *m, const nsr_model_file *f, int tensors) {
     const nsr_arch *a = nsr_model_arch(m);
     char buf[40];
@@ -75,7 +63,7 @@ static void print_text(const char *path, const nsr_model *m, const nsr_model_fil
                a->shared_selection ? "shared by a block's two convs" : "per conv");
     else
         printf("plain convolutions (1 group)\n");
-    printf("  parameters    %s in %zu tensors\n", grouped(nsr_model_param_count(m), buf, sizeof buf),
+    printf("  parameters    %s in %zu tensors\n", cli_grouped(nsr_model_param_count(m), buf, sizeof buf),
            nsr_model_file_tensor_count(f));
     if (a->scale > 1) printf("  restores      x%d super-resolution", a->scale);
     else printf("  restores      at the same size (denoising, JPEG artifacts)");
@@ -100,7 +88,7 @@ static void print_text(const char *path, const nsr_model *m, const nsr_model_fil
         char shape[64];
         int n = 0;
         for (int d = 0; d < t->ndim; d++) n += snprintf(shape + n, sizeof shape - (size_t)n, d ? "x%d" : "%d", t->dims[d]);
-        printf("    %-28s %-16s %s\n", t->name, shape, grouped(t->count, buf, sizeof buf));
+        printf("    %-28s %-16s %s\n", t->name, shape, cli_grouped(t->count, buf, sizeof buf));
     }
 }
 

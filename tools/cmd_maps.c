@@ -23,7 +23,8 @@ static const opt_spec specs[] = {
     [OUTPUT] = {.short_name = 'o', .long_name = "output", .kind = OPT_STRING, .arg = "DIR",
                 .help = "the folder to write the maps into (created when missing)"},
     [MODEL] = {.short_name = 'm', .long_name = "model", .kind = OPT_STRING, .arg = "M",
-               .help = "an NSR model file (default: models/nsr_x2.nsr next to the program)"},
+               .help = "an NSR model: its name (nsr models lists them) or its file (default:\n"
+                       "nsr_x2)"},
     [BLOCKS] = {.long_name = "blocks", .kind = OPT_STRING, .arg = "LIST",
                 .help = "blocks to map, from 0, comma-separated, or all (default: the first,\n"
                         "the middle (B/2) and the last)"},
@@ -295,25 +296,21 @@ static int network_input(nsr_image *img, const nsr_model *model, nsr_error *err)
 
 static int run(const opt_args *a) {
     const opt_value *v = a->v;
-    const char *in_path = v[INPUT].text, *dir = v[OUTPUT].text, *model_path = v[MODEL].text;
+    const char *in_path = v[INPUT].text, *dir = v[OUTPUT].text, *spec = v[MODEL].count ? v[MODEL].text : "nsr_x2";
     if (!dir) return cli_usage_error("maps", "-o DIR is required");
     if (v[STRIDE].count && !v[WINDOW].count) return cli_usage_error("maps", "--stride goes with --window");
     const nsr_window_grid grid = v[WINDOW].count
         ? (nsr_window_grid){(int)v[WINDOW].i, v[STRIDE].count ? (int)v[STRIDE].i : (int)v[WINDOW].i, 0}
         : reference_tiles;
     cli_set_threads(&v[THREADS]);
-    char default_model[4096];
-    if (!model_path) model_path = cli_default_model(default_model, sizeof default_model);
-    if (!model_path)
-        return cli_error("no -m given and no models/nsr_x2.nsr next to the program (../models/ "
-                         "or ../share/nsr/models/ from its folder)");
-    if (!strcmp(model_path, "bicubic"))
-        return cli_error("bicubic has no sparsity groups: -m takes an NSR model file");
-    nsr_model *model = NULL;
+    if (!strcmp(spec, "bicubic"))
+        return cli_error("bicubic has no sparsity groups: -m takes an NSR model");
+    cli_model cm;
     nsr_error err;
-    if (nsr_model_load(&model, model_path, &err)) return cli_error("%s", err.message);
+    if (cli_model_open(&cm, spec, &(nsr_infer_options){.selection = NSR_SELECT_SOFT})) return 1;
+    const nsr_model *model = cm.model;
     const nsr_arch *arch = nsr_model_arch(model);
-    const char *label = strrchr(model_path, '/') ? strrchr(model_path, '/') + 1 : model_path;
+    const char *label = cm.label;
     int rc = 1, card0 = 0, cards = 1;
     char *chosen = calloc((size_t)arch->blocks, 1);
     nsr_image in = {0};
@@ -396,7 +393,7 @@ done:
     nsr_selection_map_free(&map);
     nsr_image_free(&in);
     free(chosen);
-    nsr_model_free(model);
+    cli_model_close(&cm);
     return rc;
 }
 

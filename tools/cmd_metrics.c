@@ -58,10 +58,7 @@ static int run(const opt_args *a) {
         json_write_string(stdout, paths[1]);
         printf(", \"protocol\": \"%s\", \"shave\": %ld, \"shave_rgb\": %ld", nsr_y_convention_name(y),
                shave, shave_rgb);
-        json_write_number(stdout, ", ", "psnr_y", m.psnr_y);
-        json_write_number(stdout, ", ", "ssim_y", m.ssim_y);
-        json_write_number(stdout, ", ", "psnr_rgb", m.psnr_rgb);
-        json_write_number(stdout, ", ", "psnr_b", m.psnr_b);
+        cli_json_metrics(&m, 1);
         fputs("}\n", stdout);
     } else {
         char note[96];
