@@ -64,7 +64,7 @@ expect_ok "one file: its output replaced" "$NSR" upscale -m bicubic -s 3 -i "$WO
 expect_head "one file: replaced" "$WORK/a2.png" "120 90 8 2"
 
 # Standard input and output.
-"$NSR" upscale -m bicubic -i - -o - -f png <"$WORK/one.png" >"$WORK/piped.png" 2>"$WORK/err"; rc=$?
+"$NSR" upscale -m bicubic --quiet -i - -o - -f png <"$WORK/one.png" >"$WORK/piped.png" 2>"$WORK/err"; rc=$?
 "$NSR" upscale -m bicubic -i "$WORK/one.png" -o "$WORK/filed.png" 2>/dev/null
 if [ "$rc" -eq 0 ] && [ ! -s "$WORK/err" ]; then pass "stdin to stdout"; else fail "stdin to stdout" "exit $rc: $(cat "$WORK/err")"; fi
 expect_same "stdin to stdout: the same image" "$WORK/piped.png" "$WORK/filed.png"

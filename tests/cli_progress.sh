@@ -4,8 +4,12 @@
 # step), one line redrawn in place on a terminal, the closing line with size, bytes and time.
 . "$(dirname "$0")/clilib.sh"
 
-"$NSR" new --blocks 2 --features 8 --wm 2 --groups 2 --cardinals 2 --scale 2 --seed 3 -o "$WORK/x2.nsr" 2>/dev/null
 "$NSR" upscale -m bicubic -o "$WORK/big.png" 2>/dev/null # 256x192: tiles of 96 make 12 of them
+# a model trained for one step: an untrained one (nsr new) would add its warning to stderr
+mkdir "$WORK/data" && cp "$WORK/big.png" "$WORK/data/"
+"$NSR" train --data "$WORK/data" --run "$WORK/run" --scale 2 --blocks 2 --features 8 --wm 2 --groups 2 \
+    --cardinals 2 --patch 16 --batch 2 --iterations 1 --val-every 0 --seed 3 -j 1 >/dev/null 2>&1
+cp "$WORK/run/model.nsr" "$WORK/x2.nsr"
 
 # Piped: lines "NN.NN% big.png: restoring, h:mm:ss left" at each tenth, rising, then encoding,
 # done, and the closing line.

@@ -71,7 +71,7 @@ expect_same "-m nsr_x2.nsr is the file" "$WORK/u2n.png" "$WORK/u2f.png"
 expect_head "upscale -s 4: nsr_x4" "$WORK/u4.png" "160 120 8 2"
 if grep -q "nsr_x4 is untrained" "$WORK/err"; then pass "untrained model: warned"
 else fail "untrained model: warned" "$(cat "$WORK/err")"; fi
-"$NSR" upscale -i "$WORK/small.png" -o "$WORK/u2.png" 2>"$WORK/err"
+"$NSR" upscale --quiet -i "$WORK/small.png" -o "$WORK/u2.png" 2>"$WORK/err"
 if [ -s "$WORK/err" ]; then fail "trained model: no warning" "$(cat "$WORK/err")"; else pass "trained model: no warning"; fi
 expect_ok "upscale a grey image: nsr_x2 (no nsr_x2_grey)" "$NSR" upscale -i "$WORK/grey.png" -o "$WORK/g2.png"
 expect_head "grey upscaled stays grey" "$WORK/g2.png" "32 24 8 4"
