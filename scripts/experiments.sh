@@ -28,6 +28,8 @@
 #   nsr-kK-dD-ste       trained hard (straight through the T = 1 softmax) from the start
 #   nsr-kK-dD-gumbel    Gumbel noise 1 on the logits, temperature 1 -> 0.2 over the first 2/3,
 #                       hard forward from 5/6 on
+#   nsr-kK-dD-cold      the softmax alone, cooled: temperature 1 -> 0.02 over the first 2/3, no
+#                       hard forward (the gradient stays the softmax's own)
 set -eu
 [ $# -eq 2 ] || { echo "usage: scripts/experiments.sh VARIANT SEED" >&2; exit 2; }
 variant=$1
@@ -49,6 +51,7 @@ nsr-k*-d*)
     *-anneal) net="$net --temperature 1:0.1 --anneal 0.5 --hard-from 0.6667" ;;
     *-ste) net="$net --hard-from 0" ;;
     *-gumbel) net="$net --gumbel 1 --temperature 1:0.2 --anneal 0.6667 --hard-from 0.8333" ;;
+    *-cold) net="$net --temperature 1:0.02 --anneal 0.6667" ;;
     esac ;;
 *) echo "experiments.sh: unknown variant '$variant'" >&2; exit 2 ;;
 esac
