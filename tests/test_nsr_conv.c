@@ -158,6 +158,7 @@ typedef struct {
     float *w, *gamma, *pooled, *out;
     nn_mix_scratch sc;
     nn_select_opts so; /* soft: a temperature, Gumbel noise (a fixed shift of the logits) */
+    float balance;     /* the weight of the load-balancing term added to the loss */
 } nsr_ctx;
 
 static double nsr_loss(void *p) {
@@ -166,12 +167,14 @@ static double nsr_loss(void *p) {
     nn_weightnorm_forward(c->w, c->v, c->g, dm->groups * dm->cout, dm->cin * dm->ksize * dm->ksize);
     nn_select_forward(c->gamma, NULL, c->pooled, c->x, c->A, c->a, dm, &c->so);
     nn_mixconv_forward(c->out, c->x, c->w, c->b, c->gamma, dm, &c->sc, NULL);
-    return dot_d(c->R, c->out, (size_t)dm->n * dm->cout * dm->h * dm->w);
+    return dot_d(c->R, c->out, (size_t)dm->n * dm->cout * dm->h * dm->w) +
+           (c->balance > 0 ? nn_select_balance_forward(c->gamma, dm, c->balance) : 0);
 }
 
-static void nsr_case(int k, int d, int K, float temperature, float gumbel) {
+static void nsr_case(int k, int d, int K, float temperature, float gumbel, float balance) {
     nsr_ctx c = {.dm = {.n = 2, .cin = 3, .cout = 4, .h = 4, .w = 5, .ksize = K, .groups = k, .cards = d},
-                 .so = {.temperature = temperature, .gumbel = gumbel, .seed = 7, .stream = 3}};
+                 .so = {.temperature = temperature, .gumbel = gumbel, .seed = 7, .stream = 3},
+                 .balance = balance};
     const nn_nsr_dims *dm = &c.dm;
     const size_t in_sz = (size_t)dm->n * dm->cin * dm->h * dm->w;
     const size_t out_sz = (size_t)dm->n * dm->cout * dm->h * dm->w;
@@ -190,11 +193,12 @@ static void nsr_case(int k, int d, int K, float temperature, float gumbel) {
     float *db = test_zero_buf(stored), *dA = test_zero_buf(kd * dm->cin), *da = test_zero_buf(kd);
     float *dgamma = test_zero_buf((size_t)dm->n * kd);
     nn_mixconv_backward(dx, dw, db, dgamma, c.R, c.x, c.w, c.b, c.gamma, dm, &c.sc);
+    if (balance > 0) nn_select_balance_backward(dgamma, c.gamma, dm, balance);
     nn_select_backward(dx, dA, da, dgamma, c.gamma, c.pooled, c.A, dm, temperature);
     nn_weightnorm_backward(dv, dg, dw, c.v, c.g, (int)stored, (int)wcols);
     char what[64];
-    snprintf(what, sizeof what, "NSR conv k%d d%d K%d T%g%s", k, d, K, temperature,
-             gumbel > 0 ? " Gumbel" : "");
+    snprintf(what, sizeof what, "NSR conv k%d d%d K%d T%g%s%s", k, d, K, temperature,
+             gumbel > 0 ? " Gumbel" : "", balance > 0 ? " balance" : "");
     report_gradient(what, "input", fd_error(nsr_loss, &c, c.x, dx, in_sz, 1e-2));
     report_gradient(what, "V", fd_error(nsr_loss, &c, c.v, dv, wsz, 1e-2));
     report_gradient(what, "g", fd_error(nsr_loss, &c, c.g, dg, stored, 0.25));
@@ -208,11 +212,12 @@ static void nsr_case(int k, int d, int K, float temperature, float gumbel) {
 }
 
 static void test_nsr_conv_gradients(void) {
-    nsr_case(3, 2, 3, 1, 0);
-    nsr_case(2, 4, 1, 1, 0);
-    nsr_case(4, 1, 5, 1, 0);
-    nsr_case(3, 2, 3, 0.4f, 0);
-    nsr_case(4, 2, 3, 2.5f, 1);
+    nsr_case(3, 2, 3, 1, 0, 0);
+    nsr_case(2, 4, 1, 1, 0, 0);
+    nsr_case(4, 1, 5, 1, 0, 0);
+    nsr_case(3, 2, 3, 0.4f, 0, 0);
+    nsr_case(4, 2, 3, 2.5f, 1, 0);
+    nsr_case(3, 2, 3, 0.5f, 0, 3); /* the balance term's share of A and a's gradients is large */
 }
 
 /* ---------------------------------------------------------------- fast paths */

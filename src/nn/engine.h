@@ -91,6 +91,12 @@ void nn_select_forward(float *gamma, float *soft, float *pooled, const float *in
 void nn_select_backward(float *dinp, float *dA, float *da, const float *dgamma, const float *soft,
                         const float *pooled, const float *A, const nn_nsr_dims *dm,
                         float temperature);
+/* The load-balancing term of a batch's selection soft (n, k*d) (nsr_conv.c says why):
+ * weight * (k/d) * sum over groups and cardinals of the squared mean weight over the samples.
+ * The backward adds its gradient to dsoft, which nn_select_backward then takes through the
+ * softmax (straight through for a hard forward, like the rest of dgamma). */
+double nn_select_balance_forward(const float *soft, const nn_nsr_dims *dm, float weight);
+void nn_select_balance_backward(float *dsoft, const float *soft, const nn_nsr_dims *dm, float weight);
 
 /* Mixing (step 4): for output channel o = j*(cout/d) + t,
  *   wmix[n][o] = sum_i gamma[n][i*d+j] w[i*cout+o],  bmix[n][o] = sum_i gamma[n][i*d+j] b[i*cout+o]

@@ -114,6 +114,40 @@ void nn_select_backward(float *dinp, float *dA, float *da, const float *dgamma, 
     }
 }
 
+/* The load balance of a batch's selection (ours; not in the reference, which trains soft): with
+ * m[i][j] = (1/n) sum_n soft[n][i*d+j], the mean weight of group i in cardinal j over the n
+ * samples,
+ *   L = weight * (k/d) * sum_j sum_i m[i][j]^2,
+ * which is weight when every group is used alike (m = 1/k) and k * weight when one group takes
+ * every sample. Trained hard, a selection tends to settle on one group for every input (the
+ * network is then the plain one with unused kernels); the term, as mixture-of-experts training
+ * uses one, pulls the groups' shares apart from that. */
+static double balance_mean(const float *soft, const nn_nsr_dims *dm, int r) {
+    const int kd = dm->groups * dm->cards;
+    double m = 0;
+    for (int n = 0; n < dm->n; n++) m += soft[(size_t)n * kd + r];
+    return m / dm->n;
+}
+
+double nn_select_balance_forward(const float *soft, const nn_nsr_dims *dm, float weight) {
+    const int kd = dm->groups * dm->cards;
+    double sum = 0;
+    for (int r = 0; r < kd; r++) {
+        const double m = balance_mean(soft, dm, r);
+        sum += m * m;
+    }
+    return weight * (double)dm->groups / dm->cards * sum;
+}
+
+/* dL/dsoft[n][r] = weight * (k/d) * 2 m[r] / n, the same for every sample. */
+void nn_select_balance_backward(float *dsoft, const float *soft, const nn_nsr_dims *dm, float weight) {
+    const int kd = dm->groups * dm->cards;
+    for (int r = 0; r < kd; r++) {
+        const float g = (float)(weight * (double)dm->groups / dm->cards * 2 * balance_mean(soft, dm, r) / dm->n);
+        for (int n = 0; n < dm->n; n++) dsoft[(size_t)n * kd + r] += g;
+    }
+}
+
 /* The mixture of step 4 as the kernel layer takes it: gamma read as (n, k groups, d cards). */
 static nn_kernel_mix gamma_mix(const float *gamma, const nn_nsr_dims *dm) {
     return (nn_kernel_mix){gamma, dm->groups, dm->cards, NULL, NULL, 0};
