@@ -15,10 +15,13 @@ Everything is computed in float64 from float32-representable parameters and inpu
 as float32, so the C test's differences measure the engine's float32 error, not torch's.
 
 Each file holds (name, shape, float32 data) records:
-  config               [B, F, wm, k, d, s, shared, lr, T, ste, regime, C]: T the selection's softmax
-                       temperature (training and soft inference), ste 1 when training's forward
-                       selects hard (argmax) and its backward goes straight through the softmax,
-                       regime 0 fixed FLOPs (mixing), 1 fixed size; C the image planes
+  config               [B, F, wm, k, d, s, shared, lr, T, ste, regime, C, balance]: T the selection's
+                       softmax temperature (training and soft inference), ste 1 when training's
+                       forward selects hard (argmax) and its backward goes straight through the
+                       softmax, regime 0 fixed FLOPs (mixing), 1 fixed size; C the image planes;
+                       balance the weight of the load-balancing term added to the training loss:
+                       balance / S * sum over the S selections of (k/d) * sum over groups and
+                       cardinals of (the softmax weight's mean over the batch)^2
   x, target            a training batch (N, C, h, w) and its (N, C, h*s, w*s) target (C = 3,
                        or 1 for a grey network)
   param.<name>         the parameters (names as in the engine's tensor table)
@@ -45,7 +48,7 @@ import torch.nn.functional as F
 
 torch.set_default_dtype(torch.float64)
 
-# name, B, F, wm, k, d, s, shared, N, h, w, infer h, infer w, T, ste, regime[, C (3)]
+# name, B, F, wm, k, d, s, shared, N, h, w, infer h, infer w, T, ste, regime[, C (3)[, balance (0)]]
 CONFIGS = [
     ("plain_x2", 2, 4, 2, 1, 1, 2, 0, 2, 6, 5, 7, 4, 1.0, 0, 0),
     ("k2d1_x1", 2, 4, 1, 2, 1, 1, 0, 3, 5, 7, 4, 6, 1.0, 0, 0),
@@ -60,6 +63,9 @@ CONFIGS = [
     ("fixed_k2d4_ste_x1", 2, 4, 4, 2, 4, 1, 0, 3, 5, 5, 4, 6, 0.5, 1, 1),
     ("grey_k2d2_x2", 2, 4, 2, 2, 2, 2, 0, 2, 5, 6, 6, 4, 1.0, 0, 0, 1),
     ("grey_k4d2_x1", 1, 8, 1, 4, 2, 1, 0, 3, 6, 5, 5, 5, 1.0, 0, 0, 1),
+    ("k4d2_balance_x2", 2, 4, 2, 4, 2, 2, 0, 3, 5, 5, 4, 4, 0.5, 0, 0, 3, 0.05),
+    ("k4d2_ste_balance_shared_x1", 2, 8, 1, 4, 2, 1, 1, 4, 5, 4, 4, 4, 1.0, 1, 0, 3, 0.05),
+    ("fixed_k2d4_ste_balance_x2", 2, 4, 4, 2, 4, 2, 0, 4, 6, 5, 4, 4, 0.5, 1, 1, 3, 0.05),
 ]
 LR = 1e-3
 
@@ -119,6 +125,7 @@ class Net:
         A, a = self.params[prefix + ".A"], self.params[prefix + ".a"]
         z = (x.mean(dim=(2, 3)) @ A.t() + a).view(x.shape[0], self.k, self.d)
         soft = torch.softmax(z / self.T, dim=1)
+        self.softs.append(soft)
         if not hard:
             return soft
         one_hot = F.one_hot(z.argmax(dim=1), self.k).permute(0, 2, 1).to(z.dtype)
@@ -176,9 +183,19 @@ class Net:
         return self.conv("tail", h)
 
     def forward(self, x, hard=False, gammas=None):
+        self.softs = []  # every selection's softmax weights, for balance_term
         x0 = x - 0.5
         body = self.body(x0, hard, gammas) + (self.conv("skip", x0) if self.s > 1 else x0)
         return F.pixel_shuffle(body, self.s) + 0.5
+
+
+    def balance_term(self):
+        """The load-balancing term of the last forward, before its weight: the mean over the
+        selections of (k/d) * sum over groups and cardinals of the batch-mean weight squared."""
+        if not self.softs:
+            return torch.zeros((), dtype=torch.float64)
+        terms = [(self.k / self.d) * (soft.mean(dim=0) ** 2).sum() for soft in self.softs]
+        return sum(terms) / len(terms)
 
 
 def write_fixture(path, records):
@@ -198,6 +215,7 @@ def write_fixture(path, records):
 def make(cfg, seed):
     name, B, Fe, wm, k, d, s, shared, N, h, w, ih, iw, T, ste, regime = cfg[:16]
     C = cfg[16] if len(cfg) > 16 else 3
+    balance = cfg[17] if len(cfg) > 17 else 0.0
     # records are snapshots: parameters and gradients change in place later
     snap = lambda t: t.detach().clone()
     torch.manual_seed(seed)
@@ -205,7 +223,8 @@ def make(cfg, seed):
     x = f32(torch.rand(N, C, h, w))
     target = f32(torch.rand(N, C, h * s, w * s))
     xi = f32(torch.rand(1, C, ih, iw))
-    rec = [("config", torch.tensor([B, Fe, wm, k, d, s, shared, LR, T, ste, regime, C])), ("x", x), ("target", target)]
+    rec = [("config", torch.tensor([B, Fe, wm, k, d, s, shared, LR, T, ste, regime, C, balance])), ("x", x),
+           ("target", target)]
     rec += [("param." + n, snap(t)) for n, t in net.params.items()]
     with torch.no_grad():
         rec += [("infer.x", xi), ("infer.soft", net.forward(xi)),
@@ -215,7 +234,7 @@ def make(cfg, seed):
         opt.zero_grad()
         gammas = {}
         out = net.forward(x, hard=bool(ste), gammas=gammas)
-        loss = torch.nn.L1Loss()(out, target)
+        loss = torch.nn.L1Loss()(out, target) + balance * net.balance_term()
         loss.backward()
         if step == 1:
             rec += [("gamma." + n, g) for n, g in gammas.items()]

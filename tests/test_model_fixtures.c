@@ -150,7 +150,7 @@ static void test_fixture(void) {
     char msg[600];
     REQUIRE(fixture_load(&f, current_path, msg, sizeof msg) == 0, "%s", msg);
     const record *cfg = find(&f, "config"), *x = find(&f, "x"), *xi = find(&f, "infer.x");
-    REQUIRE(cfg && cfg->count == 12 && x && x->ndim == 4 && xi && xi->ndim == 4,
+    REQUIRE(cfg && cfg->count == 13 && x && x->ndim == 4 && xi && xi->ndim == 4,
             "%s lacks config, x or infer.x", current_path);
     const nsr_arch arch = {.blocks = (int)cfg->data[0], .features = (int)cfg->data[1],
                            .width_mult = (int)cfg->data[2], .groups = (int)cfg->data[3],
@@ -159,6 +159,7 @@ static void test_fixture(void) {
                            .channels = (int)cfg->data[11]};
     const float lr = cfg->data[7], temperature = cfg->data[8];
     const int straight_through = cfg->data[9] != 0;
+    const float balance = cfg->data[12];
     printf("  B%d F%d wm%d k%d d%d x%d %s%s%s selection, T %g%s, batch %d of %dx%d\n", arch.blocks,
            arch.features, arch.width_mult, arch.groups, arch.cardinals, arch.scale,
            arch.channels == 1 ? "grey, " : "", arch.regime == NSR_REGIME_FIXED_SIZE ? "fixed size, " : "",
@@ -166,6 +167,7 @@ static void test_fixture(void) {
            temperature,
            straight_through ? ", trained hard (straight through)" : "", x->dims[0], x->dims[3],
            x->dims[2]);
+    if (balance > 0) printf("  load-balancing term %g\n", balance);
     nsr_model *m = NULL;
     nsr_error err;
     eng_workspace ws = {0};
@@ -209,6 +211,7 @@ static void test_fixture(void) {
         goto done;
     }
     ws.select.hard = straight_through;
+    ws.select.balance = balance;
     grads = calloc(m->nparams, sizeof(float));
     dout = calloc(out_sz, sizeof(float));
     REQUIRE(grads && dout, "out of memory");

@@ -74,6 +74,8 @@ typedef struct nn_nsr_dims {
 typedef struct nn_select_opts {
     float temperature; /* T > 0 */
     int hard;
+    float balance;     /* training: the load-balancing term's weight, shared out over the
+                        * model's selections (eng_loss_and_grad); 0: none */
     float gumbel;
     uint64_t seed, stream;
     uint64_t sample0; /* the noise of sample n is that of sample sample0 + n (a batch's part) */
@@ -204,6 +206,7 @@ typedef struct eng_workspace {
      * when created; a trainer sets it per step (its stream then numbers the step: conv ci draws
      * its noise from stream * nconv + ci). The forward's hard argument adds hard selection. */
     nn_select_opts select;
+    double balance_loss; /* the last backward's load-balancing term (select.balance > 0) */
     size_t feat_sz;  /* n*F*h*w */
     size_t hid_sz;   /* n*F*wm*h*w */
     size_t gamma_sz; /* n*k*d */
@@ -264,7 +267,9 @@ int eng_receptive_radius(const nsr_model *model);
  * grads (nparams, laid out like the parameters) += d/dparams. */
 void eng_backward(const nsr_model *model, eng_workspace *ws, const float *dout, float *grads);
 /* One training evaluation: zeroes grads, runs forward, the L1 loss against target
- * (n, C, h*s, w*s) and backward; returns the loss. dout is scratch of the output's size. */
+ * (n, C, h*s, w*s) and backward; returns the loss: the L1 loss, plus with ws->select.balance > 0
+ * the load-balancing term of every selection, select.balance / the selections' count each (so
+ * that the weight means the same for any depth). dout is scratch of the output's size. */
 double eng_loss_and_grad(const nsr_model *model, eng_workspace *ws, const float *x,
                          const float *target, float *dout, float *grads);
 

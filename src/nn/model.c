@@ -335,6 +335,22 @@ static nn_nsr_dims dims_of(const eng_conv *c, const eng_workspace *ws) {
                          .ksize = c->ksize, .groups = c->groups, .cards = c->cards};
 }
 
+/* The selections of m: its convs with a side layer of their own. */
+static int selection_count(const nsr_model *m) {
+    int count = 0;
+    for (int ci = 0; ci < m->nconv; ci++) count += m->conv[ci].groups > 1 && m->conv[ci].side;
+    return count;
+}
+
+/* Adds the load-balancing term of conv ci's selection to the loss and its gradient to dgamma
+ * (nn_select_balance_forward), before the selection's backward takes dgamma. */
+static void balance_backward(const nsr_model *m, eng_workspace *ws, int ci, const nn_nsr_dims *dm) {
+    if (!(ws->select.balance > 0)) return;
+    const float weight = ws->select.balance / (float)selection_count(m);
+    ws->balance_loss += nn_select_balance_forward(soft_of(m, ws, ci), dm, weight);
+    nn_select_balance_backward(ws->dgamma, soft_of(m, ws, ci), dm, weight);
+}
+
 /* How conv ci selects in this forward: the workspace's selection, hard when asked, its noise
  * drawn from the conv's own stream. */
 static nn_select_opts select_of(const nsr_model *m, const eng_workspace *ws, int ci, int hard) {
@@ -382,6 +398,7 @@ static void conv_backward(const nsr_model *m, eng_workspace *ws, int ci, float *
         nn_mixconv_backward(dinp, dwn, G + c->b, ws->dgamma, dout, in, ws->wn + c->v, P + c->b,
                             gamma, &dm, &ws->mix);
         if (c->side) {
+            balance_backward(m, ws, ci, &dm);
             nn_select_backward(dinp, G + c->A, G + c->a, ws->dgamma, soft_of(m, ws, ci),
                                pooled_of(ws, ci), P + c->A, &dm, ws->select.temperature);
             memset(ws->dgamma, 0, ws->gamma_sz * sizeof(float));
@@ -442,6 +459,7 @@ static void fixed_block_backward(const nsr_model *m, eng_workspace *ws, int b, f
     nn_conv2d_backward(ws->dfeat, dwn, G + c1->b, ws->dhidden, in, ws->wn + c1->v, 0, 0, ws->n,
                        c1->cin, stored, ws->h, ws->w, c1->ksize);
     nn_weightnorm_backward(G + c1->v, G + c1->g, dwn, P + c1->v, P + c1->g, stored, fan_in);
+    balance_backward(m, ws, ci, &dm);
     nn_select_backward(ws->dfeat, G + c1->A, G + c1->a, ws->dgamma, soft_of(m, ws, ci),
                        pooled_of(ws, ci), P + c1->A, &dm, ws->select.temperature);
     memset(ws->dgamma, 0, ws->gamma_sz * sizeof(float));
@@ -545,8 +563,9 @@ double eng_loss_and_grad(const nsr_model *m, eng_workspace *ws, const float *x,
     const double loss = nn_l1_forward(ws->out, target, out_sz);
     nn_zero(dout, out_sz);
     nn_l1_backward(dout, ws->out, target, out_sz, 1.0f);
+    ws->balance_loss = 0;
     eng_backward(m, ws, dout, grads);
-    return loss;
+    return loss + ws->balance_loss;
 }
 
 /* ---------------------------------------------------------------- inference */
