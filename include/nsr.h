@@ -674,13 +674,19 @@ typedef struct nsr_train_options {
      * geometrically from select_t0 to select_t1 over the first select_anneal of the run (a
      * fraction, 0..1; 0: select_t1 throughout); from select_hard_from (a fraction of the run;
      * 1: never) on, the forward selects hard (the argmax group) and the backward goes straight
-     * through the softmax; select_gumbel > 0 adds that much Gumbel noise to the logits. The
-     * model keeps the last temperature for its soft inference ("select.temperature") and
-     * whether it ended trained hard ("select.trained_hard"). */
+     * through the softmax; select_gumbel > 0 adds that much Gumbel noise to the logits;
+     * select_balance > 0 adds a load-balancing term of that weight to the loss (for each
+     * selection, (k/d) times the sum over groups and cardinals of the group's mean softmax
+     * weight over the shard's patches, squared: 1 when the groups are used alike, k when one
+     * takes every patch; the mean over the selections, times the weight), so that training
+     * for hard selection keeps every group in use. The logged loss includes it. The model
+     * keeps the last temperature for its soft inference ("select.temperature") and whether it
+     * ended trained hard ("select.trained_hard"). */
     double select_t0, select_t1;  /* 1, 1 */
     double select_anneal;         /* 0 */
     double select_hard_from;      /* 1 */
     double select_gumbel;         /* 0 */
+    double select_balance;        /* 0 */
     /* The batch in `shards` shards of batch/shards patches (a power of 2 dividing the batch;
      * 1: the batch in one piece). Each shard's gradient is computed alone and the gradients
      * are summed as a binary tree over the shards in order, the same additions in the same

@@ -30,6 +30,8 @@
 #                       hard forward from 5/6 on
 #   nsr-kK-dD-cold      the softmax alone, cooled: temperature 1 -> 0.02 over the first 2/3, no
 #                       hard forward (the gradient stays the softmax's own)
+#   ...-balance         any of the above with the load-balancing term, weight 0.01 (--balance):
+#                       nsr-k4-d16-ste-balance
 set -eu
 [ $# -eq 2 ] || { echo "usage: scripts/experiments.sh VARIANT SEED" >&2; exit 2; }
 variant=$1
@@ -47,12 +49,13 @@ nsr-k*-d*)
     net="--groups $k --cardinals $d"
     case $variant in *-shared*) net="$net --shared" ;; esac
     case $variant in *-fixed*) net="$net --regime fixed-size" ;; esac
-    case $variant in
+    case ${variant%-balance} in
     *-anneal) net="$net --temperature 1:0.1 --anneal 0.5 --hard-from 0.6667" ;;
     *-ste) net="$net --hard-from 0" ;;
     *-gumbel) net="$net --gumbel 1 --temperature 1:0.2 --anneal 0.6667 --hard-from 0.8333" ;;
     *-cold) net="$net --temperature 1:0.02 --anneal 0.6667" ;;
-    esac ;;
+    esac
+    case $variant in *-balance) net="$net --balance 0.01" ;; esac ;;
 *) echo "experiments.sh: unknown variant '$variant'" >&2; exit 2 ;;
 esac
 

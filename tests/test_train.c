@@ -561,7 +561,8 @@ static void test_grey_data(void) {
 }
 
 /* Training for hard selection: the temperature annealed from 1 to 0.2 over the first half, the
- * forward hard from 60% of the run on, Gumbel noise throughout. Stopped inside the annealing
+ * forward hard from 60% of the run on, Gumbel noise and the load-balancing term throughout.
+ * Stopped inside the annealing
  * and resumed, it is bit for bit the uninterrupted run (the selection of a step is a function
  * of the step); it differs from the reference's softmax training, and the model says how it
  * selects: its last temperature and that it ended hard. */
@@ -570,6 +571,7 @@ static void test_selection_schedule(void) {
     nsr_train_options o = tiny_options(a);
     o.select_t0 = 1, o.select_t1 = 0.2, o.select_anneal = 0.5, o.select_hard_from = 0.6;
     o.select_gumbel = 0.3;
+    o.select_balance = 0.05;
     record whole = {0}, part = {0}, ref = {0};
     nsr_error err;
     REQUIRE(nsr_train(&o, recorder, &whole, &err) == 0, "%s", err.message);

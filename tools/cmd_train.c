@@ -14,7 +14,7 @@
 /* The options after the architecture's (which come from its table). */
 enum {
     INIT, SCALE, NOISE, JPEG, PATCH, BATCH, ITERATIONS, LR, SEED, CHECKPOINT_EVERY, VAL, VAL_EVERY,
-    PRINT_EVERY, THREADS, SHARDS, TEMPERATURE, ANNEAL, HARD_FROM, GUMBEL, DATA, RUN, RESUME, FIXED
+    PRINT_EVERY, THREADS, SHARDS, TEMPERATURE, ANNEAL, HARD_FROM, GUMBEL, BALANCE, DATA, RUN, RESUME, FIXED
 };
 #define COUNT (1000000000000L) /* the most iterations of a run */
 static const opt_spec fixed[FIXED] = {
@@ -73,6 +73,9 @@ static const opt_spec fixed[FIXED] = {
                            "that --hard inference keeps the quality (1: never)"},
     [GUMBEL] = {.long_name = "gumbel", .kind = OPT_DOUBLE, .dmin = 0, .dmax = 100, .arg = "S",
                 .help = "Gumbel noise of scale S on the selection logits (0)"},
+    [BALANCE] = {.long_name = "balance", .kind = OPT_DOUBLE, .dmin = 0, .dmax = 100, .arg = "W",
+                 .help = "a load-balancing term of weight W in the loss, keeping every group in\n"
+                         "use (hard training otherwise settles on one; logged with the loss) (0)"},
     [DATA] = {.long_name = "data", .kind = OPT_STRING, .repeat = 1, .arg = "DIR",
               .help = "training images (may be given several times)", .section = "run:"},
     [RUN] = {.long_name = "run", .kind = OPT_STRING, .arg = "RUN", .help = "the run's folder"},
@@ -232,6 +235,7 @@ static int parse_args(const opt_args *a, train_args *t) {
     if (f[ANNEAL].count) o->select_anneal = f[ANNEAL].d;
     if (f[HARD_FROM].count) o->select_hard_from = f[HARD_FROM].d;
     if (f[GUMBEL].count) o->select_gumbel = f[GUMBEL].d;
+    if (f[BALANCE].count) o->select_balance = f[BALANCE].d;
     if (f[SHARDS].count) o->shards = (int)f[SHARDS].i;
     o->data_dirs = f[DATA].all;
     o->data_dir_count = f[DATA].count;

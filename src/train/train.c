@@ -44,6 +44,7 @@ void nsr_train_defaults(nsr_train_options *o) {
     o->select_anneal = 0;
     o->select_hard_from = 1;
     o->select_gumbel = 0;
+    o->select_balance = 0;
     o->shards = 1;
 }
 
@@ -58,6 +59,7 @@ static nn_select_opts select_at(const nsr_train_options *o, long iter) {
     return (nn_select_opts){.temperature = (float)T,
                             .hard = (double)iter >= o->select_hard_from * (double)o->iterations,
                             .gumbel = (float)o->select_gumbel,
+                            .balance = (float)o->select_balance,
                             .seed = o->seed,
                             .stream = (uint64_t)iter};
 }
@@ -172,6 +174,8 @@ static int check_options(const nsr_train_options *o, int scale, nsr_error *err) 
                         "fractions of the run (0..1)", o->select_anneal, o->select_hard_from);
     if (!(o->select_gumbel >= 0 && o->select_gumbel <= 100))
         return nsr_fail(err, "Gumbel noise scale %g not in 0..100", o->select_gumbel);
+    if (!(o->select_balance >= 0 && o->select_balance <= 100))
+        return nsr_fail(err, "load-balancing weight %g not in 0..100", o->select_balance);
     if (o->shards < 1 || o->shards > MAX_SHARDS || (o->shards & (o->shards - 1)) ||
         o->batch % o->shards)
         return nsr_fail(err, "shards %d: must be a power of 2 up to %d dividing the batch %d",
@@ -275,6 +279,7 @@ static int add_metadata(const trainer *t, nsr_model_file *f, nsr_error *err) {
              nsr_model_file_set_float(f, "train.select_anneal", o->select_anneal, err) ||
              nsr_model_file_set_float(f, "train.select_hard_from", o->select_hard_from, err) ||
              nsr_model_file_set_float(f, "train.select_gumbel", o->select_gumbel, err) ||
+             nsr_model_file_set_float(f, "train.select_balance", o->select_balance, err) ||
              nsr_model_file_set_int(f, "train.shards", o->shards, err) ||
              nsr_model_file_set_float(f, "train.seconds", t->seconds, err) ||
              (isfinite(t->loss) && nsr_model_file_set_float(f, "train.loss", t->loss, err)) ||
@@ -732,12 +737,12 @@ static int read_checkpoint(trainer *t, const nsr_model_file *f, nsr_error *err) 
     o->patch = (int)patch;
     /* checkpoints of earlier builds have no selection keys: the reference's softmax */
     o->select_t0 = o->select_t1 = 1;
-    o->select_anneal = o->select_gumbel = 0;
+    o->select_anneal = o->select_gumbel = o->select_balance = 0;
     o->select_hard_from = 1;
     const struct { const char *key; double *value; } select_keys[] = {
         {"train.select_t0", &o->select_t0}, {"train.select_t1", &o->select_t1},
         {"train.select_anneal", &o->select_anneal}, {"train.select_hard_from", &o->select_hard_from},
-        {"train.select_gumbel", &o->select_gumbel}};
+        {"train.select_gumbel", &o->select_gumbel}, {"train.select_balance", &o->select_balance}};
     for (size_t i = 0; i < sizeof select_keys / sizeof select_keys[0]; i++)
         if (nsr_model_file_meta_type(f, select_keys[i].key) != NSR_META_NONE &&
             nsr_model_file_get_float(f, select_keys[i].key, select_keys[i].value, err))
