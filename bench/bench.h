@@ -154,11 +154,15 @@ void bench_net_infer(void *net);
 /* One training step: forward, L1 loss, backward, Adam (lr 1e-3). */
 void bench_net_train(void *net);
 
-/* PyTorch as a child (model.c): scripts/bench_torch.py ($NSR_BENCH_SCRIPT, else beside the
- * build folder, else under the current folder) into path, 0 when found; and the Python that runs
- * it ($NSR_BENCH_PYTHON, else /usr/bin/python3). */
-int bench_torch_script(char *path, size_t size);
-const char *bench_torch_python(void);
+/* PyTorch as a child (model.c): runs scripts/bench_torch.py ($NSR_BENCH_SCRIPT, else beside the
+ * build folder, else under the current folder) with the Python of $NSR_BENCH_PYTHON (else
+ * /usr/bin/python3), as `--model M --data D --threads T --reps R` and the NULL-terminated extra
+ * arguments (NULL: none). Every line it prints goes to on_line(ctx, line), but for two it reads
+ * itself: "version V" (into version) and "unavailable WHY" (into why). why also says when the
+ * script is missing or failed; it stays empty when the script ran. */
+void bench_torch_run(const bench_opts *o, const char *model_path, const char *data_path,
+                     const char *const *extra, void (*on_line)(void *ctx, const char *line),
+                     void *ctx, char *version, size_t version_size, char *why, size_t why_size);
 
 /* ---------------------------------------------------------------- nsr's conv as a case (conv.c) */
 

@@ -94,7 +94,7 @@ typedef struct torch_result {
 
 /* The script: $NSR_BENCH_SCRIPT, else scripts/bench_torch.py beside this program's build folder
  * (BUILD/nsr -> scripts/), else under the current folder. */
-int bench_torch_script(char *path, size_t size) {
+static int torch_script(char *path, size_t size) {
     const char *env = getenv("NSR_BENCH_SCRIPT");
     if (env && *env) return snprintf(path, size, "%s", env) < (int)size ? 0 : -1;
     char exe[4096];
@@ -111,42 +111,55 @@ int bench_torch_script(char *path, size_t size) {
     return access(path, R_OK);
 }
 
-static void run_torch(const bench_opts *o, const char *model_path, const char *data_path,
-                      torch_result *t) {
+void bench_torch_run(const bench_opts *o, const char *model_path, const char *data_path,
+                     const char *const *extra, void (*on_line)(void *ctx, const char *line),
+                     void *ctx, char *version, size_t version_size, char *why, size_t why_size) {
     char script[4096], threads[16], reps[16];
-    memset(t, 0, sizeof *t);
-    if (bench_torch_script(script, sizeof script)) {
-        snprintf(t->why, sizeof t->why, "scripts/bench_torch.py not found (set NSR_BENCH_SCRIPT)");
+    version[0] = why[0] = 0;
+    if (torch_script(script, sizeof script)) {
+        snprintf(why, why_size, "scripts/bench_torch.py not found (set NSR_BENCH_SCRIPT)");
         return;
     }
-    const char *python = bench_torch_python();
+    const char *python = getenv("NSR_BENCH_PYTHON");
+    if (!python || !*python) python = "/usr/bin/python3"; /* where Debian's python3-torch is */
     snprintf(threads, sizeof threads, "%d", o->threads);
     snprintf(reps, sizeof reps, "%d", o->reps);
-    char *argv[] = {(char *)python, script, "--model", (char *)model_path, "--data",
-                    (char *)data_path, "--threads", threads, "--reps", reps, NULL};
+    const char *argv[24] = {python, script, "--model", model_path, "--data", data_path,
+                            "--threads", threads, "--reps", reps};
+    int n = 10;
+    for (int i = 0; extra && extra[i] && n < 23; i++) argv[n++] = extra[i];
+    argv[n] = NULL;
     char *out;
     struct rusage ru;
-    const int rc = bench_spawn(argv, 0, &out, &ru);
+    const int rc = bench_spawn((char *const *)argv, 0, &out, &ru);
     for (char *line = out, *next; line && *line; line = next) {
         next = strchr(line, '\n');
         if (next) *next++ = 0;
-        if (!strncmp(line, "unavailable ", 12)) snprintf(t->why, sizeof t->why, "%s", line + 12);
-        sscanf(line, "version %31s", t->version);
-        t->have_infer |= sscanf(line, "infer %lf %lf %lf %lf", &t->infer.min_ms,
-                                &t->infer.median_ms, &t->out_diff, &t->out_max) == 4;
-        t->have_train |= sscanf(line, "train %lf %lf %lf %lf %lf", &t->train.min_ms,
-                                &t->train.median_ms, &t->loss_diff, &t->grad_diff,
-                                &t->grad_max) == 5;
+        if (!strncmp(line, "unavailable ", 12)) snprintf(why, why_size, "%s", line + 12);
+        else if (!strncmp(line, "version ", 8)) snprintf(version, version_size, "%s", line + 8);
+        else on_line(ctx, line);
     }
-    if (!t->why[0] && rc) /* its first line, when it failed: why it could not start, say */
-        snprintf(t->why, sizeof t->why, "%.60s %.100s exited with status %d%s%.100s", python,
-                 script, rc, out && *out ? ": " : "", out ? out : "");
+    if (!why[0] && rc) /* its first line, when it failed: why it could not start, say */
+        snprintf(why, why_size, "%.60s %.100s exited with status %d%s%.100s", python, script, rc,
+                 out && *out ? ": " : "", out ? out : "");
     free(out);
 }
 
-const char *bench_torch_python(void) {
-    const char *python = getenv("NSR_BENCH_PYTHON");
-    return python && *python ? python : "/usr/bin/python3"; /* where Debian's python3-torch is */
+/* The model benchmark's lines: "infer MIN MEDIAN OUT_DIFF OUT_MAX" and "train MIN MEDIAN
+ * LOSS_DIFF GRAD_DIFF GRAD_MAX". */
+static void torch_model_line(void *ctx, const char *line) {
+    torch_result *t = ctx;
+    t->have_infer |= sscanf(line, "infer %lf %lf %lf %lf", &t->infer.min_ms, &t->infer.median_ms,
+                            &t->out_diff, &t->out_max) == 4;
+    t->have_train |= sscanf(line, "train %lf %lf %lf %lf %lf", &t->train.min_ms, &t->train.median_ms,
+                            &t->loss_diff, &t->grad_diff, &t->grad_max) == 5;
+}
+
+static void run_torch(const bench_opts *o, const char *model_path, const char *data_path,
+                      torch_result *t) {
+    memset(t, 0, sizeof *t);
+    bench_torch_run(o, model_path, data_path, NULL, torch_model_line, t, t->version,
+                    sizeof t->version, t->why, sizeof t->why);
 }
 
 /* ---------------------------------------------------------------- the benchmark */

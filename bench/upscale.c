@@ -84,36 +84,21 @@ typedef struct torch_upscale {
     int have;
 } torch_upscale;
 
+/* Its line: "upscale MIN MEDIAN OUT_DIFF OUT_MAX". */
+static void torch_upscale_line(void *ctx, const char *line) {
+    torch_upscale *t = ctx;
+    t->have |= sscanf(line, "upscale %lf %lf %lf %lf", &t->stats.min_ms, &t->stats.median_ms,
+                      &t->out_diff, &t->out_max) == 4;
+}
+
 static void run_torch(const bench_opts *o, const char *model_path, const char *data_path,
                       int tile, torch_upscale *t) {
-    char script[4096], threads[16], reps[16], tile_arg[16];
+    char tile_arg[16];
     memset(t, 0, sizeof *t);
-    if (bench_torch_script(script, sizeof script)) {
-        snprintf(t->why, sizeof t->why, "scripts/bench_torch.py not found (set NSR_BENCH_SCRIPT)");
-        return;
-    }
-    const char *python = bench_torch_python();
-    snprintf(threads, sizeof threads, "%d", o->threads);
-    snprintf(reps, sizeof reps, "%d", o->reps);
     snprintf(tile_arg, sizeof tile_arg, "%d", tile);
-    char *argv[] = {(char *)python, script, "--model", (char *)model_path, "--data",
-                    (char *)data_path, "--threads", threads, "--reps", reps, "--upscale", tile_arg,
-                    NULL};
-    char *out;
-    struct rusage ru;
-    const int rc = bench_spawn(argv, 0, &out, &ru);
-    for (char *line = out, *next; line && *line; line = next) {
-        next = strchr(line, '\n');
-        if (next) *next++ = 0;
-        if (!strncmp(line, "unavailable ", 12)) snprintf(t->why, sizeof t->why, "%s", line + 12);
-        sscanf(line, "version %31s", t->version);
-        t->have |= sscanf(line, "upscale %lf %lf %lf %lf", &t->stats.min_ms, &t->stats.median_ms,
-                          &t->out_diff, &t->out_max) == 4;
-    }
-    if (!t->why[0] && rc)
-        snprintf(t->why, sizeof t->why, "%.60s %.100s exited with status %d%s%.100s", python,
-                 script, rc, out && *out ? ": " : "", out ? out : "");
-    free(out);
+    const char *extra[] = {"--upscale", tile_arg, NULL};
+    bench_torch_run(o, model_path, data_path, extra, torch_upscale_line, t, t->version,
+                    sizeof t->version, t->why, sizeof t->why);
 }
 
 /* The input and nsr's float output (no 8-bit rounding), for the script to compare with. */

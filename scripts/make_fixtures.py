@@ -84,6 +84,7 @@ def weight_norm(v, g):
 class Net:
     def __init__(self, B, Fe, wm, k, d, s, shared, T=1.0, ste=0, regime=0, C=3):
         self.T, self.ste, self.fixed_size = T, ste, regime == 1 and k > 1
+        self.softs = []  # the selections' softmax weights since the last forward (balance_term)
         self.B, self.F, self.wm, self.k, self.d, self.s, self.shared = B, Fe, wm, k, d, s, shared
         self.params = {}  # name -> leaf tensor, in the engine's order
         self.convs = []   # (prefix, cin, cout, K, groups, cards)
