@@ -33,12 +33,7 @@ static int run(const opt_args *a) {
     if (!a->npos) return cli_usage_error("bench", "which benchmark? conv, rebuttal, model, scaling, ranks, upscale or all");
     const char *name = a->pos[0];
     nsr_train_comm comm;
-    nsr_error err;
-    if (ranks_start(&comm, a->argc, a->argv, &err)) {
-        ranks_fail(&comm, err.message);
-        ranks_stop();
-        return 1;
-    }
+    if (ranks_start(&comm, a->argc, a->argv)) return 1;
     if (comm.size && strcmp(name, "ranks")) {
         if (comm.rank == 0) cli_usage_error("bench", "under mpirun only 'nsr bench ranks' runs");
         ranks_stop();

@@ -273,12 +273,8 @@ static int run(const opt_args *a) {
     int status = parse_args(a, &t);
     if (status) return status;
     nsr_train_comm comm;
+    if (ranks_start(&comm, a->argc, a->argv)) return 1;
     nsr_error err;
-    if (ranks_start(&comm, a->argc, a->argv, &err)) {
-        ranks_fail(&comm, err.message);
-        ranks_stop();
-        return 1;
-    }
     if (comm.size) {
         t.o.comm = &comm;
         if (!a->v[a->cmd->nspecs - FIXED + SHARDS].count) t.o.shards = comm.size;

@@ -76,7 +76,7 @@ static uint64_t args_hash(int argc, char **argv, int from) {
     return h;
 }
 
-int ranks_start(nsr_train_comm *comm, int argc, char **argv, nsr_error *err) {
+static int start(nsr_train_comm *comm, int argc, char **argv, nsr_error *err) {
     memset(comm, 0, sizeof *comm);
     if (!under_mpirun()) return 0;
     if (MPI_Init(NULL, NULL) != MPI_SUCCESS) return nsr_fail(err, "MPI_Init failed");
@@ -112,7 +112,7 @@ void ranks_stop(void) {
 
 #else
 
-int ranks_start(nsr_train_comm *comm, int argc, char **argv, nsr_error *err) {
+static int start(nsr_train_comm *comm, int argc, char **argv, nsr_error *err) {
     (void)argc, (void)argv;
     memset(comm, 0, sizeof *comm);
     if (getenv("OMPI_COMM_WORLD_SIZE"))
@@ -129,3 +129,11 @@ void ranks_fail(const nsr_train_comm *comm, const char *message) {
 void ranks_stop(void) {}
 
 #endif
+
+int ranks_start(nsr_train_comm *comm, int argc, char **argv) {
+    nsr_error err;
+    if (!start(comm, argc, argv, &err)) return 0;
+    ranks_fail(comm, err.message);
+    ranks_stop();
+    return -1;
+}

@@ -6,8 +6,8 @@
 
 /* When started by mpirun (and built with MPI): initialises MPI, fills comm (rank, size, the
  * tree sum) and checks that every rank got the same arguments. Otherwise comm->size is 0: the
- * process trains alone. 0, or -1 with err. */
-int ranks_start(nsr_train_comm *comm, int argc, char **argv, nsr_error *err);
+ * process runs alone. 0, or -1 after the failure's line (ranks_fail) with MPI stopped. */
+int ranks_start(nsr_train_comm *comm, int argc, char **argv);
 /* A rank that failed: prints "nsr: rank R of N: message" and stops the whole job. */
 void ranks_fail(const nsr_train_comm *comm, const char *message);
 /* Finalises MPI if ranks_start initialised it. */
