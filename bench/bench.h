@@ -177,7 +177,9 @@ void bench_conv_run(void *job);
 /* ---------------------------------------------------------------- benchmarks */
 
 int bench_conv(const bench_opts *o);     /* conv.c */
-int bench_rebuttal(const bench_opts *o); /* conv.c */
+int bench_rebuttal(const bench_opts *o); /* conv.c; ends with bench_fixed_size */
+/* The fixed-size network under hard selection against the plain network (fixed_size.c). */
+int bench_fixed_size(const bench_opts *o);
 int bench_model(const bench_opts *o);    /* model.c */
 int bench_scaling(const bench_opts *o);  /* scaling.c */
 int bench_ranks(const bench_opts *o);    /* ranks.c */

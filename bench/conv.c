@@ -172,5 +172,5 @@ int bench_rebuttal(const bench_opts *o) {
     bench_heading(o, "rebuttal: one conv3x3 layer, 64 channels: plain against NSR (d = 1)");
     for (int s = 0; s < 2; s++)
         if (rebuttal_shape(o, o->quick ? quick[s] : full[s], !o->quick && s == 0)) return 1;
-    return 0;
+    return bench_fixed_size(o);
 }
