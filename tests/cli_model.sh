@@ -164,6 +164,10 @@ else fail "--hard: plain network noted" "$(cat "$WORK/h_plain.err")"; fi
 if [ -s "$WORK/h_model.err" ]; then fail "--hard: hard-trained model quiet" "$(cat "$WORK/h_model.err")"
 else pass "--hard: hard-trained model quiet"; fi
 
+# without a model, noise and JPEG measure the degraded input, and say so (not "bicubic")
+expect_out "eval: no model for JPEG named none" '"model": "none"' "$NSR" eval --data "$WORK/set" --jpeg 20 --json --limit 1
+expect_out "eval: no model for noise, text" "no model (the degraded input itself)" "$NSR" eval --data "$WORK/set" --noise 15 --limit 1
+
 # eval --grey measures the ground truths' MATLAB Y (colour images become grey before degrading)
 "$NSR" eval --data "$WORK/set" --jpeg 20 --json >"$WORK/colour.json" 2>/dev/null
 "$NSR" eval --data "$WORK/set" --jpeg 20 --grey --json >"$WORK/grey.json" 2>/dev/null

@@ -83,8 +83,13 @@ static int run(const opt_args *a) {
     size_t count = v[LIMIT].count && (size_t)v[LIMIT].i < list.count ? (size_t)v[LIMIT].i : list.count;
     char what[64];
     nsr_task_describe(&task, what, sizeof what);
+    /* without a model, noise and JPEG measure the degraded input itself (the bicubic restorer
+     * at scale 1 leaves it as it is) */
+    const int input_only = !cm.model && task.kind != NSR_TASK_SR;
+    const char *restored_by = input_only ? "none" : restorer->name;
     if (!json) {
-        printf("%s, %s on %s, protocol %s\n", what, restorer->name, data_dir, protocol);
+        printf("%s, %s on %s, protocol %s\n", what,
+               input_only ? "no model (the degraded input itself)" : restorer->name, data_dir, protocol);
         printf("%-28s %9s %9s %8s %9s%s\n", "image", "size", "PSNR-Y", "SSIM-Y", "PSNR-RGB",
                task.kind == NSR_TASK_JPEG ? "    PSNR-B" : "");
     }
@@ -154,7 +159,7 @@ static int run(const opt_args *a) {
             if (task.kind == NSR_TASK_DENOISE) printf(", \"noise\": %g", task.noise_sigma);
             if (task.kind == NSR_TASK_JPEG) printf(", \"quality\": %d", task.jpeg_quality);
             printf(", \"model\": ");
-            json_write_string(stdout, restorer->name);
+            json_write_string(stdout, restored_by);
             printf(", \"protocol\": \"%s\"", protocol);
             const nsr_metrics mean = {sum.psnr_y / n, sum.ssim_y / n, sum.psnr_rgb / n, sum.psnr_b / n};
             cli_json_metrics(&mean, task.kind == NSR_TASK_JPEG);
