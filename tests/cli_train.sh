@@ -58,6 +58,19 @@ check short_quiet_stderr test ! -s "$WORK/err"
 expect_error run_taken "$NSR" train --data "$WORK/data" --run "$WORK/short" --scale 2 $TINY
 expect_error resume_finished "$NSR" train --resume "$WORK/short"
 
+# A run trained for hard selection validates with hard selection once its forward is hard: the
+# logged value is nsr eval --hard's (pt_ir, whole image), not the soft one's.
+"$NSR" train --data "$WORK/data" --run "$WORK/hardval" --scale 2 $TINY --iterations 4 \
+    --hard-from 0.5 --val "$WORK/val" --val-every 4 -j 1 >/dev/null 2>&1
+logged=$(tail -n 1 "$WORK/hardval/log.csv" | cut -d, -f5)
+measure() {
+    "$NSR" eval --model "$WORK/hardval/model.nsr" --data "$WORK/val" --scale 2 --tile whole "$@" \
+        --json --quiet | tail -n 1 | sed 's/.*"psnr_y": \([0-9.]*\).*/\1/'
+}
+hard=$(measure --hard) soft=$(measure)
+check hard_validation awk -v l="$logged" -v h="$hard" -v s="$soft" \
+    'BEGIN { d = l - h; e = l - s; exit !(d < 1e-4 && d > -1e-4 && (e > 1e-4 || e < -1e-4)) }'
+
 # Interrupted: far more iterations than will run, so the signals always land mid-training.
 LONG="--data $WORK/data --scale 2 $TINY --iterations 100000 --checkpoint-every 50 --seed 5"
 "$NSR" train $LONG --run "$WORK/cut" -j 1 >"$WORK/out1" 2>"$WORK/err1" &

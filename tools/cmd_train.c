@@ -45,7 +45,8 @@ static const opt_spec fixed[FIXED] = {
                                   "the end)"},
     [VAL] = {.long_name = "val", .kind = OPT_STRING, .arg = "DIR",
              .help = "held-out images: mean Y-PSNR (pt_ir protocol, whole image) logged; a\n"
-                     "blind model at the middle of its range (--noise 0:50: sigma 25)"},
+                     "blind model at the middle of its range (--noise 0:50: sigma 25); hard\n"
+                     "selection once the forward is (--hard-from)"},
     [VAL_EVERY] = {.long_name = "val-every", .kind = OPT_INT, .min = 0, .max = COUNT,
                    .range = "a count (0: only at the end)", .arg = "N",
                    .help = "iterations between validations (1000; 0: only at the end)"},

@@ -371,7 +371,10 @@ static int load_validation(trainer *t, nsr_error *err) {
  * A blind model (a range of levels) is validated at the middle of its range: one fixed level,
  * so that the curve is comparable along the run, and neither end of the range. */
 static int validate(const trainer *t, double *psnr, nsr_error *err) {
-    const nsr_infer_options opts = {.selection = NSR_SELECT_SOFT, .tiling = NSR_TILE_WHOLE};
+    /* with the selection the network is being trained for: hard once the forward is (--hard-from),
+     * so that the curve of a run trained for hard selection shows what --hard will give */
+    const nsr_infer_options opts = {.selection = t->model->trained_hard ? NSR_SELECT_HARD : NSR_SELECT_SOFT,
+                                    .tiling = NSR_TILE_WHOLE};
     nsr_task task = t->o.task;
     if (task.kind == NSR_TASK_DENOISE && task.noise_sigma_max > task.noise_sigma)
         task.noise_sigma = 0.5 * (task.noise_sigma + task.noise_sigma_max), task.noise_sigma_max = 0;
