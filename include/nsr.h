@@ -629,6 +629,17 @@ NSR_API int nsr_model_select_windows(const nsr_model *m, const nsr_image *in,
                                      nsr_error *err);
 NSR_API void nsr_selection_map_free(nsr_selection_map *map);
 
+/* The plain network (k = 1, src/nn/fold.c) that computes what NSR network m computes when its
+ * selections are gamma (blocks * per_block rows of k * d weights, as one window of an
+ * nsr_selection_map): each mixing conv's groups mixed into one kernel and bias per output
+ * channel, or a fixed-size block's hidden channels' weights folded into its second conv. The
+ * plain network's FLOPs, no selection. With one input's own selections it restores that input
+ * as m does (to float rounding); with their mean over many inputs (nsr fold), as m does to the
+ * extent that the selection does not depend on the input. Fails for a plain m, or a weight not
+ * finite or negative. *plain is the caller's (nsr_model_free). */
+NSR_API int nsr_model_fold(nsr_model **plain, const nsr_model *m, const float *gamma,
+                           nsr_error *err);
+
 /* ---------------------------------------------------------------- training (src/train/) */
 
 /* A training run (NSR.md section 4): Adam (beta 0.9/0.999, eps 1e-8) on the L1 loss over
