@@ -19,6 +19,7 @@ NSR_COMMAND(models, "list the models found by name: task, size, training, qualit
 NSR_COMMAND(info, "show what a model file holds: network, parameters, task, provenance")
 NSR_COMMAND(train, "train a network on image folders, or resume a training run")
 NSR_COMMAND(bench, "time nsr against oneDNN, the FMA peak, the rebuttal's table and PyTorch")
+NSR_COMMAND(fold, "an NSR model with its selections fixed to their mean, as a plain network")
 NSR_COMMAND(maps, "draw which sparsity group each region of an image selects, block by block")
 
 #ifdef NSR_COMMANDS_PROTOTYPES
