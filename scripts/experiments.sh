@@ -1,7 +1,8 @@
 #!/bin/sh
 # scripts/experiments.sh VARIANT SEED: trains one row of the x2 experiments (issue: the paper's
 # claims measured by nsr) and evaluates it on Set5, Set14, BSD100 and Urban100 (x2, protocol
-# matlab, whole image), soft and hard selection. Every row has the same budget: the bundled
+# matlab, whole image), soft and hard selection, and folded (nsr fold: every selection fixed to
+# its mean over T91, the plain network that is). Every row has the same budget: the bundled
 # model's data (T91 + BSD200), 48x48 LR patches, batch 16, Adam lr 1e-3 with the reference
 # schedule, ITERATIONS steps (default 6000).
 #
@@ -94,23 +95,39 @@ params=$($NSR info "$model" | sed -n "s/^ *parameters *\([0-9,]*\).*/\1/p" | tr 
 iterations=$($NSR info "$model" | sed -n "s/^ *train.iteration  *\([0-9]*\).*/\1/p")
 scale=$($NSR info "$model" --json | sed -n 's/^{[^{]*"scale": \([0-9]*\),.*/\1/p')
 rows=$(mktemp)
+folded=$(mktemp --suffix=.nsr)
+trap 'rm -f "$rows" "$rows.old" "$folded"' EXIT
+inferences="soft hard"
+if [ $variant = plain ]; then
+    inferences=soft
+elif [ "$TASK" = sr2 ]; then
+    # the NSR network with every selection fixed to its mean over T91's 48x48 windows, as the
+    # plain network it then is (nsr fold; for SR, clean images are inputs of the kind it takes,
+    # while a denoiser's selections would have to be averaged over noisy ones)
+    inferences="soft hard folded"
+    # shellcheck disable=SC2086
+    $NSR fold "$model" --data "$DATA/T91" -o "$folded" --overwrite --quiet $threads
+    folded_params=$($NSR info "$folded" | sed -n "s/^ *parameters *\([0-9,]*\).*/\1/p" | tr -d ,)
+fi
 for set in $sets; do
-    for inference in soft hard; do
-        flag=; [ $inference = hard ] && flag=--hard
-        if [ $variant = plain ]; then [ $inference = hard ] && continue; fi
+    for inference in $inferences; do
+        flag= net=$model
+        [ $inference = hard ] && flag=--hard
+        [ $inference = folded ] && net=$folded
         # shellcheck disable=SC2086 # the options are words
-        summary=$($NSR eval --model "$model" --data "$DATA/$set" $eval_task --tile whole $flag $threads --json |
+        summary=$($NSR eval --model "$net" --data "$DATA/$set" $eval_task --tile whole $flag $threads --json |
             tail -n 1)
         protocol=$(echo "$summary" | sed -n 's/.*"protocol": "\([a-z_]*\)".*/\1/p')
         # the summary's measures as they are: psnr_y, ssim_y, and psnr_rgb / psnr_b where given
         measures=$(echo "$summary" | sed -n 's/.*\("psnr_y": .*[0-9]\)}$/\1/p')
+        n=$params
+        [ $inference = folded ] && n=$folded_params
         printf '{"variant": "%s", "seed": %s,%s "iterations": %s, "params": %s, "scale": %s, "set": "%s", "inference": "%s", "protocol": "%s", %s, "model": "%s"}\n' \
-            "$variant" "$seed" "$task_field" "$iterations" "$params" "$scale" \
+            "$variant" "$seed" "$task_field" "$iterations" "$n" "$scale" \
             "$set" "$inference" "$protocol" "$measures" "$model" >>"$rows"
     done
 done
 touch results/experiments.jsonl
 grep -v "$key" results/experiments.jsonl >"$rows.old" || true
 cat "$rows.old" "$rows" >results/experiments.jsonl
-rm -f "$rows" "$rows.old"
 echo "experiments.sh: $name done"

@@ -14,6 +14,7 @@ COLUMNS = {
     "jpeg20": [("LIVE1", "psnr_y", "LIVE1"), ("LIVE1", "psnr_b", "LIVE1 PSNR-B"),
                ("Classic5", "psnr_y", "Classic5"), ("Classic5", "psnr_b", "Classic5 PSNR-B")],
 }
+INFERENCES = ["soft", "hard", "folded"]
 TITLES = {"sr2": "x2 super-resolution (Y-PSNR dB / SSIM)",
           "noise25": "colour denoising, sigma 25 (PSNR dB / SSIM on Y)",
           "jpeg20": "grey JPEG, quality 20 (PSNR dB / SSIM)"}
@@ -31,7 +32,7 @@ def main():
             g = groups.setdefault(key, {"params": row["params"], "rows": []})
             g["rows"].append(row)
     for task in COLUMNS:
-        keys = sorted((k for k in groups if k[0] == task), key=lambda k: (order(k[1]), k[2] != "soft"))
+        keys = sorted((k for k in groups if k[0] == task), key=lambda k: (order(k[1]), INFERENCES.index(k[2])))
         if not keys:
             continue
         print("\n%s:\n" % TITLES[task])

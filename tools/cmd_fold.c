@@ -16,8 +16,8 @@
 enum { DATA, OUTPUT, WINDOW, OVERWRITE, THREADS, VERBOSE, QUIET };
 static const opt_spec specs[] = {
     [DATA] = {.long_name = "data", .kind = OPT_STRING, .arg = "DIR", .repeat = 1,
-              .help = "images whose selections are averaged (may be given several times; the\n"
-                      "training images are the natural choice)"},
+              .help = "images whose selections are averaged, as the network takes them (may be\n"
+                      "given several times; for SR the training images, for a denoiser noisy ones)"},
     [OUTPUT] = {.short_name = 'o', .long_name = "output", .kind = OPT_STRING, .arg = "OUT",
                 .help = "the plain model file to write"},
     [WINDOW] = {.long_name = "window", .kind = OPT_INT, .min = 8, .max = 4096, .arg = "N",
