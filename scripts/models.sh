@@ -5,7 +5,7 @@
 #
 #   nsr_x2             x2 SR: B12 F32 wm2, NSR k4 d16 (fixed FLOPs, the softmax selection)
 #   nsr_x3, nsr_x4     x3 / x4 from nsr_x2's blocks (--init, a new tail)
-#   nsr_denoise        colour, blind Gaussian noise, sigma 0..55
+#   nsr_denoise        colour, blind Gaussian noise, sigma 0..55: B8 F32 wm2, NSR k4 d16
 #   nsr_denoise_grey   grey, from nsr_denoise's blocks
 #   nsr_dejpeg         colour, blind JPEG, quality 5..95
 #   nsr_dejpeg_grey    grey, from nsr_dejpeg's blocks
@@ -23,18 +23,20 @@ threads=${THREADS:+-j $THREADS}
 # far (RESULTS.md, "Experiments") lands at the plain network's quality, and at fixed FLOPs hard
 # selection saves only the kernel mixing; the speed of --hard is the fixed-size network's.
 net="--blocks 12 --features 32 --wm 2 --groups 4 --cardinals 16"
+# restoration: a shallower body (B8), its budget half the colour models' 4 hours of 2 cores
+restore_net="--blocks 8 --features 32 --wm 2 --groups 4 --cardinals 16"
 data="--data $DATA/T91 --data $DATA/BSD200"
 
 case $name in
 nsr_x2) args="$data --val $DATA/Set5 --scale 2 $net --iterations 30000" ;;
 nsr_x3) args="$data --val $DATA/Set5 --scale 3 --init models/nsr_x2.nsr --iterations 15000" ;;
 nsr_x4) args="$data --val $DATA/Set5 --scale 4 --init models/nsr_x2.nsr --iterations 15000" ;;
-nsr_denoise) args="$data --val $DATA/Set5 --noise 0:55 $net --iterations 20000" ;;
+nsr_denoise) args="$data --val $DATA/Set5 --noise 0:55 $restore_net --iterations 15000" ;;
 nsr_denoise_grey)
-    args="$data --val $DATA/Set5 --noise 0:55 --init models/nsr_denoise.nsr --channels 1 --iterations 10000" ;;
-nsr_dejpeg) args="$data --val $DATA/Set5 --jpeg 5:95 $net --iterations 20000" ;;
+    args="$data --val $DATA/Set5 --noise 0:55 --init models/nsr_denoise.nsr --channels 1 --iterations 8000" ;;
+nsr_dejpeg) args="$data --val $DATA/Set5 --jpeg 5:95 $restore_net --iterations 15000" ;;
 nsr_dejpeg_grey)
-    args="$data --val $DATA/Set5 --jpeg 5:95 --init models/nsr_dejpeg.nsr --channels 1 --iterations 10000" ;;
+    args="$data --val $DATA/Set5 --jpeg 5:95 --init models/nsr_dejpeg.nsr --channels 1 --iterations 8000" ;;
 *) echo "models.sh: unknown model '$name'" >&2; exit 2 ;;
 esac
 
