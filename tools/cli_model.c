@@ -162,5 +162,6 @@ void cli_model_warn(const cli_model *cm, const nsr_infer_options *opts) {
         cli_note("%s is a plain network (no sparsity groups): --hard changes nothing", cm->label);
     else if (opts->selection == NSR_SELECT_HARD && !nsr_model_trained_hard(cm->model))
         cli_note("%s was not trained for hard selection (nsr train --hard-from): expect it to "
-                 "restore worse than without --hard", cm->label);
+                 "restore worse than without --hard (nsr fold makes it a plain network that "
+                 "restores as it does)", cm->label);
 }
