@@ -101,9 +101,9 @@ inferences="soft hard"
 if [ $variant = plain ]; then
     inferences=soft
 elif [ "$TASK" = sr2 ]; then
-    # the NSR network with every selection fixed to its mean over T91's 48x48 windows, as the
-    # plain network it then is (nsr fold; for SR, clean images are inputs of the kind it takes,
-    # while a denoiser's selections would have to be averaged over noisy ones)
+    # the NSR network with every selection fixed to its mean over the 48x48 windows of T91's
+    # x2 LR images, as the plain network it then is (nsr fold; the restoration tasks' rows are
+    # not folded yet)
     inferences="soft hard folded"
     # shellcheck disable=SC2086
     $NSR fold "$model" --data "$DATA/T91" -o "$folded" --overwrite --quiet $threads
