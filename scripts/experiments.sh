@@ -2,7 +2,7 @@
 # scripts/experiments.sh VARIANT SEED: trains one row of the x2 experiments (issue: the paper's
 # claims measured by nsr) and evaluates it on Set5, Set14, BSD100 and Urban100 (x2, protocol
 # matlab, whole image), soft and hard selection, and folded (nsr fold: every selection fixed to
-# its mean over T91, the plain network that is). Every row has the same budget: the bundled
+# its mean over inputs made from T91, the plain network that is). Every row has the same budget: the bundled
 # model's data (T91 + BSD200), 48x48 LR patches, batch 16, Adam lr 1e-3 with the reference
 # schedule, ITERATIONS steps (default 6000).
 #
@@ -100,10 +100,10 @@ trap 'rm -f "$rows" "$rows.old" "$folded"' EXIT
 inferences="soft hard"
 if [ $variant = plain ]; then
     inferences=soft
-elif [ "$TASK" = sr2 ]; then
-    # the NSR network with every selection fixed to its mean over the 48x48 windows of T91's
-    # x2 LR images, as the plain network it then is (nsr fold; the restoration tasks' rows are
-    # not folded yet)
+else
+    # the NSR network with every selection fixed to its mean over the 48x48 windows of its
+    # inputs made from T91 (x2 LR, noisy or JPEG-coded, as nsr eval makes them), as the plain
+    # network it then is (nsr fold)
     inferences="soft hard folded"
     # shellcheck disable=SC2086
     $NSR fold "$model" --data "$DATA/T91" -o "$folded" --overwrite --quiet $threads
