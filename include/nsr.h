@@ -89,6 +89,9 @@ typedef struct nsr_image {
 NSR_API int nsr_image_create(nsr_image *img, int width, int height, int channels, int with_alpha,
                              nsr_error *err);
 NSR_API void nsr_image_free(nsr_image *img);
+/* dst: grey src replicated to the three RGB planes (bit depth kept, no alpha or metadata), as an
+ * RGB network takes a grey image. */
+NSR_API int nsr_image_grey_to_rgb(nsr_image *dst, const nsr_image *src, nsr_error *err);
 /* A deep copy: pixels, alpha and metadata. */
 NSR_API int nsr_image_copy(nsr_image *dst, const nsr_image *src, nsr_error *err);
 /* Replaces dst's metadata with copies of src's ICC profile and EXIF, and src's resolution scaled

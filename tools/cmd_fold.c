@@ -89,9 +89,7 @@ static int add_image(const nsr_model *m, const char *path, const nsr_task *task,
         img = y;
     } else if (img.channels == 1 && nsr_model_arch(m)->channels == 3) { /* as restoring does */
         nsr_image rgb;
-        const int rc = nsr_image_create(&rgb, img.width, img.height, 3, 0, err);
-        for (int c = 0; !rc && c < 3; c++)
-            memcpy(nsr_image_plane(&rgb, c), img.data, (size_t)img.width * img.height * sizeof *img.data);
+        const int rc = nsr_image_grey_to_rgb(&rgb, &img, err);
         nsr_image_free(&img);
         if (rc) return -1;
         img = rgb;

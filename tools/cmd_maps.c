@@ -285,10 +285,7 @@ static int write_view(map_view *v, const nsr_image *in, const char *dir, const c
 static int network_input(nsr_image *img, const nsr_model *model, nsr_error *err) {
     if (img->channels != 1 || nsr_model_arch(model)->channels != 3) return 0;
     nsr_image rgb;
-    if (nsr_image_create(&rgb, img->width, img->height, 3, 0, err)) return -1;
-    for (int c = 0; c < 3; c++)
-        memcpy(nsr_image_plane(&rgb, c), img->data, (size_t)img->width * img->height * sizeof(float));
-    rgb.bit_depth = img->bit_depth;
+    if (nsr_image_grey_to_rgb(&rgb, img, err)) return -1;
     nsr_image_free(img);
     *img = rgb;
     return 0;

@@ -36,6 +36,16 @@ void nsr_image_free(nsr_image *img) {
     memset(img, 0, sizeof *img);
 }
 
+int nsr_image_grey_to_rgb(nsr_image *dst, const nsr_image *src, nsr_error *err) {
+    memset(dst, 0, sizeof *dst);
+    if (src->channels != 1) return nsr_fail(err, "not a grey image: %d channels", src->channels);
+    if (nsr_image_create(dst, src->width, src->height, 3, 0, err)) return -1;
+    for (int c = 0; c < 3; c++)
+        memcpy(nsr_image_plane(dst, c), src->data, (size_t)src->width * src->height * sizeof(float));
+    dst->bit_depth = src->bit_depth;
+    return 0;
+}
+
 /* A malloc'd copy of size bytes (NULL for none), or -1 when out of memory. */
 static int copy_bytes(uint8_t **dst, size_t *dst_size, const uint8_t *src, size_t size) {
     free(*dst);

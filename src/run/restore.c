@@ -20,10 +20,7 @@ int nsr_model_restore(const nsr_model *m, const nsr_image *in, nsr_image *out,
         return nsr_fail(err, "this model restores grey images, not colour ones (a colour model "
                         "of the same task restores them)");
     if (in->channels == 1 && !grey_net) { /* the network sees RGB: grey replicated to the three planes */
-        if (nsr_image_create(&rgb, in->width, in->height, 3, 0, err)) return -1;
-        for (int c = 0; c < 3; c++)
-            memcpy(nsr_image_plane(&rgb, c), in->data, (size_t)in->width * in->height * sizeof(float));
-        rgb.bit_depth = in->bit_depth;
+        if (nsr_image_grey_to_rgb(&rgb, in, err)) return -1;
         x = &rgb;
     }
     int rc = nsr_model_infer_tiled(m, x, &net, opts, err);
