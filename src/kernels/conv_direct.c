@@ -135,10 +135,10 @@ INLINE AVX2 void fwd_band(const fwd_job *jb, const float *band, int n, int y0, i
                 const float *wb = pw + (size_t)o0 * cin * K * K, *bb = bias ? bias + o0 : NULL;
                 if (nv == 2)
                     fwd_micro(dst, oplane, nj, lanes, src, cplane, Wp, wb, cin, bb,
-                              jb->accumulate, K, 2);
+                              jb->accumulate, CO, K, 2);
                 else
                     fwd_micro(dst, oplane, nj, lanes, src, cplane, Wp, wb, cin, bb,
-                              jb->accumulate, K, 1);
+                              jb->accumulate, CO, K, 1);
             }
         }
     }

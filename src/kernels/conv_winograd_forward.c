@@ -105,19 +105,48 @@ INLINE AVX2 void kernel_1d(__m256 t[6], __m256 g0, __m256 g1, __m256 g2) {
     t[5] = g2;
 }
 
-/* U (NF, coutp/CO, cin, CO) of one weight set, u = G g G^T for each 3x3 kernel g: the
- * micro-kernel's packing, per frequency; output channels past cout are zero. Transposed: w is
- * (cin, cout, 3, 3) of the convolution cout -> cin, read in <-> out and flipped. The CO
- * kernels of a block and input channel are transformed together, a lane each: their taps are
- * loaded as rows and turned over by an 8x8 transpose (half the time of gathering them), and
- * each frequency's CO values stored as one vector whose last lanes the next store overwrites
- * (the set's very last row is stored lane by lane instead, as nothing follows it). */
-static AVX2 void transform_kernels(float *U, const float *w, int cin, int cout, int coutp,
-                                   int transposed) {
-    const int nob = coutp / CO;
-    const size_t fstride = (size_t)coutp * cin; /* one frequency */
-    for (int ob = 0; ob < nob; ob++) {
-        const int lanes = cout - ob * CO < CO ? cout - ob * CO : CO;
+/* The products' output channels: blocks of CO rows, then (where CO would compute rows past
+ * cout) one or two blocks of CO_NARROW: 8 = 4 + 4 rather than 12, 16 = 6 + 6 + 4 rather than 18,
+ * 32 = 4 x 6 + 4 + 4 rather than 36 (the hard selection's narrow convs at k = 8 and 4, and the
+ * residual blocks' second convs). wide: the channels in blocks of CO; rows: all the rows. */
+typedef struct out_blocks {
+    int wide, rows;
+} out_blocks;
+
+static out_blocks out_blocks_of(int cout) {
+    int wide = cout / CO, narrow = 0;
+    const int rest = cout % CO;
+    if (rest == 0) {
+    } else if (rest > CO_NARROW) { /* 5: one more wide block */
+        wide++;
+    } else if (rest > CO - CO_NARROW || wide == 0) { /* 3, 4 (or a cout of 1, 2): one narrow */
+        narrow = 1;
+    } else { /* 1, 2: the last wide block and the rest in two narrow ones */
+        wide--;
+        narrow = 2;
+    }
+    return (out_blocks){CO * wide, CO * wide + CO_NARROW * narrow};
+}
+
+/* The rows of the block starting at row o0. */
+static inline int block_rows(out_blocks ob, int o0) { return o0 < ob.wide ? CO : CO_NARROW; }
+
+/* Floats per frequency of U: rows x cin and a cache line, so that the 36 frequencies of one
+ * kernel, which its transform stores together, do not fall on the same cache set when rows x
+ * cin is a power of two (64 x 64: 16 KB apart, which made the transform 4 times slower). */
+static inline size_t u_stride(out_blocks ob, int cin) { return (size_t)ob.rows * cin + 16; }
+
+/* U (NF, rows, cin) of one weight set, u = G g G^T for each 3x3 kernel g, in the micro-kernel's
+ * packing per frequency: each output block (o0, width bw) as (cin, bw); rows past cout are
+ * zero. A frequency takes uf floats (u_stride), a little more than rows x cin. Transposed: w is (cin, cout, 3, 3) of the convolution cout -> cin, read in <-> out and
+ * flipped. The kernels of a block and input channel are transformed together, a lane each: their
+ * taps are loaded as rows and turned over by an 8x8 transpose (half the time of gathering them),
+ * and each frequency's bw values stored as one vector whose last lanes the next store
+ * overwrites (the set's very last row is stored lane by lane instead, as nothing follows it). */
+static AVX2 void transform_kernels(float *U, const float *w, int cin, int cout, out_blocks obs,
+                                   size_t uf, int transposed) {
+    for (int o0 = 0; o0 < obs.rows; o0 += block_rows(obs, o0)) {
+        const int bw = block_rows(obs, o0), lanes = cout - o0 < bw ? cout - o0 : bw;
         for (int c = 0; c < cin; c++) {
             /* kernel l's 9 floats, taps 0..8 (transposed: 8..0, flipped), as row l of an 8x8
              * block (taps 0..7, or 7..0 transposed) and a ninth vector's lane */
@@ -125,8 +154,8 @@ static AVX2 void transform_kernels(float *U, const float *w, int cin, int cout, 
             float ninth[8] = {0};
 #pragma GCC unroll 8
             for (int l = 0; l < 8; l++) {
-                const float *k = transposed ? w + ((size_t)c * cout + ob * CO + l) * 9
-                                            : w + ((size_t)(ob * CO + l) * cin + c) * 9;
+                const float *k = transposed ? w + ((size_t)c * cout + o0 + l) * 9
+                                            : w + ((size_t)(o0 + l) * cin + c) * 9;
                 r[l] = l < lanes ? _mm256_loadu_ps(k + transposed) : _mm256_setzero_ps();
                 if (l < lanes) ninth[l] = k[transposed ? 0 : 8];
             }
@@ -141,15 +170,15 @@ static AVX2 void transform_kernels(float *U, const float *w, int cin, int cout, 
             for (int x = 0; x < 3; x++) kernel_1d(t[x], g[0][x], g[1][x], g[2][x]); /* down */
 #pragma GCC unroll 6
             for (int i = 0; i < 6; i++) kernel_1d(u + 6 * i, t[0][i], t[1][i], t[2][i]); /* across */
-            float *dst = U + ((size_t)ob * cin + c) * CO;
+            float *dst = U + (size_t)o0 * cin + (size_t)c * bw;
 #pragma GCC unroll 6
             for (int xi = 0; xi < NF; xi++) {
-                if (ob < nob - 1 || c < cin - 1) {
-                    _mm256_storeu_ps(dst + xi * fstride, u[xi]);
+                if (o0 + bw < obs.rows || c < cin - 1) {
+                    _mm256_storeu_ps(dst + xi * uf, u[xi]);
                 } else {
                     float v[8];
                     _mm256_storeu_ps(v, u[xi]);
-                    memcpy(dst + xi * fstride, v, CO * sizeof *v);
+                    memcpy(dst + xi * uf, v, bw * sizeof *v);
                 }
             }
         }
@@ -222,14 +251,16 @@ INLINE AVX2 void input_tiles(float *dst, size_t fstride, const float *rows, int 
 /* The geometry of one call, and its per-thread scratch. */
 typedef struct wino_job {
     float *out;
-    const float *inp, *U, *b; /* U: transformed kernels, (sets, NF, coutp/CO, cin, CO) */
+    const float *inp, *U, *b; /* U: transformed kernels, (sets, NF, rows, cin) */
     size_t ustride, bstride;  /* ustride: one set of U, 0 when all samples share set 0 */
     const float *w;           /* the kernel groups, one after another (nn_kernel_mix) */
     const nn_kernel_mix *mix; /* per-sample mixtures of the groups of U, or NULL */
     int select_here;          /* mix->select is called by sample_kernels */
     const char *transformed;  /* which sets of U are transformed */
     int transposed;
-    int N, cin, cout, coutp, H, W, accumulate, relu;
+    int N, cin, cout, H, W, accumulate, relu;
+    out_blocks ob;         /* the products' output blocks */
+    size_t uf;             /* U's frequency stride (u_stride) */
     int nseg, nrow_blocks; /* blocks across and down a sample */
     int seg, trows, T, Tp; /* every block's tiles per row, rows, in all; T rounded up to 8 */
     int sl;                /* floats per split phase row */
@@ -263,9 +294,9 @@ static AVX2 const float *sample_kernels(const wino_job *jb, int n, float *ubuf, 
     const int s = nn_kernel_mix_one_group(jb->mix, n);
     if (s >= 0 && jb->transformed[s]) return jb->U + s * jb->ustride;
     if (first) {
-        float *wmix = ubuf + NF * (size_t)jb->coutp * jb->cin;
+        float *wmix = ubuf + NF * jb->uf;
         mix_kernels(jb, wmix, n);
-        transform_kernels(ubuf, wmix, jb->cin, jb->cout, jb->coutp, jb->transposed);
+        transform_kernels(ubuf, wmix, jb->cin, jb->cout, jb->ob, jb->uf, jb->transposed);
     }
     return ubuf;
 }
@@ -294,21 +325,27 @@ static AVX2 void input_transform(const wino_job *jb, float *V, float *split, con
     }
 }
 
-/* M (NF, coutp, Tp) = U_xi V_xi for each frequency xi. */
+/* M (NF, rows, Tp) = U_xi V_xi for each frequency xi. */
 static AVX2 void products(const wino_job *jb, float *M, const float *V, const float *U) {
-    const int cin = jb->cin, coutp = jb->coutp, Tp = jb->Tp;
+    const int cin = jb->cin, rows = jb->ob.rows, Tp = jb->Tp;
     for (int xi = 0; xi < NF; xi++) {
-        const float *Vx = V + xi * jb->vf, *Ux = U + (size_t)xi * coutp * cin;
-        float *Mx = M + (size_t)xi * coutp * Tp;
+        const float *Vx = V + xi * jb->vf, *Ux = U + xi * jb->uf;
+        float *Mx = M + (size_t)xi * rows * Tp;
         for (int t = 0; t < Tp; t += 8 * NVMAX) {
-            const int nv = Tp - t >= 8 * NVMAX ? NVMAX : 1;
-            for (int o0 = 0; o0 < coutp; o0 += CO) {
-                if (nv == NVMAX)
-                    fwd_micro(Mx + (size_t)o0 * Tp + t, Tp, CO, 8, Vx + t, Tp, 0,
-                              Ux + (size_t)o0 * cin, cin, NULL, 0, 1, NVMAX);
+            const int two = Tp - t >= 8 * NVMAX;
+            for (int o0 = 0; o0 < rows; o0 += block_rows(jb->ob, o0)) {
+                float *m = Mx + (size_t)o0 * Tp + t;
+                const float *u = Ux + (size_t)o0 * cin;
+                /* the shapes as constants, so that each call unrolls into its own loop */
+                if (o0 < jb->ob.wide && two)
+                    fwd_micro(m, Tp, CO, 8, Vx + t, Tp, 0, u, cin, NULL, 0, CO, 1, NVMAX);
+                else if (o0 < jb->ob.wide)
+                    fwd_micro(m, Tp, CO, 8, Vx + t, Tp, 0, u, cin, NULL, 0, CO, 1, 1);
+                else if (two)
+                    fwd_micro(m, Tp, CO_NARROW, 8, Vx + t, Tp, 0, u, cin, NULL, 0, CO_NARROW, 1,
+                              NVMAX);
                 else
-                    fwd_micro(Mx + (size_t)o0 * Tp + t, Tp, CO, 8, Vx + t, Tp, 0,
-                              Ux + (size_t)o0 * cin, cin, NULL, 0, 1, 1);
+                    fwd_micro(m, Tp, CO_NARROW, 8, Vx + t, Tp, 0, u, cin, NULL, 0, CO_NARROW, 1, 1);
             }
         }
     }
@@ -345,7 +382,7 @@ static AVX2 void store_row(float *row, int n, const __m256 y[4], int accumulate,
 static AVX2 void output_transform(const wino_job *jb, float *out, const float *res,
                                   const float *M, const float *bias, tile_block blk) {
     const int H = jb->H, W = jb->W, Tp = jb->Tp;
-    const size_t f = (size_t)jb->coutp * Tp; /* one frequency */
+    const size_t f = (size_t)jb->ob.rows * Tp; /* one frequency */
     for (int o = 0; o < jb->cout; o++) {
         const __m256 b = _mm256_set1_ps(bias ? bias[o] : 0.0f);
         float *oc = out + (size_t)o * H * W;
@@ -394,14 +431,14 @@ int wino_conv3x3(float *out, const float *inp, const float *w, size_t wstride,
                  int cin, int cout, int H, int W, int accumulate, const nn_conv_post *post) {
     wino_job jb = {.out = out, .inp = inp, .b = b, .bstride = bstride, .w = w, .mix = mix,
                    .transposed = transposed, .N = N, .cin = cin, .cout = cout,
-                   .coutp = (int)round_up((size_t)cout, CO), .H = H, .W = W,
+                   .ob = out_blocks_of(cout), .H = H, .W = W,
                    .accumulate = accumulate, .relu = post && post->relu};
     const float *res = post ? post->residual : NULL;
     /* blocks: rows of at most SEG_MAX tiles, as many tile rows as fit BLOCK_FLOATS */
     const int tiles_x = (W + 3) / 4, tiles_y = (H + 3) / 4;
     jb.nseg = (tiles_x + SEG_MAX - 1) / SEG_MAX;
     jb.seg = (tiles_x + jb.nseg - 1) / jb.nseg;
-    int trows = (int)(BLOCK_FLOATS / (NF * (size_t)(cin + jb.coutp) * jb.seg));
+    int trows = (int)(BLOCK_FLOATS / (NF * (size_t)(cin + jb.ob.rows) * jb.seg));
     trows = trows < 1 ? 1 : trows > tiles_y ? tiles_y : trows;
     jb.nrow_blocks = (tiles_y + trows - 1) / trows;
     jb.trows = (tiles_y + jb.nrow_blocks - 1) / jb.nrow_blocks;
@@ -410,10 +447,11 @@ int wino_conv3x3(float *out, const float *inp, const float *w, size_t wstride,
     jb.sl = (int)round_up((size_t)jb.seg, 8) + 8;
     jb.vf = (size_t)cin * jb.Tp + 8;
     const int sets = mix ? mix->groups : wstride ? N : 1, threads = omp_get_max_threads();
-    const size_t uset = NF * (size_t)jb.coutp * cin; /* one set's transformed kernels */
+    jb.uf = u_stride(jb.ob, cin);
+    const size_t uset = NF * jb.uf; /* one set's transformed kernels */
     const size_t split = SPLIT_CH * (size_t)(4 * jb.trows + 2) * 4 * jb.sl;
     jb.ustride = sets > 1 ? uset : 0;
-    jb.scratch_floats = NF * jb.vf + NF * (size_t)jb.coutp * jb.Tp + split;
+    jb.scratch_floats = NF * jb.vf + NF * (size_t)jb.ob.rows * jb.Tp + split;
     if (mix) jb.scratch_floats += uset + 9 * (size_t)cout * cin;
     float *U = thread_scratch(SCRATCH_WINO_KERNELS, uset * sets);
     jb.scratch = thread_scratch(SCRATCH_WINO, jb.scratch_floats * threads);
@@ -441,13 +479,14 @@ int wino_conv3x3(float *out, const float *inp, const float *w, size_t wstride,
 #pragma omp parallel for schedule(static)
     for (int s = 0; s < sets; s++)
         if (needed[s])
-            transform_kernels(U + s * jb.ustride, w + s * wstride, cin, cout, jb.coutp, transposed);
+            transform_kernels(U + s * jb.ustride, w + s * wstride, cin, cout, jb.ob, jb.uf,
+                              transposed);
     jb.transformed = needed;
     jb.U = U;
 #pragma omp parallel num_threads(threads)
     {
         float *V = jb.scratch + jb.scratch_floats * omp_get_thread_num();
-        float *M = V + NF * jb.vf, *split_rows = M + NF * (size_t)jb.coutp * jb.Tp;
+        float *M = V + NF * jb.vf, *split_rows = M + NF * (size_t)jb.ob.rows * jb.Tp;
         float *ubuf = split_rows + split;
         int held = -1;
         /* lanes past the last tile, which no store may reach: zeros, computed on, never stored */

@@ -338,10 +338,10 @@ static AVX2 void wgrad_item(const wino_wgrad *jb, int p0, int p1, int set, int o
                     const float *w = dm_block(jb, dm, xi, ob) + (size_t)t0 * CO;
                     if (nv == 2)
                         fwd_micro(mt[ob - ob0], 16, CO, lanes, vt + (size_t)t0 * jb->cin8,
-                                  jb->cin8, 0, w, len, NULL, more, 1, 2);
+                                  jb->cin8, 0, w, len, NULL, more, CO, 1, 2);
                     else
                         fwd_micro(mt[ob - ob0], 16, CO, lanes, vt + (size_t)t0 * jb->cin8,
-                                  jb->cin8, 0, w, len, NULL, more, 1, 1);
+                                  jb->cin8, 0, w, len, NULL, more, CO, 1, 1);
                     for (int j = 0; xi == 5 && c0 == 0 && j < CO; j++)
                         for (int t = 0; t < len; t++) bacc[(ob - ob0) * CO + j] += w[t * CO + j];
                 }

@@ -10,7 +10,8 @@
 
 #if FAST_X86
 
-#define CO 6    /* output channels per micro-kernel block */
+#define CO 6        /* output channels per micro-kernel block */
+#define CO_NARROW 4 /* ... in the narrow blocks of Winograd's products */
 #define NVMAX 2 /* vectors of 8 output pixels per micro-kernel */
 
 static inline size_t round_up(size_t x, size_t m) { return (x + m - 1) / m * m; }
@@ -38,26 +39,28 @@ INLINE AVX2 __m256 load_lanes(const float *p, int n) {
     return _mm256_maskload_ps(p, _mm256_loadu_si256((const __m256i *)(mask_src + 8 - n)));
 }
 
-/* The micro-kernel: CO output channels x NV vectors of 8 pixels,
+/* The micro-kernel: CW (CO, or CO_NARROW) output channels x NV vectors of 8 pixels,
  *   dst[j*oplane + 8v + i] (=, or += with accumulate) = bias[j]
- *       + sum_{c,ky,kx} wp[(c*K*K + ky*K + kx)*CO + j] src[c*cplane + ky*Wp + kx + 8v + i]
- * for j < nj (bias may be NULL); the last vector stores its first `lanes` lanes only. K and
- * NV are constants after inlining, so the taps unroll and the 12 accumulators live in
- * registers: per tap it loads NV input vectors, broadcasts CO weights and issues CO*NV FMAs.
+ *       + sum_{c,ky,kx} wp[(c*K*K + ky*K + kx)*CW + j] src[c*cplane + ky*Wp + kx + 8v + i]
+ * for j < nj (bias may be NULL); the last vector stores its first `lanes` lanes only. CW, K
+ * and NV are constants after inlining, so the taps unroll and the CW*NV accumulators live in
+ * registers: per tap it loads NV input vectors, broadcasts CW weights and issues CW*NV FMAs.
  * Of the shapes that fill the 16 registers (4x3, 3x3, 5x2, 6x2) 6x2 ran fastest here (about
  * 88% of the FMA peak, against 80% for 4x3, whose 16 live registers made the compiler reload
- * inputs). With K = 1 it is a matrix product: Winograd's per-frequency products run it so. */
+ * inputs). With K = 1 it is a matrix product: Winograd's per-frequency products run it so, with
+ * the narrow 4x2 shape for the last rows where 6 would compute rows past the output's (8
+ * accumulators still cover the FMA's latency at two per cycle). */
 INLINE AVX2 void fwd_micro(float *dst, size_t oplane, int nj, int lanes, const float *src,
                            size_t cplane, int Wp, const float *wp, int cin, const float *bias,
-                           int accumulate, const int K, const int NV) {
+                           int accumulate, const int CW, const int K, const int NV) {
     __m256 acc[CO][NVMAX];
 #pragma GCC unroll 8
-    for (int j = 0; j < CO; j++) {
+    for (int j = 0; j < CW; j++) {
         const __m256 b = _mm256_set1_ps(bias && j < nj ? bias[j] : 0.0f);
 #pragma GCC unroll 8
         for (int v = 0; v < NV; v++) acc[j][v] = b;
     }
-    for (int c = 0; c < cin; c++, src += cplane, wp += K * K * CO) {
+    for (int c = 0; c < cin; c++, src += cplane, wp += K * K * CW) {
 #pragma GCC unroll 5
         for (int ky = 0; ky < K; ky++) {
             const float *row = src + (size_t)ky * Wp;
@@ -66,9 +69,9 @@ INLINE AVX2 void fwd_micro(float *dst, size_t oplane, int nj, int lanes, const f
                 __m256 x[NVMAX];
 #pragma GCC unroll 8
                 for (int v = 0; v < NV; v++) x[v] = _mm256_loadu_ps(row + kx + 8 * v);
-                const float *wt = wp + (ky * K + kx) * CO;
+                const float *wt = wp + (ky * K + kx) * CW;
 #pragma GCC unroll 8
-                for (int j = 0; j < CO; j++) {
+                for (int j = 0; j < CW; j++) {
                     const __m256 wb = _mm256_broadcast_ss(wt + j);
 #pragma GCC unroll 8
                     for (int v = 0; v < NV; v++) acc[j][v] = _mm256_fmadd_ps(wb, x[v], acc[j][v]);
@@ -78,7 +81,7 @@ INLINE AVX2 void fwd_micro(float *dst, size_t oplane, int nj, int lanes, const f
     }
     const __m256i tail = _mm256_loadu_si256((const __m256i *)(mask_src + 8 - lanes));
 #pragma GCC unroll 8
-    for (int j = 0; j < CO; j++) {
+    for (int j = 0; j < CW; j++) {
         if (j >= nj) break;
         float *d = dst + j * oplane;
 #pragma GCC unroll 8
