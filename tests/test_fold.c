@@ -10,34 +10,25 @@
 
 #include "check.h"
 #include "nsr.h"
+#include "restore_fixtures.h"
 
 #define SIDE 20
 
 static nsr_model *model_of(int groups, int cards, int shared, int regime, int scale, int channels) {
-    const nsr_arch a = {.blocks = 2, .features = 8, .width_mult = 2, .groups = groups,
-                        .cardinals = cards, .scale = scale, .shared_selection = shared,
-                        .regime = regime, .channels = channels};
-    nsr_model *m = NULL;
-    nsr_error err;
-    return nsr_model_create(&m, &a, 11, &err) ? NULL : m;
+    return model_of_arch((nsr_arch){.blocks = 2, .features = 8, .width_mult = 2, .groups = groups,
+                                    .cardinals = cards, .scale = scale, .shared_selection = shared,
+                                    .regime = regime, .channels = channels},
+                         11);
 }
 
 /* A square picture with structure in it, so that the selection is not the untrained mean. */
-static int picture(nsr_image *img, int channels) {
-    nsr_error err;
-    if (nsr_image_create(img, SIDE, SIDE, channels, 0, &err)) return -1;
-    for (int c = 0; c < channels; c++)
-        for (int y = 0; y < SIDE; y++)
-            for (int x = 0; x < SIDE; x++)
-                nsr_image_plane(img, c)[y * SIDE + x] = (float)(0.5 + 0.45 * sin(0.7 * x + 0.3 * y * y / SIDE + c));
-    return 0;
+static double waves_pattern(int x, int y, int c, int w, int h) {
+    (void)h;
+    return 0.5 + 0.45 * sin(0.7 * x + 0.3 * y * y / w + c);
 }
 
-static double max_diff(const nsr_image *a, const nsr_image *b) {
-    const size_t n = (size_t)a->channels * a->width * a->height;
-    double worst = 0;
-    for (size_t i = 0; i < n; i++) worst = fmax(worst, fabs((double)a->data[i] - b->data[i]));
-    return worst;
+static int picture(nsr_image *img, int channels) {
+    return draw_picture(img, SIDE, SIDE, channels, waves_pattern);
 }
 
 /* Soft inference of m against its fold by the picture's own selections; then against its fold
@@ -71,13 +62,13 @@ static void check_regime(const char *what, int groups, int cards, int shared, in
                     !nsr_model_infer(plain, &in, &folded, NSR_SELECT_SOFT, &err) &&
                     !nsr_model_infer(even, &in, &other, NSR_SELECT_SOFT, &err),
                 "%s: %s", what, err.message);
-        const double d = max_diff(&soft, &folded), e = max_diff(&soft, &other);
+        const double d = max_abs_diff(&soft, &folded), e = max_abs_diff(&soft, &other);
         CHECK(d < 2e-5, "%s: the fold by its own selections is off by %g", what, d);
         CHECK(e > 1e-3, "%s: the fold by equal weights is as close (%g): the selection is not used", what, e);
         REQUIRE(!nsr_model_save(plain, path, &err) && !nsr_model_load(&loaded, path, &err) &&
                     !nsr_model_infer(loaded, &in, &reloaded, NSR_SELECT_SOFT, &err),
                 "%s: %s", what, err.message);
-        CHECK(max_diff(&folded, &reloaded) == 0, "%s: the saved fold restores otherwise", what);
+        CHECK(max_abs_diff(&folded, &reloaded) == 0, "%s: the saved fold restores otherwise", what);
     }
     remove(path);
     free(uniform);

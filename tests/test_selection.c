@@ -6,26 +6,23 @@
  * refusals. */
 #include "check.h"
 #include "nn/engine.h"
+#include "restore_fixtures.h"
 
 static nsr_model *model_of(int blocks, int groups, int cards, int shared, int regime) {
-    nsr_arch a = {.blocks = blocks, .features = 4, .width_mult = 2, .groups = groups,
-                  .cardinals = cards, .scale = 2, .shared_selection = shared, .regime = regime};
-    nsr_model *m = NULL;
-    nsr_error err;
-    return nsr_model_create(&m, &a, 7, &err) ? NULL : m;
+    return model_of_arch((nsr_arch){.blocks = blocks, .features = 4, .width_mult = 2,
+                                    .groups = groups, .cardinals = cards, .scale = 2,
+                                    .shared_selection = shared, .regime = regime},
+                         7);
 }
 
 /* A picture whose parts differ in their statistics, so that windows select differently. */
+static double halves_pattern(int x, int y, int c, int w, int h) {
+    (void)h;
+    return 0.5 + 0.4 * sin(0.03 * x * x / (1 + y) + c) * (x > w / 2 ? 1 : 0.2);
+}
+
 static int picture(nsr_image *img, int w, int h, int channels) {
-    nsr_error err;
-    if (nsr_image_create(img, w, h, channels, 0, &err)) return -1;
-    for (int c = 0; c < channels; c++)
-        for (int y = 0; y < h; y++)
-            for (int x = 0; x < w; x++)
-                nsr_image_plane(img, c)[(size_t)y * w + x] =
-                    (float)(0.5 + 0.4 * sin(0.03 * x * x / (1 + y) + c) * (x > w / 2 ? 1 : 0.2));
-    img->bit_depth = 8;
-    return 0;
+    return draw_picture(img, w, h, channels, halves_pattern);
 }
 
 /* The network's output on x (C, h, w) recomputed layer by layer, every NSR conv mixing by the

@@ -8,37 +8,23 @@
 
 #include "check.h"
 #include "nsr.h"
+#include "restore_fixtures.h"
 
 static nsr_model *tiny_model(int scale, int channels, uint64_t seed) {
-    nsr_arch a = {.blocks = 1, .features = 4, .width_mult = 2, .groups = 2, .cardinals = 2,
-                  .scale = scale, .channels = channels};
-    nsr_model *m = NULL;
-    nsr_error err;
-    return nsr_model_create(&m, &a, seed, &err) ? NULL : m;
+    return model_of_arch((nsr_arch){.blocks = 1, .features = 4, .width_mult = 2, .groups = 2,
+                                    .cardinals = 2, .scale = scale, .channels = channels},
+                         seed);
 }
 
 /* A picture without symmetry (each plane its own pattern). */
-static int picture(nsr_image *img, int w, int h, int channels) {
-    nsr_error err;
-    if (nsr_image_create(img, w, h, channels, 0, &err)) return -1;
-    for (int c = 0; c < channels; c++)
-        for (int y = 0; y < h; y++)
-            for (int x = 0; x < w; x++)
-                nsr_image_plane(img, c)[(size_t)y * w + x] =
-                    (float)(0.5 + 0.3 * sin(0.07 * x * (c + 1) + 0.003 * y * y + 0.01 * x * y) +
-                            0.2 * ((x / 5 + y / 3 + c) % 4 == 0));
-    img->bit_depth = 8;
-    return 0;
+static double asymmetric_pattern(int x, int y, int c, int w, int h) {
+    (void)w, (void)h;
+    return 0.5 + 0.3 * sin(0.07 * x * (c + 1) + 0.003 * y * y + 0.01 * x * y) +
+           0.2 * ((x / 5 + y / 3 + c) % 4 == 0);
 }
 
-static double max_abs_diff(const nsr_image *a, const nsr_image *b) {
-    if (a->width != b->width || a->height != b->height || a->channels != b->channels) return INFINITY;
-    double worst = 0;
-    for (size_t i = 0; i < (size_t)a->channels * a->width * a->height; i++) {
-        double d = fabs((double)a->data[i] - b->data[i]);
-        if (!(d <= worst)) worst = d;
-    }
-    return worst;
+static int picture(nsr_image *img, int w, int h, int channels) {
+    return draw_picture(img, w, h, channels, asymmetric_pattern);
 }
 
 /* ---------------------------------------------------------------- the 8 transforms, by hand */
