@@ -73,7 +73,7 @@ typedef struct kernels {
     int (*forward)(float *, const float *, const float *, size_t, const float *, size_t, int,
                    int, int, int, int, int, const nn_conv_post *);
     int (*backward)(float *, float *, float *, const float *, const float *, const float *,
-                    size_t, size_t, int, int, int, int, int, int);
+                    size_t, size_t, int, int, int, int, int, int, const nn_conv_post *);
     double tol_fwd, tol_dw;
 } kernels;
 
@@ -91,12 +91,13 @@ static int wino_forward(float *out, const float *inp, const float *w, size_t wst
 }
 static int wino_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
                          const float *w, size_t wstride, size_t bstride, int N, int cin,
-                         int cout, int H, int W, int K) {
+                         int cout, int H, int W, int K, const nn_conv_post *dinp_post) {
     if (K != 3 || !have_avx2()) return 0;
     wino_wgrad *plan = wino_wgrad_plan(dw, db, dout, inp, wstride, bstride, N, cin, cout, H, W);
     if (!plan) return 0;
     wino_wgrad_run(plan);
-    return !dinp || wino_conv3x3(dinp, dout, w, wstride, NULL, 1, NULL, 0, N, cout, cin, H, W, 1, NULL);
+    return !dinp ||
+           wino_conv3x3(dinp, dout, w, wstride, NULL, 1, NULL, 0, N, cout, cin, H, W, 1, dinp_post);
 }
 /* Tolerances of Winograd alone, which here also runs shapes the dispatch never sends it (under
  * 16 channels or 8x8 pixels; every dispatched shape stays within TOL). Its weight gradient sums
@@ -146,7 +147,7 @@ static int check_shape(const shape *c, const kernels *k) {
     /* the same with a residual added and ReLU applied as the result is stored */
     {
         float *res = rand_buf(out_sz), *y_post = rand_buf(out_sz), *want = rand_buf(out_sz);
-        const nn_conv_post post = {res, 1};
+        const nn_conv_post post = {.residual = res, .relu = 1};
         for (size_t i = 0; i < out_sz; i++) {
             const float v = y_ref[i] + res[i];
             want[i] = v > 0 ? v : 0;
@@ -164,7 +165,7 @@ static int check_shape(const shape *c, const kernels *k) {
     for (int pass = 0; pass < 2; pass++) {
         float *dx_f = pass ? NULL : dx_fast, *dx_r = pass ? NULL : dx_ref;
         float *db_f = c->bias ? db_fast : NULL, *db_r = c->bias ? db_ref : NULL;
-        CHECK(k->backward(dx_f, dw_fast, db_f, dy, x, w, ws, bs, N, ci, co, H, W, K),
+        CHECK(k->backward(dx_f, dw_fast, db_f, dy, x, w, ws, bs, N, ci, co, H, W, K, NULL),
               "%s: the backward did not run", name);
         nn_conv2d_backward_ref(dx_r, dw_ref, db_r, dy, x, w, ws, bs, N, ci, co, H, W, K);
         nn_conv2d_backward_ref(pass ? NULL : dx_mag, dw_mag, c->bias ? db_mag : NULL, ady, ax,
@@ -179,6 +180,30 @@ static int check_shape(const shape *c, const kernels *k) {
     e = worst_ratio(db_fast, db_ref, db_mag, db0, b_sz, &at);
     CHECK(e <= TOL, "%s bias gradient: element %zu is %.9g, reference %.9g (%.2g)", name, at,
           db_fast[at], db_ref[at], e);
+
+    /* the input gradient gated as it is stored (a ReLU's backward): kept where the gate is
+     * positive, the same sum as above; zero elsewhere, exactly */
+    {
+        float *gate = rand_buf(in_sz), *dx_gated = copy_buf(dx0, in_sz), *dw_any = rand_buf(w_sz);
+        const nn_conv_post gated = {.gate = gate};
+        CHECK(k->backward(dx_gated, dw_any, NULL, dy, x, w, ws, bs, N, ci, co, H, W, K, &gated),
+              "%s: the gated backward did not run", name);
+        size_t open = 0, wrong = 0;
+        for (size_t i = 0; i < in_sz; i++) {
+            if (gate[i] > 0) {
+                open++;
+            } else {
+                wrong += dx_gated[i] != 0.0f;
+                dx_gated[i] = dx_ref[i]; /* checked: left out of the comparison below */
+            }
+        }
+        CHECK(wrong == 0 && (in_sz < 8 || (open > 0 && open < in_sz)),
+              "%s gated input gradient: %zu closed elements not zero (%zu open)", name, wrong, open);
+        e = worst_ratio(dx_gated, dx_ref, dx_mag, dx0, in_sz, &at);
+        CHECK(e <= k->tol_fwd, "%s gated input gradient: element %zu is %.9g, reference %.9g",
+              name, at, dx_gated[at], dx_ref[at]);
+        free(gate), free(dx_gated), free(dw_any);
+    }
 done:
     free(x), free(w), free(b), free(dy), free(ax), free(aw), free(ab), free(ady);
     free(y_fast), free(y_ref), free(y_mag), free(dx0), free(dw0), free(db0);
@@ -322,7 +347,7 @@ static void test_threads_bit_identical(void) {
                 SKIP("no fast kernels on this CPU");
             }
             nn_conv2d_backward_fast(res[t][1], res[t][2], res[t][3], dy, x, w, wset, co, N, ci,
-                                    co, H, W, K);
+                                    co, H, W, K, NULL);
         }
         omp_set_num_threads(saved);
         const size_t sz[4] = {out_sz, in_sz, N * wset, (size_t)N * co};
@@ -409,7 +434,8 @@ static int check_mixture(int N, int cin, int cout, int H, int W, int groups, int
               name, at, y[at], y_ref[at], e);
         /* the input gradient runs by Winograd only (the direct path's mixtures, one group per
          * sample, are hard selection: inference) */
-        const int dx_ran = nn_conv2d_backward_input_mix(dx, dy, w, wset, &mix, N, cin, cout, H, W, 3);
+        const int dx_ran =
+            nn_conv2d_backward_input_mix(dx, dy, w, wset, &mix, N, cin, cout, H, W, 3, NULL);
         CHECK(dx_ran == wino_suits(cout, cin, H, W), "%s: the input gradient ran: %d", name, dx_ran);
         if (!dx_ran) goto done;
         nn_conv2d_backward_ref(dx_ref, dw_scratch, NULL, dy, x, wmix, wset, 0, N, cin, cout, H, W, 3);

@@ -42,7 +42,7 @@ static void conv_case(int K, int per_sample) {
     c.R = test_rand_buf(out_sz, -1, 1), c.out = test_zero_buf(out_sz);
     float *dx = test_zero_buf(in_sz), *dw = test_zero_buf(wsz), *db = test_zero_buf(bsz);
     nn_conv2d_backward(dx, dw, db, c.R, c.x, c.w, c.wstride, c.bstride, c.N, c.cin, c.cout, c.H,
-                       c.W, K);
+                       c.W, K, NULL);
     char what[64];
     snprintf(what, sizeof what, "conv K%d%s", K, per_sample ? " per-sample" : "");
     report_gradient(what, "input", fd_error(conv_loss, &c, c.x, dx, in_sz, 0.25));

@@ -55,7 +55,7 @@ static void conv_case(int N, int cin, int cout, int H, int W, int K, int per_sam
     nn_conv2d_forward(out, x, w, ws, b, bs, N, cin, cout, H, W, K, NULL);
     /* backward accumulates: run it twice from zero and expect twice the gradient */
     for (int rep = 0; rep < 2; rep++)
-        nn_conv2d_backward(dx, dw, db, dout, x, w, ws, bs, N, cin, cout, H, W, K);
+        nn_conv2d_backward(dx, dw, db, dout, x, w, ws, bs, N, cin, cout, H, W, K, NULL);
     for (size_t i = 0; i < in_sz; i++) rdx[i] *= 2;
     for (size_t i = 0; i < wsz; i++) rdw[i] *= 2;
     for (size_t i = 0; i < bsz; i++) rdb[i] *= 2;

@@ -130,7 +130,7 @@ static void test_nsr_conv_fused(void) {
         /* scratch of their own: nothing one leaves there can stand in for the other's work */
         nn_mix_scratch sc1 = {test_zero_buf(dm.n * wsz), test_zero_buf((size_t)dm.n * dm.cout), NULL, NULL};
         nn_mix_scratch sc2 = {test_zero_buf(dm.n * wsz), test_zero_buf((size_t)dm.n * dm.cout), NULL, NULL};
-        const nn_conv_post post = {res, 1};
+        const nn_conv_post post = {.residual = res, .relu = 1};
         const nn_select_opts so = {.temperature = 1, .hard = hard};
         nn_select_forward(g1, NULL, p1, x, A, a, &dm, &so);
         nn_mixconv_forward(o1, x, w, b, g1, &dm, &sc1, &post);
@@ -192,9 +192,9 @@ static void nsr_case(int k, int d, int K, float temperature, float gumbel, float
     float *dx = test_zero_buf(in_sz), *dw = test_zero_buf(wsz), *dv = test_zero_buf(wsz), *dg = test_zero_buf(stored);
     float *db = test_zero_buf(stored), *dA = test_zero_buf(kd * dm->cin), *da = test_zero_buf(kd);
     float *dgamma = test_zero_buf((size_t)dm->n * kd);
-    nn_mixconv_backward(dx, dw, db, dgamma, c.R, c.x, c.w, c.b, c.gamma, dm, &c.sc);
+    nn_mixconv_backward(dx, dw, db, dgamma, c.R, c.x, c.w, c.b, c.gamma, dm, &c.sc, NULL);
     if (balance > 0) nn_select_balance_backward(dgamma, c.gamma, dm, balance);
-    nn_select_backward(dx, dA, da, dgamma, c.gamma, c.pooled, c.A, dm, temperature);
+    nn_select_backward(dx, dA, da, dgamma, c.gamma, c.pooled, c.A, dm, temperature, NULL);
     nn_weightnorm_backward(dv, dg, dw, c.v, c.g, (int)stored, (int)wcols);
     char what[64];
     snprintf(what, sizeof what, "NSR conv k%d d%d K%d T%g%s%s", k, d, K, temperature,

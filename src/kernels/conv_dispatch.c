@@ -24,17 +24,17 @@ const char *nn_conv2d_kernels(void) {
 }
 
 /* post as a pass of its own, where a kernel does not apply it as it stores: the residual's
- * sum, then ReLU (the order the fast kernels' stores use; both exact, so any split of the
- * work gives the same bits). One fused loop here, since the kernels may not call the layers of
- * src/nn/ above them. */
+ * sum, then ReLU, then the gate (the order the fast kernels' stores use; all exact, so any
+ * split of the work gives the same bits). One fused loop here, since the kernels may not call
+ * the layers of src/nn/ above them. */
 static void apply_post(float *out, const nn_conv_post *post, size_t n) {
-    if (!post || (!post->residual && !post->relu)) return;
-    const float *res = post->residual;
+    if (!post || (!post->residual && !post->relu && !post->gate)) return;
+    const float *res = post->residual, *gate = post->gate;
     const int relu = post->relu;
 #pragma omp parallel for schedule(static) if (n >= 65536)
     for (size_t i = 0; i < n; i++) {
         const float v = res ? out[i] + res[i] : out[i];
-        out[i] = relu && !(v > 0) ? 0 : v;
+        out[i] = (relu && !(v > 0)) || (gate && !(gate[i] > 0)) ? 0 : v;
     }
 }
 
@@ -50,11 +50,12 @@ void nn_conv2d_forward(float *out, const float *inp, const float *w, size_t wstr
 
 void nn_conv2d_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
                         const float *w, size_t wstride, size_t bstride, int N, int cin, int cout,
-                        int H, int W, int K) {
+                        int H, int W, int K, const nn_conv_post *dinp_post) {
     if (fast_wanted() && nn_conv2d_backward_fast(dinp, dw, db, dout, inp, w, wstride, bstride, N,
-                                                 cin, cout, H, W, K))
+                                                 cin, cout, H, W, K, dinp_post))
         return;
     nn_conv2d_backward_ref(dinp, dw, db, dout, inp, w, wstride, bstride, N, cin, cout, H, W, K);
+    if (dinp) apply_post(dinp, dinp_post, (size_t)N * cin * H * W);
 }
 
 #if FAST_X86
@@ -111,14 +112,15 @@ int nn_conv2d_forward_mix(float *out, const float *inp, const float *w, size_t w
 
 int nn_conv2d_backward_input_mix(float *dinp, const float *dout, const float *w, size_t wstride,
                                  const nn_kernel_mix *mix, int N, int cin, int cout, int H,
-                                 int W, int K) {
+                                 int W, int K, const nn_conv_post *dinp_post) {
     return mix_wanted(cout, cin, H, W, K) &&
-           wino_conv3x3(dinp, dout, w, wstride, mix, 1, NULL, 0, N, cout, cin, H, W, 1, NULL);
+           wino_conv3x3(dinp, dout, w, wstride, mix, 1, NULL, 0, N, cout, cin, H, W, 1, dinp_post);
 }
 
 int nn_conv2d_backward_fast(float *dinp, float *dw, float *db, const float *dout,
                             const float *inp, const float *w, size_t wstride, size_t bstride,
-                            int N, int cin, int cout, int H, int W, int K) {
+                            int N, int cin, int cout, int H, int W, int K,
+                            const nn_conv_post *dinp_post) {
     if (!cpu_has_avx2_fma() || !fast_shape(K)) return 0;
     wino_wgrad *ww = NULL;
     direct_wgrad *dw_plan = NULL;
@@ -130,7 +132,8 @@ int nn_conv2d_backward_fast(float *dinp, float *dw, float *db, const float *dout
     if (!ww && !(dw_plan = direct_wgrad_plan(dw, db, dout, inp, wstride, bstride, N, cin, cout,
                                              H, W, K)))
         return 0;
-    if (dinp && !forward_style(dinp, dout, w, wstride, 1, NULL, 0, N, cout, cin, H, W, K, 1, NULL)) {
+    if (dinp &&
+        !forward_style(dinp, dout, w, wstride, 1, NULL, 0, N, cout, cin, H, W, K, 1, dinp_post)) {
         if (ww) wino_wgrad_free(ww);
         else direct_wgrad_free(dw_plan);
         return 0;
@@ -152,9 +155,9 @@ int nn_conv2d_forward_mix(float *out, const float *inp, const float *w, size_t w
 
 int nn_conv2d_backward_input_mix(float *dinp, const float *dout, const float *w, size_t wstride,
                                  const nn_kernel_mix *mix, int N, int cin, int cout, int H,
-                                 int W, int K) {
+                                 int W, int K, const nn_conv_post *dinp_post) {
     (void)dinp, (void)dout, (void)w, (void)wstride, (void)mix, (void)N, (void)cin, (void)cout;
-    (void)H, (void)W, (void)K;
+    (void)H, (void)W, (void)K, (void)dinp_post;
     return 0;
 }
 
@@ -168,9 +171,10 @@ int nn_conv2d_forward_fast(float *out, const float *inp, const float *w, size_t 
 
 int nn_conv2d_backward_fast(float *dinp, float *dw, float *db, const float *dout,
                             const float *inp, const float *w, size_t wstride, size_t bstride,
-                            int N, int cin, int cout, int H, int W, int K) {
+                            int N, int cin, int cout, int H, int W, int K,
+                            const nn_conv_post *dinp_post) {
     (void)dinp, (void)dw, (void)db, (void)dout, (void)inp, (void)w, (void)wstride, (void)bstride;
-    (void)N, (void)cin, (void)cout, (void)H, (void)W, (void)K;
+    (void)N, (void)cin, (void)cout, (void)H, (void)W, (void)K, (void)dinp_post;
     return 0;
 }
 

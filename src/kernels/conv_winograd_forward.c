@@ -353,9 +353,10 @@ static AVX2 void products(const wino_job *jb, float *M, const float *V, const fl
 
 /* Stores the first n (0..32) of 32 output pixels of a row at row: column b of tile l is y[b]
  * lane l, and goes to row[4l + b]; added to what row holds with accumulate, then the residual
- * row res (NULL: none) added and ReLU applied when post says so. */
+ * row res (NULL: none) added, ReLU applied when post says so, and the elements whose gate row
+ * (NULL: none) is not positive zeroed. */
 static AVX2 void store_row(float *row, int n, const __m256 y[4], int accumulate,
-                           const float *res, int relu) {
+                           const float *res, int relu, const float *gate) {
     const __m256i order = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
     __m256 v[4];
 #pragma GCC unroll 6
@@ -369,6 +370,11 @@ static AVX2 void store_row(float *row, int n, const __m256 y[4], int accumulate,
         if (accumulate) v[q] = _mm256_add_ps(v[q], load_lanes(d, lanes));
         if (res) v[q] = _mm256_add_ps(v[q], load_lanes(res + 8 * q, lanes));
         if (relu) v[q] = _mm256_max_ps(v[q], _mm256_setzero_ps());
+        if (gate) {
+            const __m256 open = _mm256_cmp_ps(load_lanes(gate + 8 * q, lanes),
+                                              _mm256_setzero_ps(), _CMP_GT_OQ);
+            v[q] = _mm256_and_ps(v[q], open);
+        }
         if (lanes == 8) {
             _mm256_storeu_ps(d, v[q]);
         } else {
@@ -378,15 +384,18 @@ static AVX2 void store_row(float *row, int n, const __m256 y[4], int accumulate,
     }
 }
 
-/* The block's outputs from M: A^T m A (+ bias) for each tile, stored inside the image. */
+/* The block's outputs from M: A^T m A (+ bias) for each tile, stored inside the image (res
+ * and gate: the sample's post tensors, or NULL). */
 static AVX2 void output_transform(const wino_job *jb, float *out, const float *res,
-                                  const float *M, const float *bias, tile_block blk) {
+                                  const float *gate, const float *M, const float *bias,
+                                  tile_block blk) {
     const int H = jb->H, W = jb->W, Tp = jb->Tp;
     const size_t f = (size_t)jb->ob.rows * Tp; /* one frequency */
     for (int o = 0; o < jb->cout; o++) {
         const __m256 b = _mm256_set1_ps(bias ? bias[o] : 0.0f);
         float *oc = out + (size_t)o * H * W;
         const float *rc = res ? res + (size_t)o * H * W : NULL;
+        const float *gc = gate ? gate + (size_t)o * H * W : NULL;
         for (int r = 0; r < blk.trows && 4 * (blk.ty0 + r) < H; r++) {
             const int y = 4 * (blk.ty0 + r);
             for (int k = 0; k < blk.seg && 4 * (blk.tx0 + k) < W; k += 8) {
@@ -410,8 +419,9 @@ static AVX2 void output_transform(const wino_job *jb, float *out, const float *r
                     output_1d(y4, down[a]);
 #pragma GCC unroll 6
                     for (int c = 0; c < 4; c++) y4[c] = _mm256_add_ps(y4[c], b);
-                    store_row(oc + (size_t)(y + a) * W + x, n, y4, jb->accumulate,
-                              rc ? rc + (size_t)(y + a) * W + x : NULL, jb->relu);
+                    const size_t at = (size_t)(y + a) * W + x;
+                    store_row(oc + at, n, y4, jb->accumulate, rc ? rc + at : NULL, jb->relu,
+                              gc ? gc + at : NULL);
                 }
             }
         }
@@ -433,7 +443,7 @@ int wino_conv3x3(float *out, const float *inp, const float *w, size_t wstride,
                    .transposed = transposed, .N = N, .cin = cin, .cout = cout,
                    .ob = out_blocks_of(cout), .H = H, .W = W,
                    .accumulate = accumulate, .relu = post && post->relu};
-    const float *res = post ? post->residual : NULL;
+    const float *res = post ? post->residual : NULL, *gate = post ? post->gate : NULL;
     /* blocks: rows of at most SEG_MAX tiles, as many tile rows as fit BLOCK_FLOATS */
     const int tiles_x = (W + 3) / 4, tiles_y = (H + 3) / 4;
     jb.nseg = (tiles_x + SEG_MAX - 1) / SEG_MAX;
@@ -500,8 +510,8 @@ int wino_conv3x3(float *out, const float *inp, const float *w, size_t wstride,
                                    jb.seg};
             input_transform(&jb, V, split_rows, inp + (size_t)n * cin * H * W, tb);
             products(&jb, M, V, sample_kernels(&jb, n, ubuf, &held));
-            output_transform(&jb, out + (size_t)n * cout * H * W,
-                             res ? res + (size_t)n * cout * H * W : NULL, M,
+            const size_t at = (size_t)n * cout * H * W;
+            output_transform(&jb, out + at, res ? res + at : NULL, gate ? gate + at : NULL, M,
                              b ? b + n * bstride : NULL, tb);
         }
     }

@@ -15,12 +15,15 @@
 
 #include <stddef.h>
 
-/* What a forward convolution does to its result before storing it (NULL: nothing): adds a
- * residual tensor of the output's shape, then applies ReLU; the fast kernels do it as they
- * store each tile, saving the separate passes over the output (a residual block's two convs). */
+/* What a convolution does to its result before storing it (NULL: nothing): adds a residual
+ * tensor of the output's shape, applies ReLU, then keeps only the elements where a gate of the
+ * output's shape is positive; the fast kernels do it as they store each tile, saving separate
+ * passes over the output (a residual block's two convs; the gate is ReLU's backward, fused
+ * into the input gradient of the conv that reads the ReLU's output). */
 typedef struct nn_conv_post {
     const float *residual; /* (N, cout, H, W) added, or NULL */
     int relu;              /* 1: out = max(out, 0) after the sum */
+    const float *gate;     /* (N, cout, H, W): out = gate > 0 ? out : 0, last; or NULL */
 } nn_conv_post;
 
 /* 2-D convolution, K x K (K odd), stride 1, zero padding K/2, with bias, then post (or NULL).
@@ -31,12 +34,13 @@ typedef struct nn_conv_post {
 void nn_conv2d_forward(float *out, const float *inp, const float *w, size_t wstride,
                        const float *b, size_t bstride, int N, int cin, int cout, int H, int W,
                        int K, const nn_conv_post *post);
-/* Gradients for dout (N, cout, H, W): dinp (N, cin, H, W) += ..., dw (laid out like w, same
- * stride) += ..., db (like b) += ... With per-sample weights each sample's dw and db are
- * separate; with shared ones they sum over the batch. dinp and db may be NULL. */
+/* Gradients for dout (N, cout, H, W): dinp (N, cin, H, W) += ..., then dinp_post applied to
+ * dinp (NULL: nothing), dw (laid out like w, same stride) += ..., db (like b) += ... With
+ * per-sample weights each sample's dw and db are separate; with shared ones they sum over the
+ * batch. dinp and db may be NULL. */
 void nn_conv2d_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
                         const float *w, size_t wstride, size_t bstride, int N, int cin, int cout,
-                        int H, int W, int K);
+                        int H, int W, int K, const nn_conv_post *dinp_post);
 
 /* Per-sample kernels given as mixtures of `groups` kernel groups (NSR.md's k), group i at
  * w + i*wstride (cout, cin, K, K), one after another (wstride = cout*cin*K*K, as an NSR conv
@@ -64,7 +68,7 @@ int nn_conv2d_forward_mix(float *out, const float *inp, const float *w, size_t w
                           int cin, int cout, int H, int W, int K, const nn_conv_post *post);
 int nn_conv2d_backward_input_mix(float *dinp, const float *dout, const float *w, size_t wstride,
                                  const nn_kernel_mix *mix, int N, int cin, int cout, int H,
-                                 int W, int K);
+                                 int W, int K, const nn_conv_post *dinp_post);
 /* nn_conv2d_forward and nn_conv2d_backward run the fast kernels (AVX2 + FMA, K = 1, 3, 5: the
  * direct ones of conv_direct.c; 3x3 from 16 channels by Winograd: F(4x4, 3x3) in the forward
  * and the input gradient, conv_winograd_forward.c, F(2x2, 3x3) in the weight gradient,
@@ -89,7 +93,8 @@ int nn_conv2d_forward_fast(float *out, const float *inp, const float *w, size_t 
                            int W, int K, const nn_conv_post *post);
 int nn_conv2d_backward_fast(float *dinp, float *dw, float *db, const float *dout,
                             const float *inp, const float *w, size_t wstride, size_t bstride,
-                            int N, int cin, int cout, int H, int W, int K);
+                            int N, int cin, int cout, int H, int W, int K,
+                            const nn_conv_post *dinp_post);
 
 /* ---------------------------------------------------------------- kernel_mix.c */
 

@@ -88,11 +88,13 @@ typedef struct nn_select_opts {
  * backward. */
 void nn_select_forward(float *gamma, float *soft, float *pooled, const float *inp, const float *A,
                        const float *a, const nn_nsr_dims *dm, const nn_select_opts *so);
-/* From dgamma (n, k*d): dinp (n, cin, h, w) += the path through the mean; dA, da += ..., all
- * through the softmax soft of temperature T (for a hard forward: straight through). */
+/* From dgamma (n, k*d): dinp (n, cin, h, w) += the path through the mean, then, with a gate
+ * (NULL: none) of dinp's shape, dinp = gate > 0 ? dinp : 0 (the backward of the ReLU whose
+ * output the gate is, in the same pass); dA, da += ..., all through the softmax soft of
+ * temperature T (for a hard forward: straight through). */
 void nn_select_backward(float *dinp, float *dA, float *da, const float *dgamma, const float *soft,
                         const float *pooled, const float *A, const nn_nsr_dims *dm,
-                        float temperature);
+                        float temperature, const float *gate);
 /* The load-balancing term of a batch's selection soft (n, k*d) (nsr_conv.c says why):
  * weight * (k/d) * sum over groups and cardinals of the squared mean weight over the samples.
  * The backward adds its gradient to dsoft, which nn_select_backward then takes through the
@@ -131,10 +133,12 @@ void nn_nsr_conv_forward(float *out, float *gamma, float *soft, float *pooled, c
                          const float *A, const float *a, const float *w, const float *b,
                          const nn_nsr_dims *dm, const nn_mix_scratch *sc,
                          const nn_select_opts *so, const nn_conv_post *post);
-/* dinp (may be NULL), dw, db, dgamma += ...; recomputes the mixed kernels into sc. */
+/* dinp (may be NULL), dw, db, dgamma += ..., then dinp_post (NULL: nothing) applied to dinp;
+ * recomputes the mixed kernels into sc. */
 void nn_mixconv_backward(float *dinp, float *dw, float *db, float *dgamma, const float *dout,
                          const float *inp, const float *w, const float *b, const float *gamma,
-                         const nn_nsr_dims *dm, const nn_mix_scratch *sc);
+                         const nn_nsr_dims *dm, const nn_mix_scratch *sc,
+                         const nn_conv_post *dinp_post);
 
 /* The fixed-size regime (NSR.md section 7; include/nsr.h NSR_REGIME_FIXED_SIZE): a block's
  * hidden layer of k*c channels is k groups of c = dm->cout channels, and one selection gamma

@@ -379,28 +379,33 @@ static void conv_forward(const nsr_model *m, eng_workspace *ws, int ci, float *o
         nn_mixconv_forward(out, in, ws->wn + c->v, P + c->b, gamma, &dm, &ws->mix, post);
 }
 
-/* Adds this conv's gradients to grads and, when dinp is non-NULL, to its input's gradient. A
- * conv without a side layer leaves its dgamma in ws->dgamma for the block's first conv, whose
- * selection backward consumes it and leaves ws->dgamma zero. */
+/* Adds this conv's gradients to grads and, when dinp is non-NULL, to its input's gradient,
+ * which then keeps only the elements where gate (NULL: every one) is positive: gate is the
+ * ReLU's output that this conv reads, and the input gradient the ReLU's backward takes to its
+ * input, in the pass that writes it. A conv without a side layer leaves its dgamma in
+ * ws->dgamma for the block's first conv, whose selection backward consumes it and leaves
+ * ws->dgamma zero. */
 static void conv_backward(const nsr_model *m, eng_workspace *ws, int ci, float *dinp,
-                          const float *dout, const float *in, float *G) {
+                          const float *dout, const float *in, float *G, const float *gate) {
     const eng_conv *c = &m->conv[ci];
     const float *P = m->params;
     const size_t vsize = (size_t)c->groups * c->cout * c->cin * c->ksize * c->ksize;
     float *dwn = ws->dwn + c->v;
+    const nn_conv_post gated = {.gate = gate};
     nn_zero(dwn, vsize);
     if (c->groups == 1) {
         nn_conv2d_backward(dinp, dwn, G + c->b, dout, in, ws->wn + c->v, 0, 0, ws->n, c->cin,
-                           c->cout, ws->h, ws->w, c->ksize);
+                           c->cout, ws->h, ws->w, c->ksize, gate ? &gated : NULL);
     } else {
         const nn_nsr_dims dm = dims_of(c, ws);
         const float *gamma = gamma_of(m, ws, ci);
+        /* with a side layer, the gate waits for the gradient through the selection's mean */
         nn_mixconv_backward(dinp, dwn, G + c->b, ws->dgamma, dout, in, ws->wn + c->v, P + c->b,
-                            gamma, &dm, &ws->mix);
+                            gamma, &dm, &ws->mix, gate && !c->side ? &gated : NULL);
         if (c->side) {
             balance_backward(m, ws, ci, &dm);
             nn_select_backward(dinp, G + c->A, G + c->a, ws->dgamma, soft_of(m, ws, ci),
-                               pooled_of(ws, ci), P + c->A, &dm, ws->select.temperature);
+                               pooled_of(ws, ci), P + c->A, &dm, ws->select.temperature, gate);
             memset(ws->dgamma, 0, ws->gamma_sz * sizeof(float));
         }
     }
@@ -422,7 +427,7 @@ static void fixed_block_forward(const nsr_model *m, eng_workspace *ws, int b, co
     const nn_nsr_dims dm = dims_of(c1, ws);
     const nn_select_opts so = select_of(m, ws, ci, hard);
     float *gamma = gamma_of(m, ws, ci), *hid = hidden_at(ws, b);
-    const nn_conv_post relu = {NULL, 1}, residual = {in, 0};
+    const nn_conv_post relu = {.relu = 1}, residual = {.residual = in};
     if (so.hard && !ws->train) {
         nn_nsr_conv_forward(hid, gamma, NULL, pooled_of(ws, ci), in, P + c1->A, P + c1->a,
                             ws->wn + c1->v, P + c1->b, &dm, &ws->mix, &so, &relu);
@@ -448,7 +453,7 @@ static void fixed_block_backward(const nsr_model *m, eng_workspace *ws, int b, f
     const nn_nsr_dims dm = dims_of(c1, ws);
     float *hid = hidden_at(ws, b), *gamma = gamma_of(m, ws, ci), *in = feat_at(ws, b);
     nn_zero(ws->dhidden, ws->hid_sz);
-    conv_backward(m, ws, ci + 1, ws->dhidden, ws->dfeat, scaled_at(ws, b), G);
+    conv_backward(m, ws, ci + 1, ws->dhidden, ws->dfeat, scaled_at(ws, b), G, NULL);
     nn_zero(ws->dmid, ws->hid_sz);
     nn_group_scale_backward(ws->dmid, ws->dgamma, ws->dhidden, hid, gamma, &dm);
     nn_zero(ws->dhidden, ws->hid_sz);
@@ -457,11 +462,11 @@ static void fixed_block_backward(const nsr_model *m, eng_workspace *ws, int b, f
     float *dwn = ws->dwn + c1->v;
     nn_zero(dwn, (size_t)stored * fan_in);
     nn_conv2d_backward(ws->dfeat, dwn, G + c1->b, ws->dhidden, in, ws->wn + c1->v, 0, 0, ws->n,
-                       c1->cin, stored, ws->h, ws->w, c1->ksize);
+                       c1->cin, stored, ws->h, ws->w, c1->ksize, NULL);
     nn_weightnorm_backward(G + c1->v, G + c1->g, dwn, P + c1->v, P + c1->g, stored, fan_in);
     balance_backward(m, ws, ci, &dm);
     nn_select_backward(ws->dfeat, G + c1->A, G + c1->a, ws->dgamma, soft_of(m, ws, ci),
-                       pooled_of(ws, ci), P + c1->A, &dm, ws->select.temperature);
+                       pooled_of(ws, ci), P + c1->A, &dm, ws->select.temperature, NULL);
     memset(ws->dgamma, 0, ws->gamma_sz * sizeof(float));
 }
 
@@ -500,7 +505,7 @@ void eng_forward_body(const nsr_model *m, eng_workspace *ws, const float *x, int
             fixed_block_forward(m, ws, b, in, out, hard);
             continue;
         }
-        const nn_conv_post relu = {NULL, 1}, residual = {in, 0};
+        const nn_conv_post relu = {.relu = 1}, residual = {.residual = in};
         conv_forward(m, ws, ENG_BLOCK_CONV(b, 0), hid, in, hard, &relu);
         conv_forward(m, ws, ENG_BLOCK_CONV(b, 1), out, hid, hard, &residual);
     }
@@ -535,9 +540,9 @@ void eng_backward(const nsr_model *m, eng_workspace *ws, const float *dout, floa
     if (ws->dgamma) memset(ws->dgamma, 0, ws->gamma_sz * sizeof(float));
     nn_pixel_shuffle_backward(ws->dbody, dout, ws->n, m->arch.channels, ws->h, ws->w, s);
     /* body = tail + skip: both get dbody; the input needs no gradient */
-    if (s > 1) conv_backward(m, ws, ENG_SKIP(B), NULL, ws->dbody, ws->x0, G);
+    if (s > 1) conv_backward(m, ws, ENG_SKIP(B), NULL, ws->dbody, ws->x0, G, NULL);
     nn_zero(ws->dfeat, ws->feat_sz);
-    conv_backward(m, ws, ENG_TAIL(B), ws->dfeat, ws->dbody, feat_at(ws, B), G);
+    conv_backward(m, ws, ENG_TAIL(B), ws->dfeat, ws->dbody, feat_at(ws, B), G, NULL);
     for (int b = B - 1; b >= 0; b--) {
         /* dfeat holds d(block output); through the identity it is also part of d(block input),
          * to which the first conv's backward adds the rest */
@@ -545,14 +550,14 @@ void eng_backward(const nsr_model *m, eng_workspace *ws, const float *dout, floa
             fixed_block_backward(m, ws, b, G);
             continue;
         }
+        /* d(hidden) through the second conv and, in the same pass, the ReLU (hid its output) */
         float *hid = hidden_at(ws, b);
         nn_zero(ws->dhidden, ws->hid_sz);
-        conv_backward(m, ws, ENG_BLOCK_CONV(b, 1), ws->dhidden, ws->dfeat, hid, G);
-        nn_zero(ws->dmid, ws->hid_sz);
-        nn_relu_backward(ws->dmid, ws->dhidden, hid, ws->hid_sz);
-        conv_backward(m, ws, ENG_BLOCK_CONV(b, 0), ws->dfeat, ws->dmid, feat_at(ws, b), G);
+        conv_backward(m, ws, ENG_BLOCK_CONV(b, 1), ws->dhidden, ws->dfeat, hid, G, hid);
+        conv_backward(m, ws, ENG_BLOCK_CONV(b, 0), ws->dfeat, ws->dhidden, feat_at(ws, b), G,
+                      NULL);
     }
-    conv_backward(m, ws, ENG_HEAD, NULL, ws->dfeat, ws->x0, G);
+    conv_backward(m, ws, ENG_HEAD, NULL, ws->dfeat, ws->x0, G, NULL);
 }
 
 double eng_loss_and_grad(const nsr_model *m, eng_workspace *ws, const float *x,

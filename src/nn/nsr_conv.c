@@ -84,7 +84,7 @@ static void logit_gradient(double *dlogit, const float *gn, const float *dgn, in
 
 void nn_select_backward(float *dinp, float *dA, float *da, const float *dgamma, const float *soft,
                         const float *pooled, const float *A, const nn_nsr_dims *dm,
-                        float temperature) {
+                        float temperature, const float *gate) {
     const int cin = dm->cin, k = dm->groups, d = dm->cards, kd = k * d;
     const size_t plane = (size_t)dm->h * dm->w;
     const double inv_t = 1.0 / temperature;
@@ -109,7 +109,12 @@ void nn_select_backward(float *dinp, float *dA, float *da, const float *dgamma, 
             for (int r = 0; r < kd; r++) dp += (double)A[(size_t)r * cin + c] * dlogit[r];
             const float share = (float)(dp / (double)plane);
             float *dxc = dinp + ((size_t)n * cin + c) * plane;
-            for (size_t i = 0; i < plane; i++) dxc[i] += share;
+            if (gate) {
+                const float *gc = gate + ((size_t)n * cin + c) * plane;
+                for (size_t i = 0; i < plane; i++) dxc[i] = gc[i] > 0 ? dxc[i] + share : 0.0f;
+            } else {
+                for (size_t i = 0; i < plane; i++) dxc[i] += share;
+            }
         }
     }
 }
@@ -233,19 +238,20 @@ void nn_nsr_conv_forward(float *out, float *gamma, float *soft, float *pooled, c
 
 void nn_mixconv_backward(float *dinp, float *dw, float *db, float *dgamma, const float *dout,
                          const float *inp, const float *w, const float *b, const float *gamma,
-                         const nn_nsr_dims *dm, const nn_mix_scratch *sc) {
+                         const nn_nsr_dims *dm, const nn_mix_scratch *sc,
+                         const nn_conv_post *dinp_post) {
     const size_t wsz = (size_t)dm->cout * kernel_floats(dm);
     const nn_kernel_mix mix = gamma_mix(gamma, dm);
     /* the input gradient through the mixture where the fast convolution takes it, else
      * through the mixed kernels, formed here (the weight gradient needs no kernels) */
     if (dinp && nn_conv2d_backward_input_mix(dinp, dout, w, wsz, &mix, dm->n, dm->cin, dm->cout,
-                                             dm->h, dm->w, dm->ksize))
+                                             dm->h, dm->w, dm->ksize, dinp_post))
         dinp = NULL;
     if (dinp) nn_mix_forward(sc->wmix, NULL, w, b, gamma, dm);
     nn_zero(sc->dwmix, (size_t)dm->n * wsz);
     memset(sc->dbmix, 0, (size_t)dm->n * dm->cout * sizeof(float));
     nn_conv2d_backward(dinp, sc->dwmix, sc->dbmix, dout, inp, sc->wmix, wsz, (size_t)dm->cout,
-                       dm->n, dm->cin, dm->cout, dm->h, dm->w, dm->ksize);
+                       dm->n, dm->cin, dm->cout, dm->h, dm->w, dm->ksize, dinp_post);
     nn_mix_backward(dw, db, dgamma, sc->dwmix, sc->dbmix, w, b, gamma, dm);
 }
 
