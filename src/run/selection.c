@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "nn/engine.h"
+#include "run/window.h"
 
 #define WINDOW_BATCH 16                   /* windows per forward, at most */
 #define WINDOW_BUDGET ((size_t)256 << 20) /* bytes of a batch's activations, at most (one
@@ -19,20 +20,6 @@ static int axis_windows(int len, const nsr_window_grid *g, int *first) {
     return n;
 }
 
-/* Image coordinate q mirrored into 0 .. n - 1 without repeating the edge (PyTorch's 'reflect',
- * as the reference tiling pads); q is at most n - 1 outside. */
-static int reflect(int q, int n) { return q < 0 ? -q : q >= n ? 2 * (n - 1) - q : q; }
-
-/* dst (C, size, size) = the window whose top-left pixel is image pixel (y0, x0). */
-static void cut_window(float *dst, const nsr_image *in, int size, int y0, int x0) {
-    const int h = in->height, w = in->width;
-    for (int c = 0; c < in->channels; c++)
-        for (int y = 0; y < size; y++) {
-            const float *row = nsr_image_plane(in, c) + (size_t)reflect(y0 + y, h) * w;
-            float *out = dst + ((size_t)c * size + y) * size;
-            for (int x = 0; x < size; x++) out[x] = row[reflect(x0 + x, w)];
-        }
-}
 
 static int check_grid(const nsr_model *m, const nsr_image *in, const nsr_window_grid *g,
                       nsr_error *err) {
@@ -82,8 +69,8 @@ int nsr_model_select_windows(const nsr_model *m, const nsr_image *in, const nsr_
         const size_t n = count - first < batch ? count - first : batch;
         for (size_t t = 0; t < n; t++) {
             const int r = (int)((first + t) / map->cols), c = (int)((first + t) % map->cols);
-            cut_window(x + t * window, in, size, map->first_y + r * grid->stride,
-                       map->first_x + c * grid->stride);
+            window_cut(x + t * window, in->data, in->channels, in->height, in->width, size,
+                       map->first_y + r * grid->stride, map->first_x + c * grid->stride);
         }
         /* a short last batch: the workspace's other samples compute on zeros, unread */
         memset(x + n * window, 0, (batch - n) * window * sizeof *x);

@@ -87,6 +87,7 @@
 
 #include "nn/engine.h"
 #include "run/tta.h"
+#include "run/window.h"
 
 #define TILE 48          /* P: the reference's lr_patch_size */
 #define TILE_PAD 4       /* p */
@@ -121,23 +122,6 @@ static tile *list_tiles(int h, int w, int *count) {
     for (int i = 0; i < nh; i++) t[n++] = (tile){crop_h + i * TILE_STRIDE, 0, STRIP_WEIGHT};
     *count = n;
     return t;
-}
-
-/* Padded coordinate q (0 .. n + 2p - 1) to an image coordinate, mirrored without repeating the
- * edge (PyTorch's 'reflect'); n > p. */
-static int reflect(int q, int n) {
-    int r = q - TILE_PAD;
-    return r < 0 ? -r : r >= n ? 2 * (n - 1) - r : r;
-}
-
-/* dst (C, P, P) = the tile at (ty, tx) of the padded image x (C, h, w). */
-static void cut_tile(float *dst, const float *x, int C, int h, int w, int ty, int tx) {
-    for (int c = 0; c < C; c++)
-        for (int y = 0; y < TILE; y++) {
-            const float *row = x + ((size_t)c * h + reflect(ty + y, h)) * w;
-            float *out = dst + ((size_t)c * TILE + y) * TILE;
-            for (int x = 0; x < TILE; x++) out[x] = row[reflect(tx + x, w)];
-        }
 }
 
 /* The kept K x K of body (Cs^2, P, P), times the tile's weight, added straight into out, the
@@ -231,7 +215,9 @@ static int run_tiles(const nsr_model *m, const float *x, int h, int w, int hard,
              * thread until the region ends. */
             omp_set_num_threads(1);
             for (int j = 0; j < n; j++)
-                cut_tile(wk[k].batch + j * tile_in, x, C, h, w, tiles[b0 + j].y, tiles[b0 + j].x);
+                /* the tile at (y, x) of the image padded by p: image pixel (y - p, x - p) */
+                window_cut(wk[k].batch + j * tile_in, x, C, h, w, TILE, tiles[b0 + j].y - TILE_PAD,
+                           tiles[b0 + j].x - TILE_PAD);
             if (n) eng_forward_body(m, &wk[k].ws, wk[k].batch, hard);
         }
         for (int t = first; t < end; t++)
