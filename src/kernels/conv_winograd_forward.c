@@ -116,12 +116,11 @@ typedef struct out_blocks {
 static out_blocks out_blocks_of(int cout) {
     int wide = cout / CO, narrow = 0;
     const int rest = cout % CO;
-    if (rest == 0) {
-    } else if (rest > CO_NARROW) { /* 5: one more wide block */
+    if (rest > CO_NARROW) { /* 5: one more wide block */
         wide++;
-    } else if (rest > CO - CO_NARROW || wide == 0) { /* 3, 4 (or a cout of 1, 2): one narrow */
+    } else if (rest > CO - CO_NARROW || (rest > 0 && wide == 0)) { /* 3, 4; a cout of 1, 2 */
         narrow = 1;
-    } else { /* 1, 2: the last wide block and the rest in two narrow ones */
+    } else if (rest > 0) { /* 1, 2: the last wide block and the rest in two narrow ones */
         wide--;
         narrow = 2;
     }
@@ -138,11 +137,12 @@ static inline size_t u_stride(out_blocks ob, int cin) { return (size_t)ob.rows *
 
 /* U (NF, rows, cin) of one weight set, u = G g G^T for each 3x3 kernel g, in the micro-kernel's
  * packing per frequency: each output block (o0, width bw) as (cin, bw); rows past cout are
- * zero. A frequency takes uf floats (u_stride), a little more than rows x cin. Transposed: w is (cin, cout, 3, 3) of the convolution cout -> cin, read in <-> out and
- * flipped. The kernels of a block and input channel are transformed together, a lane each: their
- * taps are loaded as rows and turned over by an 8x8 transpose (half the time of gathering them),
- * and each frequency's bw values stored as one vector whose last lanes the next store
- * overwrites (the set's very last row is stored lane by lane instead, as nothing follows it). */
+ * zero. A frequency takes uf floats (u_stride), a little more than rows x cin. Transposed: w
+ * is (cin, cout, 3, 3) of the convolution cout -> cin, read in <-> out and flipped. The
+ * kernels of a block and input channel are transformed together, a lane each: their taps are
+ * loaded as rows and turned over by an 8x8 transpose (half the time of gathering them), and
+ * each frequency's bw values stored as one vector whose last lanes the next store overwrites
+ * (the set's very last row is stored lane by lane instead, as nothing follows it). */
 static AVX2 void transform_kernels(float *U, const float *w, int cin, int cout, out_blocks obs,
                                    size_t uf, int transposed) {
     for (int o0 = 0; o0 < obs.rows; o0 += block_rows(obs, o0)) {
