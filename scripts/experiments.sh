@@ -16,6 +16,10 @@
 #   noise25   colour denoising at sigma 25, evaluated on CBSD68 (PSNR on RGB and on Y)
 #   jpeg20    grey JPEG artifact removal at quality 20 (--channels 1), evaluated on LIVE1 and
 #             Classic5 as the grey JPEG tables are made (nsr eval --grey; PSNR and PSNR-B)
+#   noise-blind  colour denoising blind to the level (sigma 0..55 per patch, as the bundled
+#             denoiser), evaluated on CBSD68 at sigma 15, 25 and 50 (a row per level, with
+#             "level"): whether the selection follows the noise level (the fold is taken at
+#             the middle of the range, 27.5, as nsr fold's default)
 # A row of another task carries "task", and its run and model the task's name (plain-noise25-s1).
 #
 # Variants (the network: B4 F32 wm2, like the bundled model, unless the name says otherwise):
@@ -66,7 +70,8 @@ sr2) task="--scale 2"; sets="Set5 Set14 BSD100 Urban100"; eval_task="--scale 2 -
      name=$variant-s$seed; key="\"variant\": \"$variant\", \"seed\": $seed, \"iterations\"" ;;
 noise25) task="--noise 25"; sets="CBSD68"; eval_task="--noise 25" ;;
 jpeg20) task="--jpeg 20 --channels 1"; sets="LIVE1 Classic5"; eval_task="--jpeg 20 --grey" ;;
-*) echo "experiments.sh: unknown TASK '$TASK' (sr2, noise25, jpeg20)" >&2; exit 2 ;;
+noise-blind) task="--noise 0:55"; sets="CBSD68"; eval_task=; levels="15 25 50" ;;
+*) echo "experiments.sh: unknown TASK '$TASK' (sr2, noise25, jpeg20, noise-blind)" >&2; exit 2 ;;
 esac
 task_field=
 if [ "$TASK" != sr2 ]; then
@@ -109,24 +114,26 @@ else
     $NSR fold "$model" --data "$DATA/T91" -o "$folded" --overwrite --quiet $threads
     folded_params=$($NSR info "$folded" | sed -n "s/^ *parameters *\([0-9,]*\).*/\1/p" | tr -d ,)
 fi
-for set in $sets; do
+for set in $sets; do for level in ${levels:-none}; do
+    level_opt= level_field=
+    if [ "$level" != none ]; then level_opt="--noise $level" level_field=" \"level\": $level,"; fi
     for inference in $inferences; do
         flag= net=$model
         [ $inference = hard ] && flag=--hard
         [ $inference = folded ] && net=$folded
         # shellcheck disable=SC2086 # the options are words
-        summary=$($NSR eval --model "$net" --data "$DATA/$set" $eval_task --tile whole $flag $threads --json |
-            tail -n 1)
+        summary=$($NSR eval --model "$net" --data "$DATA/$set" $eval_task $level_opt --tile whole $flag \
+            $threads --json | tail -n 1)
         protocol=$(echo "$summary" | sed -n 's/.*"protocol": "\([a-z_]*\)".*/\1/p')
         # the summary's measures as they are: psnr_y, ssim_y, and psnr_rgb / psnr_b where given
         measures=$(echo "$summary" | sed -n 's/.*\("psnr_y": .*[0-9]\)}$/\1/p')
         n=$params
         [ $inference = folded ] && n=$folded_params
-        printf '{"variant": "%s", "seed": %s,%s "iterations": %s, "params": %s, "scale": %s, "set": "%s", "inference": "%s", "protocol": "%s", %s, "model": "%s"}\n' \
+        printf '{"variant": "%s", "seed": %s,%s "iterations": %s, "params": %s, "scale": %s, "set": "%s",%s "inference": "%s", "protocol": "%s", %s, "model": "%s"}\n' \
             "$variant" "$seed" "$task_field" "$iterations" "$n" "$scale" \
-            "$set" "$inference" "$protocol" "$measures" "$model" >>"$rows"
+            "$set" "$level_field" "$inference" "$protocol" "$measures" "$model" >>"$rows"
     done
-done
+done; done
 touch results/experiments.jsonl
 grep -v "$key" results/experiments.jsonl >"$rows.old" || true
 cat "$rows.old" "$rows" >results/experiments.jsonl

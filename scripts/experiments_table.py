@@ -7,17 +7,20 @@ import json
 import sys
 from collections import OrderedDict
 
-# per task: the columns, (set, measure, title)
+# per task: the columns, (set, measure, title, level: the rows' "level", None where they have none)
 COLUMNS = {
-    "sr2": [(s, "psnr_y", s) for s in ("Set5", "Set14", "BSD100", "Urban100")],
-    "noise25": [("CBSD68", "psnr_rgb", "CBSD68 RGB"), ("CBSD68", "psnr_y", "CBSD68 Y")],
-    "jpeg20": [("LIVE1", "psnr_y", "LIVE1"), ("LIVE1", "psnr_b", "LIVE1 PSNR-B"),
-               ("Classic5", "psnr_y", "Classic5"), ("Classic5", "psnr_b", "Classic5 PSNR-B")],
+    "sr2": [(s, "psnr_y", s, None) for s in ("Set5", "Set14", "BSD100", "Urban100")],
+    "noise25": [("CBSD68", "psnr_rgb", "CBSD68 RGB", None), ("CBSD68", "psnr_y", "CBSD68 Y", None)],
+    "jpeg20": [("LIVE1", "psnr_y", "LIVE1", None), ("LIVE1", "psnr_b", "LIVE1 PSNR-B", None),
+               ("Classic5", "psnr_y", "Classic5", None),
+               ("Classic5", "psnr_b", "Classic5 PSNR-B", None)],
+    "noise-blind": [("CBSD68", "psnr_rgb", "CBSD68 RGB, sigma %d" % s, s) for s in (15, 25, 50)],
 }
 INFERENCES = ["soft", "hard", "folded"]
 TITLES = {"sr2": "x2 super-resolution (Y-PSNR dB / SSIM)",
           "noise25": "colour denoising, sigma 25 (PSNR dB / SSIM on Y)",
-          "jpeg20": "grey JPEG, quality 20 (PSNR dB / SSIM)"}
+          "jpeg20": "grey JPEG, quality 20 (PSNR dB / SSIM)",
+          "noise-blind": "colour denoising blind to the level, sigma 0..55 (PSNR dB on RGB)"}
 
 
 def main():
@@ -36,13 +39,13 @@ def main():
         if not keys:
             continue
         print("\n%s:\n" % TITLES[task])
-        print("| variant | inference | seeds | params | " + " | ".join(t for _, _, t in COLUMNS[task]) + " |")
+        print("| variant | inference | seeds | params | " + " | ".join(c[2] for c in COLUMNS[task]) + " |")
         print("|---|---|---|---|" + "---|" * len(COLUMNS[task]))
         for key in keys:
             g = groups[key]
             seeds = sorted({r["seed"] for r in g["rows"]})
-            cells = [cell([r for r in g["rows"] if r["set"] == s], measure)
-                     for s, measure, _ in COLUMNS[task]]
+            cells = [cell([r for r in g["rows"] if r["set"] == s and r.get("level") == level], measure)
+                     for s, measure, _, level in COLUMNS[task]]
             print("| %s | %s | %s | %s | %s |" % (key[1], key[2], ",".join(map(str, seeds)),
                                                   "{:,}".format(g["params"]), " | ".join(cells)))
 
