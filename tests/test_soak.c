@@ -247,8 +247,16 @@ static void test_kill_soak(void) {
         }
         char buf[4096];
         while (read(inotify, buf, sizeof buf) > 0) continue; /* events of earlier sessions */
+        /* A kill meant for the model.nsr write can land after its rename, the run's last write
+         * (on a busy machine the session runs on between the event and the signal): then the
+         * run is finished, and resuming it again rightly fails. */
+        char checkpoint[96], model[96];
+        snprintf(model, sizeof model, "%s/model.nsr", run_dir);
+        if (status < 0 && access(model, F_OK) == 0) {
+            status = 0;
+            break;
+        }
         /* until the run's first checkpoint exists, the folder holds no run: the command again */
-        char checkpoint[96];
         snprintf(checkpoint, sizeof checkpoint, "%s/checkpoint.nsr", run_dir);
         const pid_t pid = start(access(checkpoint, F_OK) == 0 ? resume : train);
         REQUIRE(pid > 0, "fork: %s", strerror(errno));
@@ -261,6 +269,8 @@ static void test_kill_soak(void) {
             size_t size;
             const int got = read_all(err_path, &text, &size) == 0;
             if (got) text[size ? size - 1 : 0] = 0;
+            for (size_t i = 0; got && i < size; i++) /* the report is one line */
+                if (text[i] == '\n') text[i] = '|';
             CHECK(0, "session %d exited with %d: %s", sessions, status, got ? text : "");
             if (got) free(text);
             break;
