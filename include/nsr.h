@@ -643,6 +643,17 @@ NSR_API void nsr_selection_map_free(nsr_selection_map *map);
 NSR_API int nsr_model_fold(nsr_model **plain, const nsr_model *m, const float *gamma,
                            nsr_error *err);
 
+/* Fold's converse (src/nn/fold.c): the NSR network of k = groups (fixed FLOPs, cardinals d,
+ * one selection per conv or per block when shared) whose every group is a copy of plain's
+ * kernels, its selection layers drawn from seed. Whatever it selects, softly or hard, it
+ * computes what plain computes (the weights of a cardinal sum to 1 over equal kernels); training
+ * it, hard selection included, lets the groups part from there ("sparse upcycling": a plain or
+ * folded network's quality is the start of a network trained for --hard). Fails for a plain
+ * network of more than one group, groups < 2, or cardinals not dividing every selected conv's
+ * outputs. *nsr is the caller's (nsr_model_free). */
+NSR_API int nsr_model_split(nsr_model **nsr, const nsr_model *plain, int groups, int cardinals,
+                            int shared, uint64_t seed, nsr_error *err);
+
 /* ---------------------------------------------------------------- training (src/train/) */
 
 /* A training run (NSR.md section 4): Adam (beta 0.9/0.999, eps 1e-8) on the L1 loss over
@@ -664,6 +675,11 @@ typedef struct nsr_train_options {
                                    * stay) are the model's, the others (tail, skip) drawn from seed */
     int init_channels;            /* with init_path: 0 keeps the model's image planes, 1 or 3
                                    * changes them (a grey network from a colour one's body) */
+    int init_groups;              /* with init_path: 0 keeps the model's selection; K >= 2 splits
+                                   * a plain model into the NSR network of K equal groups,
+                                   * init_cardinals cardinals, shared per block when init_shared
+                                   * (nsr_model_split; its selection layers drawn from seed) */
+    int init_cardinals, init_shared;
     nsr_task task;                /* SR at the network's scale (scale 0: whatever it is), the
                                    * LR made once per image (nsr_task_degrade); denoising or
                                    * JPEG at scale 1, drawn afresh for every patch (JPEG: the

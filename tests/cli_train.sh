@@ -118,3 +118,13 @@ expect_ok init_new_scale "$NSR" train $INIT_RUN --run "$WORK/x3" --scale 3
 expect_out init_new_scale_model "x3 super-resolution, RGB" "$NSR" info "$WORK/x3/model.nsr"
 expect_ok init_grey_denoiser "$NSR" train $INIT_RUN --run "$WORK/grey" --noise 0:50 --channels 1
 expect_out init_grey_denoiser_model "same size.*grey" "$NSR" info "$WORK/grey/model.nsr"
+
+# --init of a plain model with --groups: split into equal groups (sparse upcycling), trained hard
+"$NSR" new -o "$WORK/plain.nsr" --blocks 1 --features 8 --wm 1 --groups 1 2>/dev/null
+SPLIT_RUN="--data $WORK/data --init $WORK/plain.nsr --patch 8 --batch 2 --iterations 2 --val-every 0"
+expect_ok split_plain "$NSR" train $SPLIT_RUN --run "$WORK/split" --groups 2 --cardinals 2 --hard-from 0
+expect_out split_plain_model "2 sparsity groups, 2 cardinals" "$NSR" info "$WORK/split/model.nsr"
+expect_out split_plain_trained_hard "trained_hard *1" "$NSR" info "$WORK/split/model.nsr"
+expect_error split_nsr_model "$NSR" train --data "$WORK/data" --init "$WORK/x2.nsr" --run "$WORK/split2" --groups 2
+expect_usage split_cardinals_alone "$NSR" train $SPLIT_RUN --run "$WORK/split3" --cardinals 2
+expect_usage split_one_group "$NSR" train $SPLIT_RUN --run "$WORK/split4" --groups 1

@@ -1,8 +1,9 @@
-/* test_fold.c - nsr_model_fold (src/nn/fold.c): folded with an input's own selections (read by
+/* test_fold.c - nsr_model_fold and nsr_model_split (src/nn/fold.c): folded with an input's own selections (read by
  * nsr_model_select_windows from a window that is the whole input), the plain network restores
  * that input as the NSR network's soft inference does, in every regime (selection per conv,
  * shared, fixed size; RGB x2 and grey x1), and still after a save and load; folded with other
- * weights it does not; and the refusals. */
+ * weights it does not; a plain network split into equal groups restores as it did, softly and
+ * hard, and folds back to itself; and the refusals. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,6 +84,40 @@ static void test_fold_shared(void) { check_regime("shared", 2, 2, 1, NSR_REGIME_
 static void test_fold_fixed_size(void) { check_regime("fixed size", 4, 2, 0, NSR_REGIME_FIXED_SIZE, 2, 3); }
 static void test_fold_grey_x1(void) { check_regime("grey x1", 2, 4, 0, NSR_REGIME_FIXED_FLOPS, 1, 1); }
 
+/* A plain network split into equal groups restores as it does, softly and hard, and folding
+ * the split by any weights gives it back. */
+static void check_split(const char *what, int groups, int cards, int shared, int scale, int channels) {
+    nsr_model *plain = model_of(1, 1, 0, NSR_REGIME_FIXED_FLOPS, scale, channels), *m = NULL, *back = NULL;
+    nsr_image in = {0}, want = {0}, soft = {0}, hard = {0}, refolded = {0};
+    nsr_error err;
+    REQUIRE(plain && !picture(&in, channels), "%s: setup", what);
+    REQUIRE(!nsr_model_split(&m, plain, groups, cards, shared, 5, &err), "%s: %s", what, err.message);
+    const nsr_arch *a = nsr_model_arch(m);
+    CHECK(a->groups == groups && a->cardinals == cards && a->shared_selection == shared &&
+              a->regime == NSR_REGIME_FIXED_FLOPS && a->scale == scale && a->channels == channels,
+          "%s: the split architecture", what);
+    const nsr_window_grid whole = {SIDE, SIDE, 0};
+    nsr_selection_map map = {0};
+    REQUIRE(!nsr_model_select_windows(m, &in, &whole, &map, &err), "%s: %s", what, err.message);
+    REQUIRE(!nsr_model_infer(plain, &in, &want, NSR_SELECT_SOFT, &err) &&
+                !nsr_model_infer(m, &in, &soft, NSR_SELECT_SOFT, &err) &&
+                !nsr_model_infer(m, &in, &hard, NSR_SELECT_HARD, &err) &&
+                !nsr_model_fold(&back, m, map.gamma, &err) &&
+                !nsr_model_infer(back, &in, &refolded, NSR_SELECT_SOFT, &err),
+            "%s: %s", what, err.message);
+    const double ds = max_abs_diff(&want, &soft), dh = max_abs_diff(&want, &hard), df = max_abs_diff(&want, &refolded);
+    CHECK(ds < 2e-5 && dh < 2e-5 && df < 2e-5, "%s: the split is off by %g soft, %g hard, %g folded back", what,
+          ds, dh, df);
+    nsr_selection_map_free(&map);
+    nsr_image_free(&in), nsr_image_free(&want), nsr_image_free(&soft), nsr_image_free(&hard);
+    nsr_image_free(&refolded);
+    nsr_model_free(plain), nsr_model_free(m), nsr_model_free(back);
+}
+
+static void test_split_per_conv(void) { check_split("split per conv", 4, 4, 0, 2, 3); }
+static void test_split_shared(void) { check_split("split shared", 2, 2, 1, 2, 3); }
+static void test_split_grey_x1(void) { check_split("split grey x1", 2, 4, 0, 1, 1); }
+
 static void test_refusals(void) {
     nsr_model *plain = model_of(1, 1, 0, NSR_REGIME_FIXED_FLOPS, 2, 3), *m = model_of(2, 2, 0, 0, 2, 3);
     nsr_model *out = (nsr_model *)1;
@@ -95,6 +130,9 @@ static void test_refusals(void) {
     CHECK(nsr_model_fold(&out, m, gamma, &err) && !out, "a negative weight taken");
     gamma[5] = NAN;
     CHECK(nsr_model_fold(&out, m, gamma, &err) && !out, "a NaN weight taken");
+    CHECK(nsr_model_split(&out, m, 2, 2, 0, 1, &err) && !out, "an NSR network split");
+    CHECK(nsr_model_split(&out, plain, 1, 1, 0, 1, &err) && !out, "a split into one group");
+    CHECK(nsr_model_split(&out, plain, 2, 3, 0, 1, &err) && !out, "cardinals not dividing the features");
     nsr_model_free(plain), nsr_model_free(m);
 }
 
@@ -103,6 +141,9 @@ int main(void) {
     RUN(test_fold_shared);
     RUN(test_fold_fixed_size);
     RUN(test_fold_grey_x1);
+    RUN(test_split_per_conv);
+    RUN(test_split_shared);
+    RUN(test_split_grey_x1);
     RUN(test_refusals);
     return test_summary();
 }

@@ -19,9 +19,13 @@ enum {
 #define COUNT (1000000000000L) /* the most iterations of a run */
 static const opt_spec fixed[FIXED] = {
     [INIT] = {.long_name = "init", .kind = OPT_STRING, .arg = "M.nsr",
-              .help = "start from this model instead (none of the options above but --channels).\n"
-                      "A task of another scale, or other --channels, keeps its blocks (and\n"
-                      "its head when the planes stay) and draws a new tail from --seed"},
+              .help = "start from this model instead (none of the options above but --channels\n"
+                      "and --groups). A task of another scale, or other --channels, keeps its\n"
+                      "blocks (and its head when the planes stay) and draws a new tail from\n"
+                      "--seed. With --groups K (--cardinals, --shared) a plain model (k = 1,\n"
+                      "nsr fold's) is split into K groups, each a copy of its kernels: the\n"
+                      "network starts as the plain one, whatever it selects, and a run with\n"
+                      "--hard-from 0 trains it for --hard from there"},
     [SCALE] = {.short_name = 's', .long_name = "scale", .kind = OPT_INT, .min = 2, .max = 8, .arg = "S",
                .help = "x S super-resolution, 2..8 (with --init: default the model's scale)", .section = "task (one of):"},
     [NOISE] = {.short_name = 'n', .long_name = "noise", .kind = OPT_STRING, .arg = "SIGMA",
@@ -211,6 +215,14 @@ static int parse_args(const opt_args *a, train_args *t) {
     const int arch_given = cli_arch_apply(v, 0, &o->arch);
     const int channels_given = cli_arch_given(v, 0, "channels");
     if (channels_given) o->init_channels = o->arch.channels;
+    /* with --init, --groups (and its --cardinals, --shared) split a plain model */
+    const int split_given = cli_arch_given(v, 0, "groups") + cli_arch_given(v, 0, "cardinals") +
+                            cli_arch_given(v, 0, "shared_selection");
+    if (cli_arch_given(v, 0, "groups")) {
+        o->init_groups = o->arch.groups;
+        o->init_cardinals = o->arch.cardinals;
+        o->init_shared = o->arch.shared_selection;
+    }
     int others = 0; /* options --resume refuses */
     for (int i = 0; i < a->cmd->nspecs; i++)
         if (v[i].count && v + i != f + THREADS && v + i != f + PRINT_EVERY && v + i != f + RESUME) others = 1;
@@ -258,9 +270,13 @@ static int parse_args(const opt_args *a, train_args *t) {
     else if (!t->resume && !o->run_dir) usage = "--run DIR is required";
     else if (!t->resume && tasks > 1) usage = "give only one of --scale, --noise, --jpeg";
     else if (!t->resume && !tasks && !o->init_path) usage = "give one of --scale, --noise, --jpeg";
-    else if (o->init_path && arch_given > channels_given)
-        usage = "--init takes its model's architecture: no --blocks, --features, --wm, --groups, --cardinals, "
-                "--shared, --regime (--channels and the task may change its planes and scale)";
+    else if (o->init_path && arch_given > channels_given + split_given)
+        usage = "--init takes its model's architecture: no --blocks, --features, --wm, --regime (--channels "
+                "and the task may change its planes and scale, --groups split a plain model)";
+    else if (o->init_path && split_given && !o->init_groups)
+        usage = "--cardinals and --shared with --init come with --groups K (a plain model split into K groups)";
+    else if (o->init_path && split_given && o->init_groups < 2)
+        usage = "--groups with --init splits a plain model: K must be at least 2";
     if (usage) return cli_usage_error("train", "%s", usage);
     cli_set_threads(&f[THREADS]);
     if (o->init_path && !tasks) o->task.scale = 0; /* super-resolution at the model's scale */

@@ -1,5 +1,6 @@
 /* fold.c - an NSR network whose selections are fixed, as the plain network it then is
- * (nsr_model_fold).
+ * (nsr_model_fold), and the converse: a plain network as an NSR network of equal groups that
+ * computes what it computes (nsr_model_split).
  *
  * Soft selection mixes an NSR conv's k kernel groups per output channel o of cardinal j (NSR.md
  * section 2, step 4):
@@ -115,5 +116,32 @@ int nsr_model_fold(nsr_model **plain, const nsr_model *m, const float *gamma, ns
     }
     free(wn), free(W), free(bias);
     *plain = p;
+    return 0;
+}
+
+/* Every mixing conv's k groups a copy of the plain conv's v, g and b: each group's weight
+ * normalised kernel is then the plain W, and the mixed kernel sum_i gamma[i*d + j] W = W
+ * because a cardinal's softmax weights (or its one-hot hard selection) sum to 1 over i. */
+int nsr_model_split(nsr_model **nsr, const nsr_model *plain, int groups, int cardinals, int shared,
+                    uint64_t seed, nsr_error *err) {
+    *nsr = NULL;
+    if (plain->arch.groups != 1)
+        return nsr_fail(err, "splitting takes a plain network (1 sparsity group), not one of %d groups "
+                        "(nsr fold makes it plain)", plain->arch.groups);
+    if (groups < 2) return nsr_fail(err, "splitting into %d sparsity groups: it takes at least 2", groups);
+    nsr_arch a = plain->arch;
+    a.groups = groups, a.cardinals = cardinals, a.shared_selection = shared, a.regime = NSR_REGIME_FIXED_FLOPS;
+    nsr_model *m;
+    if (nsr_model_create(&m, &a, seed, err)) return -1;
+    for (int ci = 0; ci < m->nconv; ci++) {
+        const eng_conv *c = &m->conv[ci], *pc = &plain->conv[ci];
+        const size_t n = (size_t)c->cout, fan = (size_t)c->cin * c->ksize * c->ksize;
+        for (size_t i = 0; i < (size_t)c->groups; i++) {
+            memcpy(m->params + c->v + i * n * fan, plain->params + pc->v, n * fan * sizeof *m->params);
+            memcpy(m->params + c->g + i * n, plain->params + pc->g, n * sizeof *m->params);
+            memcpy(m->params + c->b + i * n, plain->params + pc->b, n * sizeof *m->params);
+        }
+    }
+    *nsr = m;
     return 0;
 }

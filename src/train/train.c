@@ -611,7 +611,8 @@ static int layer_in(const nsr_model *to, const nsr_model *from, const char *name
 
 /* The network a run starts from (nsr_train_options.init_path says how a model of another
  * scale or other image planes is carried over): the body learned for one task is a good start
- * for another, while a tail of another shape has nothing to take over. */
+ * for another, while a tail of another shape has nothing to take over. A plain model split into
+ * groups (init_groups) starts as the network it was, whatever it selects. */
 static int start_model(trainer *t, nsr_error *err) {
     const nsr_train_options *o = &t->o;
     if (!o->init_path) return nsr_model_create(&t->model, &o->arch, o->seed, err);
@@ -619,6 +620,14 @@ static int start_model(trainer *t, nsr_error *err) {
         return nsr_fail(err, "image planes %d: a network takes 1 (grey) or 3 (RGB)", o->init_channels);
     nsr_model *init;
     if (nsr_model_load(&init, o->init_path, err)) return -1;
+    if (o->init_groups) {
+        nsr_model *split;
+        const int failed = nsr_model_split(&split, init, o->init_groups, o->init_cardinals, o->init_shared,
+                                           o->seed, err);
+        nsr_model_free(init);
+        if (failed) return -1;
+        init = split;
+    }
     nsr_arch arch = init->arch;
     if (o->task.kind != NSR_TASK_SR) arch.scale = 1;
     else if (o->task.scale) arch.scale = o->task.scale;
