@@ -37,6 +37,12 @@
 #                       hard forward (the gradient stays the softmax's own)
 #   ...-balance         any of the above with the load-balancing term, weight 0.01 (--balance):
 #                       nsr-k4-d16-ste-balance
+#   nsr-kK-dD-upcycle   the row nsr-kK-dD (trained first when missing), folded (nsr fold), split
+#                       into K equal groups (--init FOLDED --groups K) and trained hard (straight
+#                       through, T = 0.1) for FINETUNE more steps (default 1000) at the base's last
+#                       learning rate, 4e-5: a network trained for --hard from the soft one's quality
+#   nsr-kK-dD-extend    its control at the same budget: the row nsr-kK-dD trained on as it is, soft,
+#                       for the same FINETUNE steps at the same learning rate
 set -eu
 [ $# -eq 2 ] || { echo "usage: scripts/experiments.sh VARIANT SEED" >&2; exit 2; }
 variant=$1
@@ -44,6 +50,7 @@ seed=$2
 NSR=${NSR:-./build/nsr}
 DATA=${DATA:-../shared/data}
 ITERATIONS=${ITERATIONS:-6000}
+FINETUNE=${FINETUNE:-1000}
 threads=${THREADS:+-j $THREADS}
 
 case $variant in
@@ -89,6 +96,20 @@ elif [ -f "$run/model.nsr" ]; then
     :
 elif [ -f "$run/checkpoint.nsr" ]; then
     $NSR train --resume "$run" $threads
+elif [ "${variant%-upcycle}" != "$variant" ] || [ "${variant%-extend}" != "$variant" ]; then
+    base=${variant%-*}
+    from=results/models/$base${name#"$variant"}.nsr
+    [ -f "$from" ] || sh "$0" "$base" "$seed"
+    start="--init $from"
+    if [ "${variant%-upcycle}" != "$variant" ]; then
+        # shellcheck disable=SC2086
+        $NSR fold "$from" --data "$DATA/T91" -o "$run-folded.nsr" --overwrite --quiet $threads
+        start="--init $run-folded.nsr $net --hard-from 0 --temperature 0.1"
+    fi
+    # shellcheck disable=SC2086
+    $NSR train --data "$DATA/T91" --data "$DATA/BSD200" --val "$DATA/Set5" --run "$run" $task $start \
+        --seed "$seed" --lr 4e-5 --iterations "$FINETUNE" --val-every 500 --checkpoint-every 500 \
+        --print-every 250 $threads
 else
     $NSR train --data "$DATA/T91" --data "$DATA/BSD200" --val "$DATA/Set5" --run "$run" \
         $task --blocks 4 --features 32 --wm 2 $net --seed "$seed" \
@@ -98,6 +119,7 @@ fi
 
 params=$($NSR info "$model" | sed -n "s/^ *parameters *\([0-9,]*\).*/\1/p" | tr -d ,)
 iterations=$($NSR info "$model" | sed -n "s/^ *train.iteration  *\([0-9]*\).*/\1/p")
+case $variant in *-upcycle | *-extend) iterations=$((iterations + ITERATIONS)) ;; esac
 scale=$($NSR info "$model" --json | sed -n 's/^{[^{]*"scale": \([0-9]*\),.*/\1/p')
 rows=$(mktemp)
 folded=$(mktemp --suffix=.nsr)
