@@ -32,12 +32,16 @@ def sr_table(rows):
     scale = rows[0]["level"]
     print("| protocol, tiles | " + " | ".join(SR_SETS) + " |")
     print("|---|" + "---|" * len(SR_SETS))
-    for protocol, tile in (("matlab", "whole"), ("pt_ir", "whole"), ("pt_ir", "reference")):
+    for protocol, tile, inference in (("matlab", "whole", "soft"), ("matlab", "whole", "hard"),
+                                      ("pt_ir", "whole", "soft"), ("pt_ir", "reference", "soft")):
         cells = []
         for s in SR_SETS:
-            r = [x for x in rows if x["set"] == s and x["protocol"] == protocol and x["tile"] == tile]
+            r = [x for x in rows if x["set"] == s and x["protocol"] == protocol and x["tile"] == tile
+                 and x.get("inference", "soft") == inference]
             cells.append("%.3f / %.4f" % (r[0]["psnr_y"], r[0]["ssim_y"]) if r else "")
-        print("| %s, %s | %s |" % (protocol, tile, " | ".join(cells)))
+        if any(cells):
+            print("| %s, %s%s | %s |" % (protocol, tile, ", --hard" if inference == "hard" else "",
+                                         " | ".join(cells)))
     if scale in VDSR:
         print("| VDSR (matlab) | %s |" % " | ".join("%.2f" % v for v in VDSR[scale]))
 

@@ -6,7 +6,8 @@
 #
 #   x S super-resolution   Set5, Set14, BSD100, Urban100: --protocol matlab --tile whole (the
 #                          VDSR-style tables), pt_ir whole, and pt_ir --tile reference (NSR.md
-#                          section 6, the reference code's own numbers)
+#                          section 6, the reference code's own numbers); a model trained for
+#                          --hard also matlab whole under --hard ("inference": "hard")
 #   denoising, RGB         CBSD68, Kodak24, McMaster at sigma 15, 25, 50 (PSNR on RGB and Y)
 #   denoising, grey        BSD68, Set12 at sigma 15, 25, 50 (--grey)
 #   JPEG, RGB              LIVE1 at quality 10, 20, 30, 40 (PSNR on RGB and Y, PSNR-B)
@@ -33,6 +34,8 @@ trap 'rm -f "$rows" "$rows.old"' EXIT
 # eval_row SET LEVEL PROTOCOL TILE EVAL-OPTIONS...: one row; the input's numbers for restoration
 eval_row() {
     set=$1 level=$2 protocol=$3 tile=$4; shift 4
+    inference=soft
+    case " $* " in *" --hard "*) inference=hard ;; esac
     # shellcheck disable=SC2086 # the options are words
     out=$($NSR eval --model "$model" --data "$DATA/$set" --protocol "$protocol" --tile "$tile" \
         "$@" $threads --json --quiet | tail -n 1)
@@ -43,15 +46,17 @@ eval_row() {
         in=$($NSR eval --data "$DATA/$set" --protocol "$protocol" "$@" $threads --json --quiet | tail -n 1)
         input=", \"input\": {$(echo "$in" | sed -n 's/.*\("psnr_y": .*[0-9]\)}$/\1/p')}"
     fi
-    printf '{"model": "%s", "task": "%s", "channels": %s, "set": "%s", "level": %s, "protocol": "%s", "tile": "%s", %s%s}\n' \
-        "$model" "$task" "$channels" "$set" "$level" "$protocol" "$tile" "$measures" "$input" >>"$rows"
-    echo "model_tables.sh: $set $level $protocol $tile done" >&2
+    printf '{"model": "%s", "task": "%s", "channels": %s, "set": "%s", "level": %s, "protocol": "%s", "tile": "%s", "inference": "%s", %s%s}\n' \
+        "$model" "$task" "$channels" "$set" "$level" "$protocol" "$tile" "$inference" "$measures" "$input" >>"$rows"
+    echo "model_tables.sh: $set $level $protocol $tile $inference done" >&2
 }
 
 case $task in
 sr)
+    hard=$(echo "$json" | sed -n 's/.*"select.trained_hard": \([0-9]\).*/\1/p')
     for set in Set5 Set14 BSD100 Urban100; do
         eval_row "$set" "$scale" matlab whole --scale "$scale"
+        [ "${hard:-0}" = 1 ] && eval_row "$set" "$scale" matlab whole --scale "$scale" --hard
         eval_row "$set" "$scale" pt_ir whole --scale "$scale"
         eval_row "$set" "$scale" pt_ir reference --scale "$scale"
     done ;;
