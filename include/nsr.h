@@ -623,6 +623,9 @@ typedef struct nsr_selection_map {
     float *gamma;
 } nsr_selection_map;
 
+/* The selections of one of m's blocks, per_block above: 2 or 1, 0 for a plain network. */
+NSR_API int nsr_model_selections_per_block(const nsr_model *m);
+
 /* Runs the network (soft selection, as inference) on the windows of in (the network's channel
  * count) in batches, and keeps the selection weights the forward used. Fails for a plain
  * network (1 group: nothing is selected), a window larger than the padded image, or a pad not

@@ -214,7 +214,7 @@ static int run(const opt_args *a) {
         }
         images += lists[i].count;
     }
-    const int per_block = arch->shared_selection || arch->regime == NSR_REGIME_FIXED_SIZE ? 1 : 2;
+    const int per_block = nsr_model_selections_per_block(m);
     const size_t kd = (size_t)arch->groups * arch->cardinals, n = (size_t)arch->blocks * per_block * kd;
     sum = calloc(n, sizeof *sum), sumsq = calloc(n, sizeof *sumsq), mean = malloc(n * sizeof *mean);
     if (!sum || !sumsq || !mean) {

@@ -46,7 +46,7 @@ static void store_plain(nsr_model *p, const eng_conv *pc, const float *W, const 
  * map counts them (2: every conv its own; 1: the block's, shared or weighting the hidden
  * layer). */
 static const float *selection_of(const nsr_model *m, const float *gamma, int b, int second) {
-    const int per_block = m->conv[ENG_BLOCK_CONV(0, 1)].side ? 2 : 1;
+    const int per_block = nsr_model_selections_per_block(m);
     const size_t kd = (size_t)m->arch.groups * m->arch.cardinals;
     return gamma + ((size_t)b * per_block + (per_block == 2 && second)) * kd;
 }
@@ -55,7 +55,7 @@ int nsr_model_fold(nsr_model **plain, const nsr_model *m, const float *gamma, ns
     *plain = NULL;
     const nsr_arch *a = &m->arch;
     if (a->groups == 1) return nsr_fail(err, "a plain network (1 sparsity group) has no selection to fold");
-    const int per_block = m->conv[ENG_BLOCK_CONV(0, 1)].side ? 2 : 1, k = a->groups, d = a->cardinals;
+    const int per_block = nsr_model_selections_per_block(m), k = a->groups, d = a->cardinals;
     const size_t nsel = (size_t)a->blocks * per_block * k * d;
     for (size_t i = 0; i < nsel; i++)
         if (!(gamma[i] >= 0 && isfinite(gamma[i])))

@@ -207,6 +207,11 @@ size_t nsr_model_param_count(const nsr_model *m) { return m->nparams; }
 
 int nsr_model_trained_hard(const nsr_model *m) { return m->trained_hard; }
 
+/* A block's second conv has its own side layer when every conv selects from its own input. */
+int nsr_model_selections_per_block(const nsr_model *m) {
+    return m->arch.groups == 1 ? 0 : m->conv[ENG_BLOCK_CONV(0, 1)].side ? 2 : 1;
+}
+
 int eng_model_num_tensors(const nsr_model *m) { return m->ntensor; }
 const eng_tensor *eng_model_tensor(const nsr_model *m, int i) { return &m->tensor[i]; }
 

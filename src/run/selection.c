@@ -45,7 +45,7 @@ int nsr_model_select_windows(const nsr_model *m, const nsr_image *in, const nsr_
     memset(map, 0, sizeof *map);
     if (check_grid(m, in, grid, err)) return -1;
     const nsr_arch *a = &m->arch;
-    const int per_block = m->conv[ENG_BLOCK_CONV(0, 1)].side ? 2 : 1;
+    const int per_block = nsr_model_selections_per_block(m);
     const size_t kd = (size_t)a->groups * a->cardinals, nsel = (size_t)a->blocks * per_block;
     const int C = a->channels, size = grid->size;
     *map = (nsr_selection_map){.size = size, .stride = grid->stride, .groups = a->groups,
