@@ -43,8 +43,11 @@ if [ "$rc" -eq 0 ] && [ ! -s "$WORK/err" ] &&
    row nsr_x4 | grep -q "x4 super-resolution .* untrained"; then pass "models: lists NSR_MODELS's"
 else fail "models: lists NSR_MODELS's" "exit $rc: $(cat "$WORK/err" "$WORK/list" | head -c 600)"; fi
 BUNDLED=$(dirname "$(dirname "$NSR")")/models
+# the bundled model's validation Y-PSNR as its file records it (it changes when the model is retrained)
+bundled_val() { "$NSR" info "$BUNDLED/nsr_x2.nsr" --json | sed -n 's/.*"train.val_psnr": \([0-9.]*\).*/\1/p'; }
 if [ -f "$BUNDLED/nsr_x2.nsr" ]; then
-    if grep "$BUNDLED/nsr_x2.nsr" "$WORK/list" | grep -q "36.50 dB on Set5 .*(hidden by the one above"; then
+    val=$(printf '%.2f' "$(bundled_val)")
+    if grep "$BUNDLED/nsr_x2.nsr" "$WORK/list" | grep -q "$val dB on Set5 .*(hidden by the one above"; then
         pass "models: the bundled one, hidden, with its quality"
     else fail "models: the bundled one, hidden, with its quality" "$(cat "$WORK/list")"; fi
 fi
@@ -52,7 +55,8 @@ if tail -n 1 "$WORK/list" | grep -q "searched in this order.*: $WORK/empty (miss
 else fail "models: the folders searched" "$(tail -n 1 "$WORK/list")"; fi
 expect_out "models --json" "{\"name\": \"nsr_denoise\", \"file\": \"$M/nsr_denoise.nsr\", \"hidden\": false, \"task\": \"denoise\", \"restores\": \"denoising sigma 0-55\", \"scale\": 1, \"channels\": 3, \"params\": 878, \"iterations\": 2, \"data\": \"$WORK/data\", \"val\": null, \"val_psnr_y_pt_ir\": null}" \
     "$NSR" models --json
-expect_out "models: quality named and measured" '"val_psnr_y_pt_ir": 36.49' env NSR_MODELS= "$NSR" models --json
+[ -f "$BUNDLED/nsr_x2.nsr" ] && expect_out "models: quality named and measured" \
+    "\"val_psnr_y_pt_ir\": $(bundled_val | cut -c1-6)" env NSR_MODELS= "$NSR" models --json
 mkdir "$WORK/badmodels" && printf 'not a model' >"$WORK/badmodels/junk.nsr"
 NSR_MODELS="$WORK/badmodels:$M" "$NSR" models >"$WORK/list" 2>"$WORK/err"; rc=$?
 if [ "$rc" -eq 1 ] && grep -q "junk.nsr.*(left out)" "$WORK/err" && grep -q "^nsr_x4 " "$WORK/list"; then
