@@ -216,9 +216,10 @@ static int parse_args(const opt_args *a, train_args *t) {
     const int channels_given = cli_arch_given(v, 0, "channels");
     if (channels_given) o->init_channels = o->arch.channels;
     /* with --init, --groups (and its --cardinals, --shared) split a plain model */
-    const int split_given = cli_arch_given(v, 0, "groups") + cli_arch_given(v, 0, "cardinals") +
+    const int groups_given = cli_arch_given(v, 0, "groups");
+    const int split_given = groups_given + cli_arch_given(v, 0, "cardinals") +
                             cli_arch_given(v, 0, "shared_selection");
-    if (cli_arch_given(v, 0, "groups")) {
+    if (groups_given) {
         o->init_groups = o->arch.groups;
         o->init_cardinals = o->arch.cardinals;
         o->init_shared = o->arch.shared_selection;
