@@ -5,6 +5,13 @@
 . tests/clilib.sh
 build=$(dirname "$NSR")
 prefix="$WORK/prefix"
+# The install rebuilds the program in the shared build folder with this prefix in its model
+# search path; it is rebuilt with the prefix it had (make's, or the one it was made with) after.
+built_prefix=$(cat "$build/tools/prefix" 2>/dev/null) || built_prefix=
+restore_build() {
+    make -s SANITIZE="${NSR_SANITIZE:-}" BUILD="$build" ${built_prefix:+PREFIX="$built_prefix"} "$build/nsr" >/dev/null 2>&1
+}
+trap 'restore_build; rm -rf "$WORK"' EXIT
 if make -s install SANITIZE="${NSR_SANITIZE:-}" BUILD="$build" PREFIX="$prefix" >"$WORK/log" 2>&1; then pass install_runs
 else fail install_runs "$(tail -n 1 "$WORK/log")"; exit 0; fi
 for f in bin/nsr lib/libnsr.a lib/libnsr.so include/nsr.h lib/pkgconfig/nsr.pc share/man/man1/nsr.1 \
@@ -65,6 +72,10 @@ if cc -o "$WORK/upscale" examples/upscale.c $flags >"$WORK/log" 2>&1 &&
 else fail example_pkg_config "$(head -c 300 "$WORK/log") $out"; fi
 expect_same example_same_result "$WORK/made.png" "$WORK/linked.png"
 expect_error example_error_line env LD_LIBRARY_PATH="$prefix/lib" "$WORK/upscale" "$model" "$WORK/missing.png" "$WORK/x.png"
+
+# The build's own program searches its own prefix again, not this test's.
+if restore_build && ! "$NSR" models 2>&1 | grep -q "$prefix"; then pass build_prefix_restored
+else fail build_prefix_restored "$("$NSR" models 2>&1 | tail -n 1)"; fi
 
 # The man page renders without a warning: man -l where man is there, else groff.
 page="$prefix/share/man/man1/nsr.1"
