@@ -57,7 +57,7 @@ if [ -f "$BUNDLED/nsr_x2.nsr" ]; then
 fi
 if tail -n 1 "$WORK/list" | grep -q "searched in this order.*: $WORK/empty (missing), $M, "; then pass "models: the folders searched"
 else fail "models: the folders searched" "$(tail -n 1 "$WORK/list")"; fi
-expect_out "models --json" "{\"name\": \"nsr_denoise\", \"file\": \"$M/nsr_denoise.nsr\", \"hidden\": false, \"task\": \"denoise\", \"restores\": \"denoising sigma 0-55\", \"scale\": 1, \"channels\": 3, \"params\": 878, \"iterations\": 2, \"data\": \"$WORK/data\", \"val\": null, \"val_psnr_y_pt_ir\": null}" \
+expect_out "models --json" "{\"name\": \"nsr_denoise\", \"file\": \"$M/nsr_denoise.nsr\", \"hidden\": false, \"task\": \"denoise\", \"restores\": \"denoising sigma 0-55\", \"scale\": 1, \"channels\": 3, \"params\": 878, \"iterations\": 2, \"init_iterations\": 0, \"data\": \"$WORK/data\", \"val\": null, \"val_psnr_y_pt_ir\": null}" \
     "$NSR" models --json
 [ -f "$BUNDLED/nsr_x2.nsr" ] && expect_out "models: quality named and measured" \
     "\"val_psnr_y_pt_ir\": $(bundled_val | cut -c1-6)" env NSR_MODELS= "$NSR" models --json

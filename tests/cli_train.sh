@@ -118,6 +118,17 @@ expect_ok init_new_scale "$NSR" train $INIT_RUN --run "$WORK/x3" --scale 3
 expect_out init_new_scale_model "x3 super-resolution, RGB" "$NSR" info "$WORK/x3/model.nsr"
 expect_ok init_grey_denoiser "$NSR" train $INIT_RUN --run "$WORK/grey" --noise 0:50 --channels 1
 expect_out init_grey_denoiser_model "same size.*grey" "$NSR" info "$WORK/grey/model.nsr"
+# A run from a trained model records the steps behind it (the init's own and those behind the
+# init), so that a chain of runs adds up; nsr models lists them as N+M.
+CHAIN_RUN="--data $WORK/data --patch 8 --batch 2 --iterations 2 --val-every 0"
+"$NSR" info "$WORK/x3/model.nsr" >"$WORK/x3.info" 2>&1
+check init_untrained_no_count test -z "$(grep init_iterations "$WORK/x3.info")"
+expect_ok init_from_trained "$NSR" train $CHAIN_RUN --init "$WORK/x3/model.nsr" --run "$WORK/x3b"
+expect_out init_iterations_recorded "train.init_iterations  *2$" "$NSR" info "$WORK/x3b/model.nsr"
+expect_ok init_chain "$NSR" train $CHAIN_RUN --init "$WORK/x3b/model.nsr" --run "$WORK/x3c"
+expect_out init_iterations_chain "train.init_iterations  *4$" "$NSR" info "$WORK/x3c/model.nsr"
+mkdir -p "$WORK/listed" && cp "$WORK/x3c/model.nsr" "$WORK/listed/chain.nsr"
+expect_out init_iterations_listed "^chain .*, 4+2 it\. " env NSR_MODELS="$WORK/listed" "$NSR" models
 
 # --init of a plain model with --groups: split into equal groups (sparse upcycling), trained hard
 "$NSR" new -o "$WORK/plain.nsr" --blocks 1 --features 8 --wm 1 --groups 1 2>/dev/null

@@ -14,10 +14,12 @@
 
 void cli_model_meta_read(const nsr_model_file *f, cli_model_meta *meta) {
     nsr_error err;
-    *meta = (cli_model_meta){NULL, 0, NULL, NULL, NAN};
+    *meta = (cli_model_meta){NULL, 0, 0, NULL, NULL, NAN};
     if (nsr_model_file_meta_type(f, "task") == NSR_META_STRING) nsr_model_file_get_string(f, "task", &meta->task, &err);
     if (nsr_model_file_meta_type(f, "train.iteration") == NSR_META_INT)
         nsr_model_file_get_int(f, "train.iteration", &meta->iterations, &err);
+    if (nsr_model_file_meta_type(f, "train.init_iterations") == NSR_META_INT)
+        nsr_model_file_get_int(f, "train.init_iterations", &meta->init_iterations, &err);
     if (nsr_model_file_meta_type(f, "train.data") == NSR_META_STRING)
         nsr_model_file_get_string(f, "train.data", &meta->data, &err);
     if (nsr_model_file_meta_type(f, "train.val") == NSR_META_STRING)

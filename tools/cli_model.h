@@ -22,6 +22,7 @@ typedef struct cli_model {
 typedef struct cli_model_meta {
     const char *task;       /* "sr", "denoise" or "jpeg"; NULL when not recorded */
     int64_t iterations;     /* training steps done ("train.iteration"); 0 when none recorded */
+    int64_t init_iterations; /* the steps behind the model its run began from (--init), 0 */
     const char *data;       /* the training folders, ':'-separated ("train.data"), or NULL */
     const char *val;        /* the validation folder ("train.val"), or NULL */
     double val_psnr;        /* mean Y-PSNR (pt_ir convention, whole image, soft selection) on

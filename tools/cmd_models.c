@@ -80,8 +80,10 @@ static void print_model(const char *path, const nsr_model_file *f, const nsr_mod
         else fputs("null", stdout);
         printf(", \"restores\": ");
         json_write_string(stdout, task);
-        printf(", \"scale\": %d, \"channels\": %d, \"params\": %zu, \"iterations\": %" PRId64,
-               arch->scale, arch->channels == 1 ? 1 : 3, nsr_model_param_count(m), meta.iterations);
+        printf(", \"scale\": %d, \"channels\": %d, \"params\": %zu, \"iterations\": %" PRId64
+               ", \"init_iterations\": %" PRId64,
+               arch->scale, arch->channels == 1 ? 1 : 3, nsr_model_param_count(m), meta.iterations,
+               meta.init_iterations);
         printf(", \"data\": ");
         if (meta.data) json_write_string(stdout, meta.data);
         else fputs("null", stdout);
@@ -99,9 +101,13 @@ static void print_model(const char *path, const nsr_model_file *f, const nsr_mod
     else if (isnan(meta.val_psnr)) snprintf(quality, sizeof quality, "not measured");
     else snprintf(quality, sizeof quality, "%.2f dB on %s", meta.val_psnr, *val ? val : "?");
     char training[192] = "-";
+    /* a run begun from another model (--init): the steps behind it, then its own */
+    char before[24] = "";
+    if (meta.init_iterations) snprintf(before, sizeof before, "%" PRId64 "+", meta.init_iterations);
     if (meta.iterations)
-        snprintf(training, sizeof training, "%s, %" PRId64 " it.", *data ? data : "?", meta.iterations);
-    printf("%-16s %-24s %-4s %10s  %-26s %-20s %s%s\n", name, task, arch->channels == 1 ? "grey" : "RGB",
+        snprintf(training, sizeof training, "%s, %s%" PRId64 " it.", *data ? data : "?", before,
+                 meta.iterations);
+    printf("%-16s %-24s %-4s %10s  %-28s %-20s %s%s\n", name, task, arch->channels == 1 ? "grey" : "RGB",
            params, training, quality, path, hidden ? "  (hidden by the one above of that name)" : "");
 }
 
@@ -127,7 +133,7 @@ static int run(const opt_args *a) {
     names shown = {NULL, 0};
     size_t found = 0, bad = 0;
     if (!json)
-        printf("%-16s %-24s %-4s %10s  %-26s %-20s %s\n", "NAME", "TASK", "CH", "PARAMETERS",
+        printf("%-16s %-24s %-4s %10s  %-28s %-20s %s\n", "NAME", "TASK", "CH", "PARAMETERS",
                "TRAINED ON, ITERATIONS", "VAL Y-PSNR (pt_ir)", "FILE");
     for (int d = 0; d < search.count; d++) {
         char **paths;
@@ -178,7 +184,8 @@ static const opt_command command = {
     "Lists the models that -m NAME finds, in search order: the folders of $NSR_MODELS (separated\n"
     "by ':'), then models/ beside the program (../models or ../share/nsr/models from its folder),\n"
     "then the install prefix's share/nsr/models. For each: its name (the file name without\n"
-    ".nsr), task, image channels, parameters, training data and iterations, quality and file.\n"
+    ".nsr), task, image channels, parameters, training data and iterations (N+M: M steps from a\n"
+    "model of N, nsr train --init), quality and file.\n"
     "\n",
     "Quality is what nsr train measured last on its validation folder: the mean Y-PSNR under\n"
     "the pt_ir convention (the NSR reference's), whole images, soft selection; nsr eval gives\n"

@@ -25,7 +25,8 @@ static const opt_spec fixed[FIXED] = {
                       "--seed. With --groups K (--cardinals, --shared) a plain model (k = 1,\n"
                       "nsr fold's) is split into K groups, each a copy of its kernels: the\n"
                       "network starts as the plain one, whatever it selects, and a run with\n"
-                      "--hard-from 0 trains it for --hard from there"},
+                      "--hard-from 0 trains it for --hard from there. The model records the\n"
+                      "steps behind M (train.init_iterations; nsr models shows N+M)"},
     [SCALE] = {.short_name = 's', .long_name = "scale", .kind = OPT_INT, .min = 2, .max = 8, .arg = "S",
                .help = "x S super-resolution, 2..8 (with --init: default the model's scale)", .section = "task (one of):"},
     [NOISE] = {.short_name = 'n', .long_name = "noise", .kind = OPT_STRING, .arg = "SIGMA",

@@ -74,6 +74,7 @@ typedef struct trainer {
     nsr_model *model;
     nn_adam adam;
     long iter;               /* steps done */
+    int64_t init_iterations; /* the steps behind the init model (its own and its init's), 0 */
     long saved_iter;         /* the iteration of the newest checkpoint, -1 when none */
     int loaded;              /* the data and validation images are in memory */
     double seconds;          /* training time up to the last step, all sessions together */
@@ -266,6 +267,8 @@ static int add_metadata(const trainer *t, nsr_model_file *f, nsr_error *err) {
              nsr_model_file_set_string(f, "train.data", dirs, err) ||
              (o->val_dir && nsr_model_file_set_string(f, "train.val", o->val_dir, err)) ||
              (o->init_path && nsr_model_file_set_string(f, "train.init", o->init_path, err)) ||
+             (t->init_iterations &&
+              nsr_model_file_set_int(f, "train.init_iterations", t->init_iterations, err)) ||
              nsr_model_file_set_int(f, "train.iterations", o->iterations, err) ||
              nsr_model_file_set_int(f, "train.iteration", t->iter, err) ||
              nsr_model_file_set_int(f, "train.seed", (int64_t)o->seed, err) ||
@@ -609,6 +612,23 @@ static int layer_in(const nsr_model *to, const nsr_model *from, const char *name
     return 1;
 }
 
+/* The training steps that made the model at path: its own ("train.iteration") and those behind
+ * its own init model ("train.init_iterations"), so that a model's record counts every step from
+ * the first random network (a fold keeps the records of the model it folds). 0 when the file
+ * has no record or cannot be read: the count is information, not a condition of the run. */
+static int64_t lineage_iterations(const char *path) {
+    nsr_model_file *f;
+    nsr_error err;
+    if (nsr_model_file_load(&f, path, &err)) return 0;
+    int64_t own = 0, before = 0;
+    if (nsr_model_file_meta_type(f, "train.iteration") == NSR_META_INT)
+        nsr_model_file_get_int(f, "train.iteration", &own, &err);
+    if (nsr_model_file_meta_type(f, "train.init_iterations") == NSR_META_INT)
+        nsr_model_file_get_int(f, "train.init_iterations", &before, &err);
+    nsr_model_file_free(f);
+    return own > 0 && before >= 0 ? own + before : 0;
+}
+
 /* The network a run starts from (nsr_train_options.init_path says how a model of another
  * scale or other image planes is carried over): the body learned for one task is a good start
  * for another, while a tail of another shape has nothing to take over. A plain model split into
@@ -620,6 +640,7 @@ static int start_model(trainer *t, nsr_error *err) {
         return nsr_fail(err, "image planes %d: a network takes 1 (grey) or 3 (RGB)", o->init_channels);
     nsr_model *init;
     if (nsr_model_load(&init, o->init_path, err)) return -1;
+    t->init_iterations = lineage_iterations(o->init_path);
     if (o->init_groups) {
         nsr_model *split;
         const int failed = nsr_model_split(&split, init, o->init_groups, o->init_cardinals, o->init_shared,
@@ -766,6 +787,12 @@ static int read_checkpoint(trainer *t, const nsr_model_file *f, nsr_error *err) 
     o->shards = (int)shards;
     if (nsr_model_file_meta_type(f, "train.loss") == NSR_META_FLOAT)
         nsr_model_file_get_float(f, "train.loss", &t->loss, err);
+    /* runs begun by earlier builds have no count: their init model's, when it is still there */
+    if (nsr_model_file_meta_type(f, "train.init_iterations") != NSR_META_NONE) {
+        if (nsr_model_file_get_int(f, "train.init_iterations", &t->init_iterations, err)) return -1;
+    } else if (o->init_path) {
+        t->init_iterations = lineage_iterations(o->init_path);
+    }
     if (nsr_model_file_meta_type(f, "train.val_psnr") == NSR_META_FLOAT)
         nsr_model_file_get_float(f, "train.val_psnr", &t->val_psnr, err);
 
