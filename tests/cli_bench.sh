@@ -24,7 +24,8 @@ for i, line in enumerate(open(sys.argv[1]), 1):
     if o["reference_" + unit] is None:
         assert o["ratio"] is None and o.get("unavailable"), f"line {i}: no time and no reason: {line}"
     else:
-        assert abs(o["ratio"] - o["reference_" + unit] / o["nsr_" + unit]) <= 1e-3 * o["ratio"], f"line {i}: {line}"
+        # printed with 6 decimals: a ratio of a starved run (0.000343) is exact to 5e-7 only
+        assert abs(o["ratio"] - o["reference_" + unit] / o["nsr_" + unit]) <= 1e-3 * o["ratio"] + 1e-6, f"line {i}: {line}"
     seen.add(o["bench"])
 missing = set(sys.argv[2].split()) - seen
 assert not missing, f"no results of {sorted(missing)}"
