@@ -477,6 +477,30 @@ static void test_mixture(void) {
 #endif
 }
 
+/* nn_add_gated (the selection's gradient through a spatial mean and a ReLU) against its rule,
+ * bit for bit: every length up to 3 vectors and a tail, gates of each kind (positive, +0, -0,
+ * negative, NaN) and no gate. */
+static void test_add_gated(void) {
+    enum { LEN = 29 };
+    const float kinds[] = {1.5f, 0.0f, -0.0f, -2.0f, 1e-30f, NAN};
+    float x0[LEN], gate[LEN], x[LEN];
+    for (int e = 0; e < LEN; e++) {
+        x0[e] = (float)(e % 7) - 3.25f;
+        gate[e] = kinds[(e * 5) % 6];
+    }
+    for (int gated = 0; gated < 2; gated++)
+        for (size_t len = 0; len <= LEN; len++) {
+            memcpy(x, x0, sizeof x);
+            nn_add_gated(x, gated ? gate : NULL, 0.375f, len);
+            for (size_t e = 0; e < LEN; e++) {
+                float want = e < len ? x0[e] + 0.375f : x0[e];
+                if (e < len && gated && !(gate[e] > 0)) want = 0.0f;
+                CHECK(memcmp(&x[e], &want, sizeof want) == 0, "gated %d len %zu: x[%zu] %g, want %g",
+                      gated, len, e, x[e], want);
+            }
+        }
+}
+
 int main(void) {
     kernels_at_start = getenv("NSR_KERNELS") ? strdup(getenv("NSR_KERNELS")) : NULL;
     printf("  kernels: %s\n", nn_conv2d_kernels());
@@ -485,6 +509,7 @@ int main(void) {
     RUN(test_winograd);
     RUN(test_network_shapes);
     RUN(test_mixture);
+    RUN(test_add_gated);
     RUN(test_weight_gradient_chunks);
     RUN(test_threads_bit_identical);
     RUN(test_reference_switch);

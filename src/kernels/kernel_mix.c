@@ -1,6 +1,6 @@
 /* kernel_mix.c - mixing groups of kernels per sample (NSR.md section 2, step 4) and its
  * backward, for NSR's convolution (src/nn/nsr_conv.c) and for Winograd's per-sample mixtures
- * (conv_winograd_forward.c), and the vectorised sums they run.
+ * (conv_winograd_forward.c), and the vectorised sums and passes they run.
  *
  * The loops below are written so that GCC vectorises them: fixed-width blocks of independent
  * lanes, no reassociation needed (the build has no -ffast-math and, being ISO C, no FMA
@@ -91,6 +91,40 @@ AVX2 static double lane_sum_avx2(const float *x, const float *y, size_t len) {
 
 double nn_lane_sum(const float *x, const float *y, size_t len) {
     return (cpu_has_avx2_fma() ? lane_sum_avx2 : lane_sum_plain)(x, y, len);
+}
+
+/* nn_add_gated, plainly: the rule itself, and the tail of the AVX2 copy. */
+static void add_gated_plain(float *x, const float *gate, float c, size_t len, size_t e) {
+    for (; e < len; e++) {
+        const float added = x[e] + c;
+        x[e] = gate && !(gate[e] > 0) ? 0.0f : added;
+    }
+}
+
+#if FAST_X86
+/* GCC does not vectorise the plain loop: under ISO C's trapping floating point it keeps the
+ * comparison a branch. Here both are done on 8 lanes and the mask (ordered: false for NaN,
+ * as > is) clears the dropped lanes to +0, the same bits as the plain rule. */
+AVX2 static void add_gated_avx2(float *x, const float *gate, float c, size_t len) {
+    const __m256 vc = _mm256_set1_ps(c), zero = _mm256_setzero_ps();
+    size_t e = 0;
+    for (; e + 8 <= len; e += 8) {
+        __m256 v = _mm256_add_ps(_mm256_loadu_ps(x + e), vc);
+        if (gate) v = _mm256_and_ps(v, _mm256_cmp_ps(_mm256_loadu_ps(gate + e), zero, _CMP_GT_OQ));
+        _mm256_storeu_ps(x + e, v);
+    }
+    add_gated_plain(x, gate, c, len, e);
+}
+#endif
+
+void nn_add_gated(float *x, const float *gate, float c, size_t len) {
+#if FAST_X86
+    if (cpu_has_avx2_fma()) {
+        add_gated_avx2(x, gate, c, len);
+        return;
+    }
+#endif
+    add_gated_plain(x, gate, c, len, 0);
 }
 
 /* bmix[o] for one sample's coefficients cn: the groups with a weight, in increasing i. */

@@ -117,5 +117,9 @@ int nn_kernel_mix_one_group(const nn_kernel_mix *mix, int n);
 /* sum over e < len of x[e] (y NULL) or x[e] y[e], in double, added in a fixed order, so that
  * the AVX2 and the plain build give the same bits (a spatial mean, a dot product). */
 double nn_lane_sum(const float *x, const float *y, size_t len);
+/* x[e] += c for e < len, then x[e] = +0 where gate (NULL: none) is not positive: a constant's
+ * gradient added to a plane, through a ReLU whose output is gate. Exact: the same bits on every
+ * CPU. */
+void nn_add_gated(float *x, const float *gate, float c, size_t len);
 
 #endif

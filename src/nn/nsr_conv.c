@@ -107,14 +107,8 @@ void nn_select_backward(float *dinp, float *dA, float *da, const float *dgamma, 
         for (int c = 0; c < cin; c++) {
             double dp = 0;
             for (int r = 0; r < kd; r++) dp += (double)A[(size_t)r * cin + c] * dlogit[r];
-            const float share = (float)(dp / (double)plane);
-            float *dxc = dinp + ((size_t)n * cin + c) * plane;
-            if (gate) {
-                const float *gc = gate + ((size_t)n * cin + c) * plane;
-                for (size_t i = 0; i < plane; i++) dxc[i] = gc[i] > 0 ? dxc[i] + share : 0.0f;
-            } else {
-                for (size_t i = 0; i < plane; i++) dxc[i] += share;
-            }
+            const size_t at = ((size_t)n * cin + c) * plane;
+            nn_add_gated(dinp + at, gate ? gate + at : NULL, (float)(dp / (double)plane), plane);
         }
     }
 }
