@@ -101,12 +101,14 @@ int bench_spawn(char *const argv[], int merge_stderr, char **out, struct rusage 
 
 /* ---------------------------------------------------------------- references */
 
-/* The FMA peak (peak.c) as a timed case: independent chains of 256-bit FMAs on every thread of
- * an OpenMP team of `threads`, about gflop GFLOP in all (2 per lane and FMA), so that its time is
- * what that much work takes at the machine's peak. init fails (-1) when the CPU has no AVX2+FMA. */
+/* The FMA peak (peak.c) as a timed case: independent chains of 256-bit FMAs (512-bit where the
+ * kernels use them) on every thread of an OpenMP team of `threads`, about gflop GFLOP in all (2
+ * per lane and FMA), so that its time is what that much work takes at the machine's peak. init
+ * fails (-1) when the CPU has no AVX2+FMA. */
 typedef struct bench_fma {
     long iters;   /* loop rounds per thread */
     int threads;
+    int wide;     /* 512-bit FMAs */
     double gflop; /* the work exactly */
     float sink;   /* the chains' sum: stored, so that the work cannot be left out */
 } bench_fma;

@@ -37,7 +37,7 @@ static int conv_shape(const bench_opts *o, shape sh) {
     bench_onednn *dnn = o->no_reference ? NULL
                                         : bench_onednn_create(inp, w, b, sh.n, CH, CH, sh.h, sh.w, 3, &why);
     const double gflop = bench_conv_gflop(sh.n, CH, CH, sh.h, sh.w, 3);
-    bench_fma fma = {0, 0, 0, 0};
+    bench_fma fma = {0};
     const int have_fma = !bench_fma_init(&fma, gflop, o->threads);
     bench_case cases[3] = {{bench_conv_run, &job, {0, 0}}, {bench_fma_run, &fma, {0, 0}}};
     int ncases = have_fma ? 2 : 1;

@@ -6,13 +6,36 @@
  * cores since Haswell), so at least 8 chains are needed to keep both units busy; 12 leave room
  * and still fit the 16 ymm registers with m and c. m < 1 keeps the values bounded (they tend to
  * c / (1 - m)), so no overflow or denormal slows the loop down. The build targets x86-64-v2, so
- * the loop is compiled for AVX2+FMA on its own and only run when the CPU has both. */
+ * the loop is compiled for AVX2+FMA on its own and only run when the CPU has both.
+ *
+ * Where the convolutions' products run on 512-bit vectors (the kernels "avx512": the CPU has
+ * AVX-512F, and NSR_KERNELS does not say "avx2"), the peak is that of 512-bit FMAs, the same
+ * chains on zmm registers: a core whose units are 512 bits wide (Zen 5) does twice the work per
+ * FMA, and a share of a 256-bit peak would then overstate what the kernels reach. */
 #include <immintrin.h>
 #include <omp.h>
+#include <string.h>
 
 #include "bench.h"
 
 #define CHAINS 12
+
+/* The 512-bit chains, as fma_chains below. */
+__attribute__((target("avx512f"))) static float fma_chains_512(long iters, float seed) {
+    const __m512 m = _mm512_set1_ps(0.9999f), c = _mm512_set1_ps(1e-4f);
+    __m512 a[CHAINS];
+#pragma GCC unroll 12
+    for (int i = 0; i < CHAINS; i++) a[i] = _mm512_set1_ps(seed + (float)i);
+    for (long t = 0; t < iters; t++)
+#pragma GCC unroll 12
+        for (int i = 0; i < CHAINS; i++) a[i] = _mm512_fmadd_ps(a[i], m, c);
+    __m512 s = a[0];
+#pragma GCC unroll 12
+    for (int i = 1; i < CHAINS; i++) s = _mm512_add_ps(s, a[i]);
+    float lanes[16];
+    _mm512_storeu_ps(lanes, s);
+    return lanes[0] + lanes[15];
+}
 
 /* iters rounds of CHAINS FMAs; returns a sum of the chains so that none can be dropped. */
 __attribute__((target("avx2,fma"))) static float fma_chains(long iters, float seed) {
@@ -39,7 +62,9 @@ __attribute__((target("avx2,fma"))) static float fma_chains(long iters, float se
 int bench_fma_init(bench_fma *f, double gflop, int threads) {
     __builtin_cpu_init();
     if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) return -1;
-    const double per_round = (double)threads * CHAINS * 8 * 2; /* flops of one loop round */
+    f->wide = strcmp(eng_bench_kernels(), "avx512") == 0;
+    /* flops of one loop round */
+    const double per_round = (double)threads * CHAINS * (f->wide ? 16 : 8) * 2;
     f->threads = threads;
     f->iters = (long)(gflop * 1e9 / per_round) + 1;
     f->gflop = (double)f->iters * per_round * 1e-9;
@@ -50,6 +75,6 @@ void bench_fma_run(void *ctx) {
     bench_fma *f = ctx;
     float total = 0;
 #pragma omp parallel num_threads(f->threads) reduction(+ : total)
-    total += fma_chains(f->iters, (float)omp_get_thread_num());
+    total += (f->wide ? fma_chains_512 : fma_chains)(f->iters, (float)omp_get_thread_num());
     f->sink = total;
 }

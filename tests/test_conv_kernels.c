@@ -363,7 +363,45 @@ static void test_threads_bit_identical(void) {
     }
 }
 
-/* NSR_KERNELS=reference makes nn_conv2d_* the reference, bit for bit; =direct is named. */
+/* Winograd's products on 512-bit vectors (product_avx512) and on 256-bit ones (NSR_KERNELS=avx2):
+ * the same bits for the forward, the input gradient and the weight and bias gradients, shared
+ * and per-sample kernels. The shapes leave every tail: 8, 16 and 24 pixels past the last whole
+ * 32 in the products, and 4, 8 or 16 channels in the weight gradient's last block. */
+static void test_avx512_same_bits(void) {
+    if (!cpu_has_avx512f() || !cpu_has_avx2_fma()) SKIP("no AVX-512 on this CPU");
+    static const int list[][5] = {{2, 24, 26, 33, 34}, {1, 64, 64, 48, 48}, {2, 16, 40, 37, 61},
+                                  {3, 64, 32, 45, 45}, {2, 20, 18, 32, 50}, {1, 40, 64, 40, 36}};
+    for (size_t i = 0; i < sizeof list / sizeof *list; i++)
+        for (int per_sample = 0; per_sample < 2; per_sample++) {
+            const int N = list[i][0], ci = list[i][1], co = list[i][2], H = list[i][3], W = list[i][4];
+            const size_t in_sz = (size_t)N * ci * H * W, out_sz = (size_t)N * co * H * W;
+            const size_t wset = (size_t)co * ci * 9, ws = per_sample ? wset : 0;
+            const size_t sz[4] = {out_sz, in_sz, (per_sample ? N : 1) * wset,
+                                  (size_t)(per_sample ? N : 1) * co};
+            float *x = rand_buf(in_sz), *w = rand_buf(sz[2]), *b = rand_buf(sz[3]);
+            float *dy = rand_buf(out_sz), *res[2][4];
+            for (int narrow = 0; narrow < 2; narrow++) {
+                set_kernels(narrow ? "avx2" : NULL);
+                for (int k = 0; k < 4; k++) res[narrow][k] = calloc(sz[k], sizeof(float));
+                nn_conv2d_forward_fast(res[narrow][0], x, w, ws, b, per_sample ? co : 0, N, ci, co,
+                                       H, W, 3, NULL);
+                nn_conv2d_backward_fast(res[narrow][1], res[narrow][2], res[narrow][3], dy, x, w,
+                                        ws, per_sample ? co : 0, N, ci, co, H, W, 3, NULL);
+            }
+            set_kernels(NULL);
+            const char *what[4] = {"output", "input gradient", "weight gradient", "bias gradient"};
+            for (int k = 0; k < 4; k++) {
+                CHECK(memcmp(res[0][k], res[1][k], sz[k] * sizeof(float)) == 0,
+                      "N%d %d -> %d %dx%d%s: the %s differs between AVX-512 and AVX2", N, ci, co,
+                      H, W, per_sample ? " per-sample" : "", what[k]);
+                free(res[0][k]), free(res[1][k]);
+            }
+            free(x), free(w), free(b), free(dy);
+        }
+}
+
+/* NSR_KERNELS=reference makes nn_conv2d_* the reference, bit for bit; =direct and =avx2 are
+ * named. */
 static void test_reference_switch(void) {
     const int N = 2, ci = 5, co = 7, H = 9, W = 11, K = 3;
     const size_t out_sz = (size_t)N * co * H * W;
@@ -380,8 +418,12 @@ static void test_reference_switch(void) {
     const int fast = nn_conv2d_forward_fast(y, x, w, 0, b, 0, N, ci, co, H, W, K, NULL);
     CHECK(strcmp(nn_conv2d_kernels(), fast ? "avx2-direct" : "reference") == 0, "kernels: %s",
           nn_conv2d_kernels());
-    unsetenv("NSR_KERNELS");
+    setenv("NSR_KERNELS", "avx2", 1);
     CHECK(strcmp(nn_conv2d_kernels(), fast ? "avx2" : "reference") == 0, "kernels: %s",
+          nn_conv2d_kernels());
+    unsetenv("NSR_KERNELS");
+    const char *wide = cpu_has_avx512f() ? "avx512" : "avx2";
+    CHECK(strcmp(nn_conv2d_kernels(), fast ? wide : "reference") == 0, "kernels: %s",
           nn_conv2d_kernels());
     if (saved) setenv("NSR_KERNELS", saved, 1);
     free(saved), free(x), free(w), free(b), free(y), free(y_ref);
@@ -512,6 +554,7 @@ int main(void) {
     RUN(test_add_gated);
     RUN(test_weight_gradient_chunks);
     RUN(test_threads_bit_identical);
+    RUN(test_avx512_same_bits);
     RUN(test_reference_switch);
     return test_summary();
 }

@@ -11,7 +11,8 @@
 #include "kernels/kernels.h"
 
 /* NSR_KERNELS, for tests and benchmarks: "reference" forces the reference, "direct" the fast
- * kernels without Winograd. */
+ * kernels without Winograd, "avx2" Winograd's products on 256-bit vectors where the CPU has
+ * AVX-512. */
 static int kernels_are(const char *name) {
     const char *k = getenv("NSR_KERNELS");
     return k && strcmp(k, name) == 0;
@@ -19,8 +20,13 @@ static int kernels_are(const char *name) {
 static int fast_wanted(void) { return !kernels_are("reference") && cpu_has_avx2_fma(); }
 static int winograd_wanted(void) { return !kernels_are("direct"); }
 
+int wino_avx512(void) { return cpu_has_avx512f() && !kernels_are("avx2"); }
+
 const char *nn_conv2d_kernels(void) {
-    return !fast_wanted() ? "reference" : winograd_wanted() ? "avx2" : "avx2-direct";
+    return !fast_wanted()      ? "reference"
+           : !winograd_wanted() ? "avx2-direct"
+           : wino_avx512()      ? "avx512"
+                                : "avx2";
 }
 
 /* post as a pass of its own, where a kernel does not apply it as it stores: the residual's

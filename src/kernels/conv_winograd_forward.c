@@ -259,6 +259,7 @@ typedef struct wino_job {
     const char *transformed;  /* which sets of U are transformed */
     int transposed;
     int N, cin, cout, H, W, accumulate, relu;
+    int avx512;            /* the products on 512-bit vectors (wino_avx512) */
     out_blocks ob;         /* the products' output blocks */
     size_t uf;             /* U's frequency stride (u_stride) */
     int nseg, nrow_blocks; /* blocks across and down a sample */
@@ -325,19 +326,24 @@ static AVX2 void input_transform(const wino_job *jb, float *V, float *split, con
     }
 }
 
-/* M (NF, rows, Tp) = U_xi V_xi for each frequency xi. */
+/* M (NF, rows, Tp) = U_xi V_xi for each frequency xi: 16 pixels a step, or 32 on 512-bit
+ * vectors. */
 static AVX2 void products(const wino_job *jb, float *M, const float *V, const float *U) {
     const int cin = jb->cin, rows = jb->ob.rows, Tp = jb->Tp;
+    const int step = jb->avx512 ? 32 : 8 * NVMAX;
     for (int xi = 0; xi < NF; xi++) {
         const float *Vx = V + xi * jb->vf, *Ux = U + xi * jb->uf;
         float *Mx = M + (size_t)xi * rows * Tp;
-        for (int t = 0; t < Tp; t += 8 * NVMAX) {
-            const int two = Tp - t >= 8 * NVMAX;
+        for (int t = 0; t < Tp; t += step) {
+            const int two = Tp - t >= 8 * NVMAX, n = Tp - t < step ? Tp - t : step;
             for (int o0 = 0; o0 < rows; o0 += block_rows(jb->ob, o0)) {
                 float *m = Mx + (size_t)o0 * Tp + t;
                 const float *u = Ux + (size_t)o0 * cin;
+                const int cw = o0 < jb->ob.wide ? CO : CO_NARROW;
                 /* the shapes as constants, so that each call unrolls into its own loop */
-                if (o0 < jb->ob.wide && two)
+                if (jb->avx512)
+                    product_avx512(m, Tp, cw, n, Vx + t, Tp, u, cin, 0, cw);
+                else if (o0 < jb->ob.wide && two)
                     fwd_micro(m, Tp, CO, 8, Vx + t, Tp, 0, u, cin, NULL, 0, CO, 1, NVMAX);
                 else if (o0 < jb->ob.wide)
                     fwd_micro(m, Tp, CO, 8, Vx + t, Tp, 0, u, cin, NULL, 0, CO, 1, 1);
@@ -442,7 +448,8 @@ int wino_conv3x3(float *out, const float *inp, const float *w, size_t wstride,
     wino_job jb = {.out = out, .inp = inp, .b = b, .bstride = bstride, .w = w, .mix = mix,
                    .transposed = transposed, .N = N, .cin = cin, .cout = cout,
                    .ob = out_blocks_of(cout), .H = H, .W = W,
-                   .accumulate = accumulate, .relu = post && post->relu};
+                   .accumulate = accumulate, .relu = post && post->relu,
+                   .avx512 = wino_avx512()};
     const float *res = post ? post->residual : NULL, *gate = post ? post->gate : NULL;
     /* blocks: rows of at most SEG_MAX tiles, as many tile rows as fit BLOCK_FLOATS */
     const int tiles_x = (W + 3) / 4, tiles_y = (H + 3) / 4;

@@ -188,6 +188,7 @@ struct wino_wgrad {
     size_t wstride, bstride;
     int N, cin, cout, cin8, nob, H, W; /* nob: output blocks of CO */
     int seg, trows, bands, pieces, T, threads;
+    int avx512; /* the sums of 16 channels on 512-bit vectors (wino_avx512) */
     int solo; /* a thread per sample (per-sample kernels, a sample per piece): a piece each */
     size_t piece_floats, scratch_floats; /* scratch: per thread, split rows, tmp, sums */
     float *buf, *scratch;
@@ -282,7 +283,8 @@ wino_wgrad *wino_wgrad_plan(float *dw, float *db, const float *dout, const float
     *jb = (wino_wgrad){.dw = dw, .db = db, .dout = dout, .inp = inp, .wstride = wstride,
                        .bstride = bstride, .N = N, .cin = cin, .cout = cout,
                        .cin8 = (int)round_up((size_t)cin, 8), .nob = (cout + CO - 1) / CO,
-                       .H = H, .W = W, .threads = omp_get_max_threads()};
+                       .H = H, .W = W, .threads = omp_get_max_threads(),
+                       .avx512 = wino_avx512()};
     const int tiles_y = (H + 1) / 2;
     jb->seg = (int)round_up((size_t)(W + 1) / 2, 8);
     /* bands whose operands fill a chunk (long sums per flush to double), as long as one
@@ -334,15 +336,27 @@ static AVX2 void wgrad_item(const wino_wgrad *jb, int p0, int p1, int set, int o
             float *dm = piece_dm(jb, p);
             for (int t0 = 0; t0 < T; t0 += WG_SUB) {
                 const int len = T - t0 < WG_SUB ? T - t0 : WG_SUB, more = t0 > 0;
-                for (int ob = ob0; ob < ob1; ob++) {
+                int ob = ob0;
+                for (; nv == 2 && jb->avx512 && ob + 1 < ob1; ob += 2)
+                    product_pair_avx512(mt[ob - ob0], mt[ob + 1 - ob0], 16, 8 + lanes,
+                                        vt + (size_t)t0 * jb->cin8, jb->cin8,
+                                        dm_block(jb, dm, xi, ob) + (size_t)t0 * CO,
+                                        dm_block(jb, dm, xi, ob + 1) + (size_t)t0 * CO, len, more);
+                for (; ob < ob1; ob++) {
                     const float *w = dm_block(jb, dm, xi, ob) + (size_t)t0 * CO;
-                    if (nv == 2)
+                    if (nv == 2 && jb->avx512)
+                        product_avx512(mt[ob - ob0], 16, CO, 8 + lanes, vt + (size_t)t0 * jb->cin8,
+                                       jb->cin8, w, len, more, CO);
+                    else if (nv == 2)
                         fwd_micro(mt[ob - ob0], 16, CO, lanes, vt + (size_t)t0 * jb->cin8,
                                   jb->cin8, 0, w, len, NULL, more, CO, 1, 2);
                     else
                         fwd_micro(mt[ob - ob0], 16, CO, lanes, vt + (size_t)t0 * jb->cin8,
                                   jb->cin8, 0, w, len, NULL, more, CO, 1, 1);
-                    for (int j = 0; xi == 5 && c0 == 0 && j < CO; j++)
+                }
+                for (ob = ob0; xi == 5 && c0 == 0 && ob < ob1; ob++) {
+                    const float *w = dm_block(jb, dm, xi, ob) + (size_t)t0 * CO;
+                    for (int j = 0; j < CO; j++)
                         for (int t = 0; t < len; t++) bacc[(ob - ob0) * CO + j] += w[t * CO + j];
                 }
             }

@@ -16,6 +16,15 @@
 
 #define INLINE static inline __attribute__((always_inline))
 
+/* 1 when the CPU has AVX-512F (x86 only), else 0. */
+static inline int cpu_has_avx512f(void) {
+#if FAST_X86
+    return __builtin_cpu_supports("avx512f");
+#else
+    return 0;
+#endif
+}
+
 /* 1 when the CPU has AVX2 and FMA (x86 only), else 0. */
 static inline int cpu_has_avx2_fma(void) {
 #if FAST_X86

@@ -98,6 +98,19 @@ INLINE AVX2 void fwd_micro(float *dst, size_t oplane, int nj, int lanes, const f
     }
 }
 
+/* fwd_micro's matrix product (K = 1, no bias) on 512-bit vectors (micro_kernels_avx512.c),
+ * for CPUs with AVX-512F only: cw (CO or CO_NARROW) output channels x n pixels, n <= 32,
+ *   dst[j*oplane + p] (=, or += with accumulate) = sum_{c < cin} wp[c*cw + j] src[c*cplane + p]
+ * for j < nj, p < n; nothing past pixel n is read or written. The same bits as fwd_micro. */
+void product_avx512(float *dst, size_t oplane, int nj, int n, const float *src, size_t cplane,
+                    const float *wp, int cin, int accumulate, int cw);
+
+/* product_avx512 with cw = CO, n <= 16, for two blocks of CO output channels at once, their
+ * weights wp0 and wp1, into dst0 and dst1 (all CO rows of each). */
+void product_pair_avx512(float *dst0, float *dst1, size_t oplane, int n, const float *src,
+                         size_t cplane, const float *wp0, const float *wp1, int cin,
+                         int accumulate);
+
 /* v[i] lane l <- v[l] lane i: an 8x8 transpose in registers. */
 INLINE AVX2 void transpose8(__m256 v[8]) {
     const __m256 t0 = _mm256_unpacklo_ps(v[0], v[1]), t1 = _mm256_unpackhi_ps(v[0], v[1]);
