@@ -81,7 +81,8 @@ static const opt_command command = {
     "\n",
     "PyTorch runs as a child: $NSR_BENCH_PYTHON (default /usr/bin/python3) with\n"
     "scripts/bench_torch.py ($NSR_BENCH_SCRIPT). NSR_KERNELS=reference forces nsr's reference\n"
-    "convolution.\n",
+    "convolution; NSR_KERNELS=avx2 keeps Winograd's products on 256-bit vectors (and the FMA\n"
+    "peak with them) where the CPU has AVX-512.\n",
     specs, OPT_COUNT(specs), 1, run,
 };
 

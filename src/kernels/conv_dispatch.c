@@ -9,6 +9,7 @@
 
 #include "kernels/conv_paths.h"
 #include "kernels/kernels.h"
+#include "kernels/micro_kernels.h"
 
 /* NSR_KERNELS, for tests and benchmarks: "reference" forces the reference, "direct" the fast
  * kernels without Winograd, "avx2" Winograd's products on 256-bit vectors where the CPU has
@@ -19,8 +20,6 @@ static int kernels_are(const char *name) {
 }
 static int fast_wanted(void) { return !kernels_are("reference") && cpu_has_avx2_fma(); }
 static int winograd_wanted(void) { return !kernels_are("direct"); }
-
-int wino_avx512(void) { return cpu_has_avx512f() && !kernels_are("avx2"); }
 
 const char *nn_conv2d_kernels(void) {
     return !fast_wanted()      ? "reference"

@@ -42,10 +42,6 @@ void direct_wgrad_free(direct_wgrad *plan);
  * this convolution's input channels). post (NULL: none): as nn_conv2d_forward's, applied after
  * the sum with accumulate. b may be NULL. Returns 0, having written nothing, when scratch
  * memory runs out. */
-/* Whether Winograd's products run on 512-bit vectors (product_avx512): the CPU has AVX-512F
- * and NSR_KERNELS is not "avx2" (which keeps them to fwd_micro, for tests and benchmarks; the
- * bits are the same). */
-int wino_avx512(void);
 int wino_suits(int cin, int cout, int H, int W);
 int wino_wgrad_suits(int cin, int cout, int H, int W);
 int wino_conv3x3(float *out, const float *inp, const float *w, size_t wstride,

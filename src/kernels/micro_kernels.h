@@ -1,12 +1,18 @@
 /* micro_kernels.h - the AVX2 micro-kernels that the direct convolution (conv_direct.c) and
  * Winograd's per-frequency matrix products (conv_winograd_forward.c, conv_winograd_wgrad.c)
- * both run, and the small helpers they share. x86 only: elsewhere nothing here is defined. */
+ * both run (with an AVX-512 product beside them, micro_kernels_avx512.c), and the small helpers
+ * they share. x86 only: elsewhere only wino_avx512 is defined. */
 #ifndef NSR_MICRO_KERNELS_H
 #define NSR_MICRO_KERNELS_H
 
 #include <stddef.h>
 
 #include "kernels/cpu.h"
+
+/* Whether Winograd's products run on 512-bit vectors (product_avx512 below): the CPU has
+ * AVX-512F and NSR_KERNELS is not "avx2" (which keeps them to fwd_micro, for tests and
+ * benchmarks; the bits are the same). 0 elsewhere than on x86. */
+int wino_avx512(void);
 
 #if FAST_X86
 

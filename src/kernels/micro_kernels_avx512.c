@@ -7,7 +7,15 @@
  * from the accumulator's start at 0), only more lanes at a time, so both give the same bits:
  * tests/test_conv_kernels.c holds them equal, and a training run resumed on the other kind of
  * CPU continues as it would have. */
+#include <stdlib.h>
+#include <string.h>
+
 #include "kernels/micro_kernels.h"
+
+int wino_avx512(void) {
+    const char *k = getenv("NSR_KERNELS");
+    return cpu_has_avx512f() && !(k && strcmp(k, "avx2") == 0);
+}
 
 #if FAST_X86
 
