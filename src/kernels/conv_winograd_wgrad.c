@@ -318,7 +318,8 @@ wino_wgrad *wino_wgrad_plan(float *dw, float *db, const float *dout, const float
 /* Item: chunk pieces [p0, p1) x output blocks [ob0, ob0 + WG_OB) x input channels [c0, c0 +
  * 16) of weight set `set`. Per frequency and piece, each output block's CO x 16 sums by the
  * forward's micro-kernel (the tiles as its input channels, DM as its kernels), WG_SUB tiles
- * per call (that VT block stays in L1 across the output blocks), added up in float over the
+ * per call (that VT block stays in L1 across the output blocks; on 512-bit vectors two output
+ * blocks per call, product_pair_avx512), added up in float over the
  * piece and then into double; at the end G^T (.) G into dw (and, for c0 = 0, the bias
  * gradient, the sum of dY: DM's frequency 5). acc: scratch for (16, WG_OB*CO, 16) doubles. */
 static AVX2 void wgrad_item(const wino_wgrad *jb, int p0, int p1, int set, int ob0, int c0,
