@@ -126,8 +126,18 @@ static int bench_one(const bench_opts *o, const char *dir, const char *model_pat
     snprintf(in_path, sizeof in_path, "%s/in.png", dir);
     snprintf(out_path, sizeof out_path, "%s/out.png", dir);
     snprintf(data_path, sizeof data_path, "%s/data.nsr", dir);
-    if (nsr_model_load(&m, model_path, &err)) return bench_error("%s", err.message);
+    /* the command a user runs with this model: upscale, or for a model of scale 1 its task's
+     * (nsr upscale refuses those: "use nsr dejpeg -m ...") */
+    nsr_model_file *file = NULL;
+    if (nsr_model_file_load(&file, model_path, &err) || nsr_model_from_file(&m, file, &err)) {
+        nsr_model_file_free(file);
+        return bench_error("%s: %s", model_path, err.message);
+    }
+    const char *task = NULL;
+    if (nsr_model_file_get_string(file, "task", &task, &err)) task = NULL;
     const nsr_arch *a = nsr_model_arch(m);
+    char *command = a->scale > 1 ? "upscale" : task && !strcmp(task, "jpeg") ? "dejpeg" : "denoise";
+    nsr_model_file_free(file);
     const nsr_infer_options opts = {.selection = NSR_SELECT_SOFT, .tiling = NSR_TILE_AUTO};
     char exe[4096], threads[16];
     snprintf(threads, sizeof threads, "%d", o->threads);
@@ -135,7 +145,7 @@ static int bench_one(const bench_opts *o, const char *dir, const char *model_pat
         nsr_model_free(m);
         return bench_error("cannot find this program (/proc/self/exe)");
     }
-    upscale_job job = {{exe, "upscale", "-m", (char *)model_path, "-i", in_path, "-o", out_path,
+    upscale_job job = {{exe, command, "-m", (char *)model_path, "-i", in_path, "-o", out_path,
                         "-j", threads, NULL}};
     /* the picture as the job reads it back (8 bits), grey for a grey network */
     nsr_image rgb = {0};
@@ -179,7 +189,8 @@ static int bench_one(const bench_opts *o, const char *dir, const char *model_pat
     bench_report(o, &(bench_result){
         .bench = "upscale", .name = name, .unit = "ms", .nsr = cases[0].stats,
         .reference = conv_ref, .ref = conv_rate, .gflop = gflop, .target = 0.7, .extra = extra,
-        .note = "nsr: `nsr upscale -m MODEL -i in.png -o out.png` as a child (soft selection); "
+        .note = "nsr: `nsr upscale -m MODEL -i in.png -o out.png` as a child (denoise or dejpeg "
+                "for a model of scale 1; soft selection); "
                 "ratio = the job's rate of direct-conv FLOPs over the conv's, timed in the same "
                 "rounds"});
     bench_report(o, &(bench_result){

@@ -55,6 +55,18 @@ n=$(grep -c '"unavailable": "skipped (--no-reference)"' "$WORK/all.json")
 [ "$n" -eq 5 ] && pass "bench all: oneDNN and PyTorch rows unavailable" ||
     fail "bench all: oneDNN and PyTorch rows unavailable" "$n rows say so, expected 5"
 
+# the bundled models as they are found beside the program: a model of scale 1 runs by the
+# command of its task (nsr upscale refuses it), here an untrained denoiser of one tiny block
+mkdir -p "$WORK/tree/build" "$WORK/tree/models"
+cp "$NSR" "$WORK/tree/build/nsr"
+"$NSR" new --blocks 1 --features 8 --wm 1 --groups 1 --scale 1 -o "$WORK/tree/models/tiny_dn.nsr" >/dev/null
+if "$WORK/tree/build/nsr" bench upscale --reps 1 --no-reference -j 1 >"$WORK/tree.out" 2>"$WORK/tree.err" &&
+    grep -q "^tiny_dn x1 1000x750 PNG, auto tiles" "$WORK/tree.out"; then
+    pass "bench upscale: a bundled model of scale 1 (denoise)"
+else
+    fail "bench upscale: a bundled model of scale 1 (denoise)" "$(tail -n 1 "$WORK/tree.err")"
+fi
+
 # the main job: its rate against the conv's (target 0.7), and PyTorch on the same tiles, whose
 # output must equal nsr's to float rounding when PyTorch is there
 if "$NSR" bench upscale --quick --json >"$WORK/upscale.json" 2>"$WORK/upscale.err"; then pass "bench upscale --quick --json"
