@@ -31,43 +31,45 @@ check_row() {
     fi
 }
 
+# row_options: the nsr eval options of the row $row when it is one this test measures again
+# (tiling and protocol aside); nothing otherwise. Rows of experiments.jsonl carry "variant".
+row_options() {
+    set=$(field set) opts=
+    if [ -n "$(field variant)" ]; then
+        case $(field task):$set in
+        :Set5) opts="--scale $(field scale)" ;;
+        jpeg20:Classic5) opts="--jpeg 20 --grey" ;;
+        esac
+    else
+        case $(field task):$(field channels):$set:$(field level) in
+        sr:*:Set5:*) opts="--scale $(field level)" ;;
+        denoise:3:McMaster:25) opts="--noise 25" ;;
+        denoise:1:Set12:25) opts="--noise 25 --grey" ;;
+        jpeg:3:LIVE1:20) opts="--jpeg 20" ;;
+        jpeg:1:Classic5:20) opts="--jpeg 20 --grey" ;;
+        esac
+    fi
+    [ -n "$opts" ] || return 0
+    [ "$sanitize" = 1 ] && [ "$set" != Set5 ] && return 0
+    case $(field inference) in
+    soft | "") echo "$opts" ;; # the oldest rows of models.jsonl name no inference: soft
+    hard) echo "$opts --hard" ;;
+    esac
+}
+
 checked=0
-if [ -f results/models.jsonl ]; then
+for file in results/models.jsonl results/experiments.jsonl; do
+    [ -f "$file" ] || continue
     while IFS= read -r row; do
-        model=$(field model) task=$(field task) channels=$(field channels) set=$(field set)
-        level=$(field level) inference=$(field inference)
+        model=$(field model)
         [ -f "$model" ] || continue
-        case $task:$channels:$set:$level in
-        sr:*:Set5:*) opts="--scale $level" ;;
-        denoise:3:McMaster:25 | denoise:1:Set12:25) opts="--noise $level" ;;
-        jpeg:3:LIVE1:20 | jpeg:1:Classic5:20) opts="--jpeg $level" ;;
-        *) continue ;;
-        esac
-        [ "$sanitize" = 1 ] && [ "$set" != Set5 ] && continue
-        [ "$channels" = 1 ] && opts="$opts --grey"
-        [ "$inference" = hard ] && opts="$opts --hard"
+        opts=$(row_options)
+        [ -n "$opts" ] || continue
+        tile=$(field tile) # experiments.jsonl rows are all of the whole image
         # shellcheck disable=SC2086 # the options are words
-        check_row "$model" "$set" "$(field protocol)" "$(field tile)" "$(field psnr_y)" $opts
+        check_row "$model" "$(field set)" "$(field protocol)" "${tile:-whole}" "$(field psnr_y)" $opts
         checked=$((checked + 1))
         [ "$sanitize" = 1 ] && break
-    done <results/models.jsonl
-fi
-if [ -f results/experiments.jsonl ]; then
-    while IFS= read -r row; do
-        model=$(field model) task=$(field task) set=$(field set) inference=$(field inference)
-        [ -f "$model" ] || continue
-        case ${task:-sr2}:$set:$inference in
-        sr2:Set5:soft) opts="--scale $(field scale)" ;;
-        sr2:Set5:hard) opts="--scale $(field scale) --hard" ;;
-        jpeg20:Classic5:soft) opts="--jpeg 20 --grey" ;;
-        jpeg20:Classic5:hard) opts="--jpeg 20 --grey --hard" ;;
-        *) continue ;;
-        esac
-        [ "$sanitize" = 1 ] && [ "$set" != Set5 ] && continue
-        # shellcheck disable=SC2086
-        check_row "$model" "$set" "$(field protocol)" whole "$(field psnr_y)" $opts
-        checked=$((checked + 1))
-        [ "$sanitize" = 1 ] && break
-    done <results/experiments.jsonl
-fi
+    done <"$file"
+done
 [ "$checked" -gt 0 ] || echo "SKIP tables: no committed model has rows in results/*.jsonl"
